@@ -1,0 +1,121 @@
+"""Image transforms built from the model's input contract and the recipe's augmentation spec."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Protocol
+
+import torch
+from torch import Tensor
+from torchvision.transforms import v2 as transforms
+from torchvision.transforms.v2 import InterpolationMode
+
+from arena.spec import AugmentSpec
+
+Transform = Callable[..., Tensor]
+BatchMixer = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+
+
+class InputContract(Protocol):
+    """What a model expects of its input (the models package declares one per architecture)."""
+
+    @property
+    def resolution(self) -> int: ...
+    @property
+    def crop_pct(self) -> float: ...
+    @property
+    def mean(self) -> tuple[float, float, float]: ...
+    @property
+    def std(self) -> tuple[float, float, float]: ...
+    @property
+    def interpolation(self) -> str: ...
+    @property
+    def min_input(self) -> int: ...
+
+
+def interpolation_of(contract: InputContract) -> InterpolationMode:
+    """The torchvision interpolation mode the contract names ("bilinear" or "bicubic")."""
+    try:
+        return InterpolationMode(contract.interpolation)
+    except ValueError:
+        choices = ", ".join(mode.value for mode in InterpolationMode)
+        raise ValueError(
+            f"input contract: unknown interpolation {contract.interpolation!r}; valid: {choices}"
+        ) from None
+
+
+def eval_resize_size(contract: InputContract, image_size: int) -> int:
+    """The shorter side before the centre crop: image_size / crop_pct, as timm resolves it."""
+    return math.floor(image_size / contract.crop_pct)
+
+
+def _to_normalised_tensor(contract: InputContract) -> list[Callable]:
+    return [
+        transforms.ToImage(),
+        transforms.ToDtype(torch.float32, scale=True),
+        transforms.Normalize(mean=list(contract.mean), std=list(contract.std)),
+        transforms.ToPureTensor(),
+    ]
+
+
+def _auto_augment(name: str, interpolation: InterpolationMode) -> list[Callable]:
+    if name == "autoaugment":
+        policy = transforms.AutoAugmentPolicy.IMAGENET
+        return [transforms.AutoAugment(policy, interpolation=interpolation)]
+    if name == "randaugment":
+        return [transforms.RandAugment(interpolation=interpolation)]
+    if name == "trivialaugment":
+        return [transforms.TrivialAugmentWide(interpolation=interpolation)]
+    return []
+
+
+def build_train_transform(contract: InputContract, augment: AugmentSpec, image_size: int) -> Transform:
+    """Random crop (or resize and centre crop), flip, learned policy, then a normalised 3xSxS tensor."""
+    interpolation = interpolation_of(contract)
+    if augment.random_resized_crop:
+        geometry: list[Callable] = [
+            transforms.RandomResizedCrop(
+                image_size, scale=(augment.crop_scale_min, 1.0), interpolation=interpolation
+            )
+        ]
+    else:
+        # Same geometry as evaluation, so objects keep one apparent size in training and test.
+        geometry = [
+            transforms.Resize(eval_resize_size(contract, image_size), interpolation=interpolation),
+            transforms.CenterCrop(image_size),
+        ]
+    flip = [transforms.RandomHorizontalFlip()] if augment.hflip else []
+    policy = _auto_augment(augment.auto_augment, interpolation)
+    return transforms.Compose(geometry + flip + policy + _to_normalised_tensor(contract))
+
+
+def build_eval_transform(contract: InputContract, image_size: int) -> Transform:
+    """Resize to image_size / crop_pct, centre-crop image_size, then a normalised 3xSxS tensor."""
+    interpolation = interpolation_of(contract)
+    return transforms.Compose(
+        [
+            transforms.Resize(eval_resize_size(contract, image_size), interpolation=interpolation),
+            transforms.CenterCrop(image_size),
+            *_to_normalised_tensor(contract),
+        ]
+    )
+
+
+def build_batch_mixer(augment: AugmentSpec, num_classes: int) -> BatchMixer | None:
+    """Mixup and/or CutMix on a batch, giving soft targets (N x num_classes); None when both are off."""
+    mixers: list[Callable] = []
+    if augment.mixup_alpha > 0:
+        mixers.append(transforms.MixUp(alpha=augment.mixup_alpha, num_classes=num_classes))
+    if augment.cutmix_alpha > 0:
+        mixers.append(transforms.CutMix(alpha=augment.cutmix_alpha, num_classes=num_classes))
+    if not mixers:
+        return None
+    # With both on, each batch gets one of the two at even odds (the DeiT/timm recipe).
+    mixer = mixers[0] if len(mixers) == 1 else transforms.RandomChoice(mixers)
+
+    def mix(images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        mixed_images, soft_targets = mixer(images, labels)
+        return mixed_images, soft_targets
+
+    return mix

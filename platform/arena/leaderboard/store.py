@@ -1,0 +1,178 @@
+"""Open the leaderboard database: create or upgrade it with the shipped migrations on first use.
+
+SQLite and PostgreSQL (`postgresql+psycopg://`) are supported. A bad URL or a database that cannot
+be reached is an ArenaError naming the URL with its password masked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, NoSuchModuleError, OperationalError
+
+from arena.errors import ArenaError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Any constant works; it keeps two processes from migrating one PostgreSQL database at once.
+_PG_MIGRATION_LOCK = 0x4152454E41
+_WRITE = "arena_write"  # execution option: take SQLite's write lock when the transaction begins
+
+
+@dataclass(frozen=True)
+class Store:
+    """An open leaderboard database: the engine and the URL to show users (password masked)."""
+
+    engine: Engine
+    url: str
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection inside a read transaction."""
+        with self._guard(), self.engine.connect() as connection, connection.begin():
+            yield connection
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A connection inside a write transaction (SQLite: BEGIN IMMEDIATE, so writers queue up)."""
+        with self._guard(), self.engine.connect().execution_options(**{_WRITE: True}) as connection:
+            with connection.begin():
+                yield connection
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn a lost or refused database connection into an ArenaError naming the URL."""
+        try:
+            yield
+        except DBAPIError as error:
+            if error.connection_invalidated or _is_connection_problem(error):
+                raise ArenaError(f"cannot reach the leaderboard database {self.url}: {_first_line(error.orig)}") from None
+            raise
+
+
+def masked_url(db_url: str) -> str:
+    """The URL with its password replaced by ***, for messages."""
+    try:
+        return make_url(db_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return db_url.split("@")[-1] if "@" in db_url else db_url
+
+
+def open_store(db_url: str) -> Store:
+    """Open the database at `db_url`, creating or upgrading its tables and loading the reference data."""
+    from arena.leaderboard.reference import ensure_reference_data  # reference imports this module
+
+    url = _parse(db_url)
+    shown = url.render_as_string(hide_password=True)
+    try:
+        engine = _create_engine(url)
+    except (NoSuchModuleError, ModuleNotFoundError, ArgumentError) as error:
+        raise ArenaError(f"unsupported leaderboard database URL {shown}: {_first_line(error)}") from None
+    store = Store(engine=engine, url=shown)
+    try:
+        migrate(store)
+        ensure_reference_data(store)
+    except (OperationalError, InterfaceError) as error:
+        engine.dispose()
+        raise ArenaError(f"cannot open the leaderboard database {shown}: {_first_line(getattr(error, 'orig', error))}") from None
+    except ArenaError:
+        engine.dispose()
+        raise
+    return store
+
+
+def migrate(store: Store) -> str:
+    """Bring the schema to the newest revision (a no-op when it is there); return that revision."""
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    assert head is not None, "the leaderboard ships at least one migration"
+    with store.reading() as connection:
+        if MigrationContext.configure(connection).get_current_revision() == head:
+            return head
+    with store.writing() as connection:
+        if store.dialect == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return head
+
+
+def _parse(db_url: str) -> URL:
+    """Parse the URL; plain postgresql:// means the psycopg (3) driver arena installs."""
+    try:
+        url = make_url(db_url)
+    except ArgumentError:
+        raise ArenaError(f"bad leaderboard database URL {masked_url(db_url)!r}: expected e.g. sqlite:///path/leaderboard.db "
+                         "or postgresql+psycopg://user@host:5432/arena") from None
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(url.database).expanduser()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ArenaError(f"cannot create the folder of the leaderboard database {url}: {error}") from None
+    return url
+
+
+def _create_engine(url: URL) -> Engine:
+    """An engine tuned for the backend: SQLite in WAL mode with queued writers, PostgreSQL with timeouts."""
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API objects
+            dbapi_connection.isolation_level = None  # let SQLAlchemy's begin event issue BEGIN itself
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Connection) -> None:
+            immediate = connection.get_execution_options().get(_WRITE, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    if url.get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    return create_engine(url)
+
+
+def _is_connection_problem(error: DBAPIError) -> bool:
+    """True for errors that mean the database is not there (refused, unknown host, bad password, no file)."""
+    name = type(error.orig).__name__
+    message = str(error.orig).lower()
+    return name == "OperationalError" and any(
+        hint in message
+        for hint in ("connect", "unable to open", "authentication", "does not exist", "timeout", "resolve", "refused")
+    )
+
+
+def _first_line(error: object) -> str:
+    """The first line of an exception's message."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -1,0 +1,195 @@
+"""The model registry: named builders carrying their paper facts, plus dynamic namespaces.
+
+Each variant registers a builder `(num_classes, drop_rate, drop_path_rate) -> nn.Module` under
+`@register(...)`. Counted params and GMACs come from the checked-in `complexity.json`, so listing
+the zoo never builds a model. A namespace ("scaled", "nas") serves names such as `scaled:<id>`
+that later searches persist on disk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from torch import nn
+
+from arena.errors import ArenaError, UnknownNameError
+from arena.models.info import InputContract, ModelInfo
+
+COMPLEXITY_PATH = Path(__file__).with_name("complexity.json")
+NAMESPACE_SEPARATOR = ":"
+
+
+class Builder(Protocol):
+    """Build a model with fresh weights; a None rate means the architecture's own default."""
+
+    def __call__(
+        self, num_classes: int, drop_rate: float | None, drop_path_rate: float | None
+    ) -> nn.Module: ...
+
+
+Resolver = Callable[[str], "tuple[ModelInfo, Callable[..., nn.Module]] | None"]
+
+
+@dataclass(frozen=True)
+class _Namespace:
+    resolve: Resolver
+    list_names: Callable[[], list[str]]
+
+
+def _load_complexity() -> dict[str, dict[str, float]]:
+    if not COMPLEXITY_PATH.exists():
+        return {}
+    return json.loads(COMPLEXITY_PATH.read_text())
+
+
+_COMPLEXITY = _load_complexity()
+_MODELS: dict[str, tuple[ModelInfo, Builder]] = {}
+_NAMESPACES: dict[str, _Namespace] = {}
+
+
+def register(
+    name: str,
+    *,
+    family: str,
+    year: int,
+    paper_title: str,
+    paper_authors: str,
+    key_idea: str,
+    block: str,
+    input: InputContract,  # noqa: A002 - the field's public name
+    paper_top1_error: float | None = None,
+    paper_top5_error: float | None = None,
+    notes: str = "",
+) -> Callable[[Builder], Builder]:
+    """Register a builder under `name` with its facts; a name registered twice is an error."""
+    if NAMESPACE_SEPARATOR in name:
+        raise ValueError(f"model name {name!r} must not contain {NAMESPACE_SEPARATOR!r} (namespaces use it)")
+    counted = _COMPLEXITY.get(name, {})
+    info = ModelInfo(
+        name=name,
+        family=family,
+        year=year,
+        paper_title=paper_title,
+        paper_authors=paper_authors,
+        key_idea=key_idea,
+        block=block,
+        input=input,
+        paper_top1_error=paper_top1_error,
+        paper_top5_error=paper_top5_error,
+        params=int(counted["params"]) if "params" in counted else None,
+        gflops=float(counted["gflops"]) if "gflops" in counted else None,
+        notes=notes,
+    )
+
+    def decorator(builder: Builder) -> Builder:
+        if name in _MODELS:
+            raise ValueError(f"model {name!r} is already registered")
+        _MODELS[name] = (info, builder)
+        return builder
+
+    return decorator
+
+
+def unregister(name: str) -> None:
+    """Remove a registered model (for tests that register throwaway names)."""
+    _MODELS.pop(name, None)
+
+
+def register_namespace(
+    prefix: str,
+    resolve: Resolver,
+    list_names: Callable[[], list[str]],
+) -> None:
+    """Serve every name `prefix:<id>` through `resolve(full_name)`; registering a prefix again replaces it.
+
+    `resolve` receives the full name (e.g. "scaled:phi1") and returns its ModelInfo and a builder
+    taking (num_classes, drop_rate, drop_path_rate), or None when there is no such model.
+    `list_names` returns the names it serves, with or without the prefix.
+    """
+    prefix = prefix.rstrip(NAMESPACE_SEPARATOR)
+    if not prefix or NAMESPACE_SEPARATOR in prefix:
+        raise ValueError(f"namespace prefix must be a plain word such as 'scaled', got {prefix!r}")
+    _NAMESPACES[prefix] = _Namespace(resolve, list_names)
+
+
+def unregister_namespace(prefix: str) -> None:
+    """Remove a namespace (for tests)."""
+    _NAMESPACES.pop(prefix.rstrip(NAMESPACE_SEPARATOR), None)
+
+
+def _namespace_names(prefix: str) -> list[str]:
+    names = _NAMESPACES[prefix].list_names()
+    head = prefix + NAMESPACE_SEPARATOR
+    return sorted(name if name.startswith(head) else head + name for name in names)
+
+
+def _resolve(name: str) -> tuple[ModelInfo, Callable[..., nn.Module]]:
+    if name in _MODELS:
+        return _MODELS[name]
+    prefix, separator, _ = name.partition(NAMESPACE_SEPARATOR)
+    if separator and prefix in _NAMESPACES:
+        found = _NAMESPACES[prefix].resolve(name)
+        if found is not None:
+            return found
+        raise UnknownNameError("model", name, _namespace_names(prefix))
+    raise UnknownNameError("model", name, model_names())
+
+
+def model_names() -> list[str]:
+    """Return every model name: the registered ones, then those the namespaces serve."""
+    names = sorted(_MODELS)
+    for prefix in sorted(_NAMESPACES):
+        names += _namespace_names(prefix)
+    return names
+
+
+def get_model_info(name: str) -> ModelInfo:
+    """Return the facts of model `name`; an unknown name raises UnknownNameError with the closest names."""
+    return _resolve(name)[0]
+
+
+def list_models(family: str | None = None) -> list[ModelInfo]:
+    """Return every model's facts (of one family when given), registered ones by year then name."""
+    static = sorted((info for info, _ in _MODELS.values()), key=lambda info: (info.year, info.name))
+    dynamic = [get_model_info(name) for prefix in sorted(_NAMESPACES) for name in _namespace_names(prefix)]
+    infos = static + dynamic
+    if family is None:
+        return infos
+    known = {info.family for info in infos}
+    if family not in known:
+        raise UnknownNameError("family", family, known)
+    return [info for info in infos if info.family == family]
+
+
+def families() -> list[str]:
+    """Return the family names, sorted."""
+    return sorted({info.family for info in list_models()})
+
+
+def build(
+    name: str,
+    num_classes: int = 1000,
+    *,
+    drop_rate: float | None = None,
+    drop_path_rate: float | None = None,
+) -> nn.Module:
+    """Build model `name` with fresh weights (nothing downloads).
+
+    `drop_rate` (dropout before the classifier) and `drop_path_rate` (stochastic depth) reach the
+    architectures that have them; None keeps the architecture's default, and a model without
+    such a layer ignores the rate (its builder's docstring says so).
+    """
+    problems = []
+    if num_classes < 1:
+        problems.append(f"num_classes must be at least 1, got {num_classes}")
+    for field, rate in (("drop_rate", drop_rate), ("drop_path_rate", drop_path_rate)):
+        if rate is not None and not 0.0 <= rate < 1.0:
+            problems.append(f"{field} must be in [0, 1), got {rate}")
+    if problems:
+        raise ArenaError(f"model {name!r}: " + "; ".join(problems))
+    _, builder = _resolve(name)
+    return builder(num_classes=num_classes, drop_rate=drop_rate, drop_path_rate=drop_path_rate)

@@ -1,0 +1,245 @@
+"""The job spec: typed, frozen, validated; YAML files only override these defaults.
+
+A spec is loaded with `load_spec(path, overrides)`. Every problem (unknown key, bad value, missing
+field) is collected and raised together as one `SpecError` naming each field path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from arena.errors import SpecError
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AugmentSpec(_Frozen):
+    """Training-time augmentation; evaluation always resizes and centre-crops."""
+
+    random_resized_crop: bool = True
+    """Random-resized crop as in GoogLeNet/ResNet; off for tiny images such as digits."""
+    crop_scale_min: float = Field(0.08, gt=0.0, le=1.0)
+    """Smallest crop area fraction (the Inception recipe's 8%)."""
+    hflip: bool = True
+    """Random horizontal flip; off for digits, whose mirror images are other shapes."""
+    auto_augment: Literal["none", "autoaugment", "randaugment", "trivialaugment"] = "none"
+    """Learned augmentation policies from torchvision (EfficientNet used AutoAugment)."""
+    mixup_alpha: float = Field(0.0, ge=0.0)
+    """Beta(alpha, alpha) mixup of batches; 0 turns it off."""
+    cutmix_alpha: float = Field(0.0, ge=0.0)
+    """Beta(alpha, alpha) cutmix of batches; 0 turns it off."""
+
+
+class DataSpec(_Frozen):
+    """Which images to train on and how large."""
+
+    dataset: Literal["imagefolder", "digits", "synthetic"]
+    root: Path | None = None
+    """imagefolder: a folder holding train/ and val/ with one subfolder per class."""
+    image_size: int | None = Field(None, ge=8, le=1024)
+    """Training resolution; the model's native resolution when not given."""
+    num_classes: int = Field(1000, ge=2)
+    """synthetic only: number of classes (imagefolder and digits take it from the folders)."""
+    train_size: int = Field(1024, ge=1)
+    """synthetic only: images per epoch."""
+    val_size: int = Field(256, ge=1)
+    """synthetic only: validation images."""
+    loader_workers: int = Field(0, ge=0)
+    """DataLoader worker processes per training worker; 0 decodes in the training process."""
+    max_bad_fraction: float = Field(0.01, ge=0.0, le=1.0)
+    """Unreadable images are skipped with a warning; above this fraction the job fails."""
+    augment: AugmentSpec = AugmentSpec()
+
+    @model_validator(mode="after")
+    def _root_for_imagefolder(self) -> DataSpec:
+        if self.dataset == "imagefolder" and self.root is None:
+            raise ValueError("data.root is required for dataset 'imagefolder'")
+        return self
+
+
+class OptimizerSpec(_Frozen):
+    """The optimizer of the paper recipe."""
+
+    name: Literal["sgd", "rmsprop", "adamw"] = "sgd"
+    lr: float = Field(0.1, gt=0.0)
+    """Learning rate for the global batch."""
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    nesterov: bool = False
+    weight_decay: float = Field(1.0e-4, ge=0.0)
+    eps: float = Field(1.0e-3, gt=0.0)
+    """rmsprop: TF-style epsilon inside the square root (EfficientNet used 1e-3)."""
+    alpha: float = Field(0.9, gt=0.0, lt=1.0)
+    """rmsprop: decay of the squared-gradient average (TF's rho)."""
+    betas: tuple[float, float] = (0.9, 0.999)
+    """adamw: moment decays."""
+
+
+class ScheduleSpec(_Frozen):
+    """Learning-rate schedule, stepped once per epoch after an optional linear warmup."""
+
+    name: Literal["constant", "step", "multistep", "cosine", "exponential"] = "cosine"
+    step_size: int = Field(30, ge=1)
+    """step: epochs between decays."""
+    milestones: tuple[int, ...] = (30, 60, 80)
+    """multistep: epochs at which the lr decays."""
+    gamma: float = Field(0.1, gt=0.0, le=1.0)
+    """step/multistep/exponential: decay factor."""
+    warmup_epochs: int = Field(0, ge=0)
+    """Linear warmup from lr/10 over these epochs (Goyal et al. for large batches)."""
+    min_lr: float = Field(0.0, ge=0.0)
+    """cosine: the floor."""
+
+
+class TrainSpec(_Frozen):
+    """How long and how to optimise."""
+
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    """Global batch, split evenly across workers."""
+    optimizer: OptimizerSpec = OptimizerSpec()
+    schedule: ScheduleSpec = ScheduleSpec()
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    precision: Literal["fp32", "fp16", "bf16"] = "fp32"
+    """fp16 uses a GradScaler and needs a GPU; bf16 autocasts on CPU and GPU."""
+    channels_last: bool = False
+    """NHWC memory format: faster convolutions on tensor cores."""
+    compile: bool = False
+    """torch.compile the model before training."""
+    agc_clip: float | None = Field(None, gt=0.0)
+    """NFNet's adaptive gradient clipping lambda (0.01 for NFNet-F0 at batch 4096); off when null."""
+    drop_rate: float | None = Field(None, ge=0.0, lt=1.0)
+    """Classifier dropout; the architecture's own default when null."""
+    drop_path_rate: float | None = Field(None, ge=0.0, lt=1.0)
+    """Stochastic depth for models that support it; the architecture's own default when null."""
+    ema_decay: float | None = Field(None, gt=0.0, lt=1.0)
+    """Exponential moving average of weights (EfficientNet: 0.9999); evaluation uses the EMA."""
+    max_steps_per_epoch: int | None = Field(None, ge=1)
+    """Cut each epoch short (smoke tests, benchmarks)."""
+    seed: int = 0
+
+
+class ResourcesSpec(_Frozen):
+    """Where the job runs."""
+
+    workers: int = Field(1, ge=1)
+    """Ray Train workers (data-parallel ranks)."""
+    cpus_per_worker: int | None = Field(None, ge=1)
+    """CPUs reserved per worker, and torch's thread count; all free CPUs split evenly when null."""
+    gpus_per_worker: int = Field(0, ge=0)
+    max_failures: int = Field(0, ge=-1)
+    """Worker or node failures survived by restarting from the last checkpoint (-1: unlimited)."""
+
+
+class JobSpec(_Frozen):
+    """One training job: a model, its data, its recipe and its resources."""
+
+    name: str = Field(min_length=1)
+    """The MLflow run name and the leaderboard label."""
+    model: str = Field(min_length=1)
+    """A name from `arena models list`, or nas:<id> / scaled:<id>."""
+    experiment: str = "arena"
+    """MLflow experiment."""
+    data: DataSpec
+    train: TrainSpec
+    resources: ResourcesSpec = ResourcesSpec()
+
+    def flat(self) -> dict[str, str]:
+        """The spec as flat `a.b.c` keys, for MLflow params."""
+        return flatten(self.model_dump(mode="json"))
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Flatten nested mappings into dotted keys with string values."""
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, prefix=f"{path}."))
+        else:
+            flat[path] = "null" if value is None else str(value)
+    return flat
+
+
+def apply_overrides(tree: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply `key.path=value` overrides (values parsed as YAML) to a nested mapping."""
+    problems = []
+    result = _deep_copy(tree)
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        if not sep or not key.strip():
+            problems.append(f"--set {override!r}: expected key=value, e.g. train.epochs=3")
+            continue
+        node = result
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                problems.append(f"--set {override!r}: {part} is not a section")
+                break
+            node = child
+        else:
+            node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+    if problems:
+        raise SpecError(problems, source="--set")
+    return result
+
+
+def _deep_copy(tree: Any) -> Any:
+    if isinstance(tree, dict):
+        return {key: _deep_copy(value) for key, value in tree.items()}
+    return tree
+
+
+def parse_spec(tree: Any, source: str = "job spec") -> JobSpec:
+    """Validate a nested mapping as a JobSpec, reporting every problem together."""
+    if not isinstance(tree, dict):
+        raise SpecError([f"expected a mapping of fields, got {type(tree).__name__}"], source)
+    try:
+        return JobSpec.model_validate(tree)
+    except ValidationError as error:
+        raise SpecError(describe_validation_errors(error), source) from None
+
+
+def describe_validation_errors(error: ValidationError) -> list[str]:
+    """One readable line per pydantic error: field path, problem, bad value."""
+    problems = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            problems.append(f"{path}: unknown key")
+        elif kind == "missing":
+            problems.append(f"{path}: required field is missing")
+        elif kind == "value_error":
+            problems.append(str(item["msg"]).removeprefix("Value error, "))
+        else:
+            problems.append(f"{path}: {item['msg']} (got {item.get('input')!r})")
+    return problems
+
+
+def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> JobSpec:
+    """Read a YAML job spec, apply `--set` overrides and validate it."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError([f"file not found: {path}"], source=str(path))
+    try:
+        tree = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise SpecError([f"not valid YAML: {error}"], source=str(path)) from None
+    if not isinstance(tree, dict):
+        raise SpecError([f"expected a mapping of fields, got {type(tree).__name__}"], str(path))
+    return parse_spec(apply_overrides(tree, overrides), source=str(path))
+
+
+def spec_to_yaml(spec: JobSpec) -> str:
+    """The spec as YAML, every default written out (for MLflow and checkpoints)."""
+    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)

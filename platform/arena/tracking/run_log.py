@@ -1,0 +1,162 @@
+"""Write arena's runs to MLflow: one run per job, metrics once per epoch, spec and checkpoint artifacts.
+
+The contract (DESIGN.md): tags arena.model / arena.family / arena.dataset / arena.kind, params the
+flattened spec plus model.params and model.gflops, metrics per epoch with step = epoch (from 1).
+A retried or resumed run logs into the same MLflow run and never logs an epoch twice.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from arena.errors import ArenaError
+
+# MLflow 3 sends usage telemetry unless told not to; arena keeps it off unless the user opts in.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+import mlflow  # noqa: E402
+from mlflow.entities import Metric, Param, RunTag  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+EPOCH_METRICS = ("train_loss", "val_loss", "val_top1_error", "val_top5_error", "images_per_second", "lr")
+_MAX_PARAMS_PER_BATCH = 100
+
+
+def client_for(tracking_uri: str) -> MlflowClient:
+    """An MlflowClient for `tracking_uri`; an unusable store raises ArenaError naming it."""
+    if tracking_uri.startswith("sqlite:///"):
+        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return MlflowClient(tracking_uri=tracking_uri)
+    except MlflowException as error:
+        raise ArenaError(f"cannot open the MLflow tracking store {tracking_uri}: {error.message}") from None
+
+
+def ensure_experiment(client: MlflowClient, name: str, artifact_root: str) -> str:
+    """The id of experiment `name`, created (artifacts under `artifact_root`) when missing."""
+    try:
+        found = client.get_experiment_by_name(name)
+    except MlflowException as error:
+        raise ArenaError(f"cannot reach the MLflow tracking store: {error.message}") from None
+    except Exception as error:  # requests' connection errors and friends for an http:// store
+        raise ArenaError(f"cannot reach the MLflow tracking store: {error}") from None
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if not client.tracking_uri.startswith(("http://", "https://", "databricks")):
+        location = (Path(artifact_root) / name).resolve().as_uri()
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except MlflowException:  # another process created it first
+        found = client.get_experiment_by_name(name)
+        assert found is not None
+        return found.experiment_id
+
+
+def start_run(
+    tracking_uri: str,
+    artifact_root: str,
+    *,
+    experiment: str,
+    run_name: str,
+    tags: Mapping[str, str],
+    params: Mapping[str, str],
+    parent_run_id: str | None = None,
+) -> str:
+    """Create a RUNNING run with its tags and params; return its id."""
+    client = client_for(tracking_uri)
+    experiment_id = ensure_experiment(client, experiment, artifact_root)
+    all_tags = dict(tags)
+    if parent_run_id:
+        all_tags["mlflow.parentRunId"] = parent_run_id
+    run = client.create_run(experiment_id, run_name=run_name, tags=all_tags)
+    run_id = run.info.run_id
+    items = [Param(key, str(value)[:6000]) for key, value in params.items()]
+    for start in range(0, len(items), _MAX_PARAMS_PER_BATCH):
+        client.log_batch(run_id, params=items[start : start + _MAX_PARAMS_PER_BATCH])
+    return run_id
+
+
+def logged_epochs(tracking_uri: str, run_id: str, key: str = "val_top1_error") -> set[int]:
+    """Epochs (steps) already logged for `key` in this run."""
+    client = client_for(tracking_uri)
+    return {metric.step for metric in client.get_metric_history(run_id, key)}
+
+
+def log_epochs(tracking_uri: str, run_id: str, history: Iterable[Mapping[str, float]]) -> list[int]:
+    """Log each epoch's metrics (`epoch` key = step) unless MLflow already has it; return what was logged.
+
+    Called with the full history a checkpoint carries, so an epoch whose logging was lost to a crash
+    is filled in after a restart, and one that was logged is not logged again.
+    """
+    client = client_for(tracking_uri)
+    done = logged_epochs(tracking_uri, run_id)
+    now = int(time.time() * 1000)
+    metrics, logged = [], []
+    for row in history:
+        epoch = int(row["epoch"])
+        if epoch in done:
+            continue
+        logged.append(epoch)
+        for key in EPOCH_METRICS:
+            if key in row and row[key] is not None:
+                metrics.append(Metric(key, float(row[key]), now, epoch))
+    if metrics:
+        client.log_batch(run_id, metrics=metrics)
+    return logged
+
+
+def set_tags(tracking_uri: str, run_id: str, tags: Mapping[str, str]) -> None:
+    """Set tags on a run in one call."""
+    client_for(tracking_uri).log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+
+def log_artifacts(tracking_uri: str, run_id: str, local_dir: Path, artifact_path: str | None = None) -> None:
+    """Upload a folder's files as the run's artifacts under `artifact_path`."""
+    client_for(tracking_uri).log_artifacts(run_id, str(local_dir), artifact_path)
+
+
+def log_text(tracking_uri: str, run_id: str, text: str, artifact_file: str) -> None:
+    """Store `text` as an artifact file of the run."""
+    client_for(tracking_uri).log_text(run_id, text, artifact_file)
+
+
+def set_status(tracking_uri: str, run_id: str, status: str) -> None:
+    """Mark a run FINISHED, FAILED, KILLED or RUNNING again (for a resume)."""
+    client = client_for(tracking_uri)
+    if status == "RUNNING":
+        client.update_run(run_id, status="RUNNING")
+    else:
+        client.set_terminated(run_id, status=status)
+
+
+def get_run_summary(tracking_uri: str, run_id: str) -> dict:
+    """Tags, params, status and latest metrics of a run; an unknown id raises ArenaError."""
+    client = client_for(tracking_uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        raise ArenaError(f"no MLflow run {run_id!r} in {tracking_uri}") from None
+    return {
+        "run_id": run.info.run_id,
+        "status": run.info.status,
+        "run_name": run.info.run_name,
+        "experiment_id": run.info.experiment_id,
+        "artifact_uri": run.info.artifact_uri,
+        "tags": dict(run.data.tags),
+        "params": dict(run.data.params),
+        "metrics": dict(run.data.metrics),
+    }
+
+
+def download_artifacts(tracking_uri: str, run_id: str, path: str, dst: Path) -> Path:
+    """Download a run's artifact (file or folder) to `dst`; a missing one raises ArenaError."""
+    dst.mkdir(parents=True, exist_ok=True)
+    try:
+        return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=str(dst), tracking_uri=tracking_uri))
+    except (MlflowException, OSError) as error:
+        raise ArenaError(f"run {run_id} has no artifact {path!r}: {error}") from None

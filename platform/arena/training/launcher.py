@@ -1,0 +1,143 @@
+"""The one training path: check a job, open its MLflow run, run it on Ray Train V2, close the run.
+
+`arena train`, a job submitted to a cluster and every search trial call `run_training`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from arena import models
+from arena.data import check_data
+from arena.errors import ArenaError, RunFailed, SpecError, UnknownNameError
+from arena.settings import Settings, load_settings
+from arena.spec import JobSpec, spec_to_yaml
+from arena.tracking import run_log
+from arena.training import ray_driver as cluster
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What `arena train --format json` prints (DESIGN.md)."""
+
+    run_id: str
+    val_top1_error: float | None
+    val_top5_error: float | None
+    epochs: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_job(spec: JobSpec, settings: Settings) -> None:
+    """Find every problem a job has before anything starts; raise them together as one SpecError."""
+    problems: list[str] = []
+    info = None
+    try:
+        info = models.get_model_info(spec.model)
+    except UnknownNameError as error:
+        problems.append(f"model: {error}")
+    problems += check_data(spec.data, home=settings.home)
+    if info is not None and spec.data.image_size is not None and spec.data.image_size < info.input.min_input:
+        problems.append(
+            f"data.image_size: {spec.data.image_size} is below {spec.model}'s smallest input "
+            f"({info.input.min_input} px)"
+        )
+    if spec.train.batch_size < spec.resources.workers:
+        problems.append(
+            f"train.batch_size: {spec.train.batch_size} is smaller than resources.workers "
+            f"({spec.resources.workers}); each worker needs at least one image per step"
+        )
+    if spec.train.precision == "fp16" and spec.resources.gpus_per_worker == 0:
+        problems.append("train.precision: fp16 needs GPUs (resources.gpus_per_worker >= 1); use bf16 or fp32 on CPU")
+    if problems:
+        raise SpecError(problems)
+
+
+def run_tags(spec: JobSpec, kind: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The arena.* tags of a run (DESIGN.md)."""
+    info = models.get_model_info(spec.model)
+    return {
+        "arena.model": spec.model,
+        "arena.family": info.family,
+        "arena.dataset": spec.data.dataset,
+        "arena.kind": kind,
+        **(extra or {}),
+    }
+
+
+def run_params(spec: JobSpec) -> dict[str, str]:
+    """The flattened spec plus the model's size (DESIGN.md)."""
+    info = models.get_model_info(spec.model)
+    params = spec.flat()
+    params["data.image_size"] = str(spec.data.image_size or info.input.resolution)
+    params["model.params"] = str(info.params)
+    params["model.gflops"] = str(info.gflops)
+    return params
+
+
+def _open_run(spec: JobSpec, settings: Settings, kind: str, parent_run_id: str | None, extra_tags: dict[str, str] | None) -> str:
+    run_id = run_log.start_run(
+        settings.tracking_uri, settings.artifact_root, experiment=spec.experiment, run_name=spec.name,
+        tags=run_tags(spec, kind, extra_tags), params=run_params(spec), parent_run_id=parent_run_id,
+    )
+    run_log.log_text(settings.tracking_uri, run_id, spec_to_yaml(spec), "spec.yaml")
+    return run_id
+
+
+def _reopen_run(spec: JobSpec, settings: Settings, run_id: str) -> str:
+    summary = run_log.get_run_summary(settings.tracking_uri, run_id)
+    logged_model = summary["tags"].get("arena.model")
+    if logged_model != spec.model:
+        raise SpecError([f"model: {spec.model!r} differs from the model of run {run_id} ({logged_model!r})"], "--resume")
+    run_log.set_status(settings.tracking_uri, run_id, "RUNNING")
+    return run_id
+
+
+def run_training(
+    spec: JobSpec,
+    settings: Settings | None = None,
+    *,
+    resume_run_id: str | None = None,
+    kind: str = "train",
+    parent_run_id: str | None = None,
+    extra_tags: dict[str, str] | None = None,
+    callbacks: Sequence[Any] = (),
+    verbose: bool = False,
+    show_progress: bool = True,
+) -> TrainResult:
+    """Check `spec`, then train it with Ray Train V2 in one MLflow run (new, or `resume_run_id`'s)."""
+    settings = settings or load_settings()
+    check_job(spec, settings)
+    started_ray = cluster.connect(settings, verbose=verbose)
+    try:
+        resources = cluster.plan_resources(spec, settings)
+        run_id = _reopen_run(spec, settings, resume_run_id) if resume_run_id else _open_run(
+            spec, settings, kind, parent_run_id, extra_tags
+        )
+        try:
+            result = cluster.fit(spec, settings, run_id, resources, callbacks=callbacks, show_progress=show_progress)
+        except KeyboardInterrupt:
+            run_log.set_status(settings.tracking_uri, run_id, "KILLED")
+            raise
+        except Exception as error:
+            run_log.set_status(settings.tracking_uri, run_id, "FAILED")
+            raise RunFailed(f"run {run_id} ({spec.name}) failed: {cluster.describe_failure(error)}") from error
+        if result.checkpoint_dir is not None:
+            run_log.log_artifacts(settings.tracking_uri, run_id, result.checkpoint_dir, "checkpoint")
+        run_log.set_status(settings.tracking_uri, run_id, "FINISHED")
+        metrics = result.metrics
+        return TrainResult(
+            run_id=run_id,
+            val_top1_error=metrics.get("val_top1_error"),
+            val_top5_error=metrics.get("val_top5_error"),
+            epochs=int(metrics.get("epoch", 0)),
+        )
+    finally:
+        if started_ray:
+            cluster.disconnect()

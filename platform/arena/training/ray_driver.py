@@ -1,0 +1,169 @@
+"""The Ray boundary on the driver side: connect to a cluster, size the workers, run a TorchTrainer."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ray
+import ray.train
+from ray.train.torch import TorchConfig, TorchTrainer
+
+from arena.errors import ArenaError, SpecError
+from arena.settings import Settings, settings_environment
+from arena.spec import JobSpec
+from arena.training.progress import ProgressBoard, ProgressPrinter
+from arena.training.worker import train_worker
+
+NAMESPACE = "arena"
+
+
+def connect(settings: Settings, *, verbose: bool = False) -> bool:
+    """Connect to RAY_ADDRESS, or start a local Ray; return True when this call started it."""
+    if ray.is_initialized():
+        return False
+    # Ray's banners and the Train controller's chatter stay out of the user's way unless asked for.
+    os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
+    try:
+        ray.init(
+            address=settings.ray_address,
+            namespace=NAMESPACE,
+            log_to_driver=verbose,
+            logging_level=logging.INFO if verbose else logging.ERROR,
+            include_dashboard=False if settings.ray_address is None else None,
+            runtime_env={"env_vars": settings_environment(settings)} if settings.ray_address is None else None,
+        )
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        where = settings.ray_address or "a local Ray instance"
+        raise ArenaError(f"cannot connect to the Ray cluster at {where}: {str(error).splitlines()[0]}") from None
+    return True
+
+
+def disconnect() -> None:
+    """Shut down the Ray connection (and the local instance, if this process started it)."""
+    ray.shutdown()
+
+
+@dataclass(frozen=True)
+class WorkerResources:
+    """How many workers, and what each one gets."""
+
+    workers: int
+    cpus_per_worker: int
+    gpus_per_worker: int
+
+
+def plan_resources(spec: JobSpec, settings: Settings) -> WorkerResources:
+    """Size the workers from the spec and the cluster; a request the cluster cannot meet is a SpecError."""
+    total = ray.cluster_resources()
+    cpus, gpus = int(total.get("CPU", 0)), int(total.get("GPU", 0))
+    nodes = [node for node in ray.nodes() if node.get("Alive")]
+    workers = spec.resources.workers
+    per_worker = spec.resources.cpus_per_worker or max(1, cpus // workers)
+    problems = []
+    if spec.resources.gpus_per_worker and gpus < spec.resources.gpus_per_worker:
+        problems.append(
+            f"resources.gpus_per_worker: {spec.resources.gpus_per_worker} requested but the cluster has {gpus} GPUs"
+        )
+    autoscaling = settings.ray_address is not None
+    if not autoscaling and workers * per_worker > cpus:
+        problems.append(
+            f"resources: {workers} workers x {per_worker} CPUs need {workers * per_worker} CPUs; "
+            f"this machine has {cpus}"
+        )
+    if len(nodes) > 1:
+        problems += _storage_problems(settings.storage, len(nodes))
+    if problems:
+        raise SpecError(problems)
+    return WorkerResources(workers, per_worker, spec.resources.gpus_per_worker)
+
+
+def _storage_problems(storage: str, node_count: int) -> list[str]:
+    try:
+        from arena.cluster.storage import check_storage_for_cluster
+    except ImportError:
+        return []
+    try:
+        check_storage_for_cluster(storage, node_count)
+    except ArenaError as error:
+        return [str(error)]
+    return []
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The last reported metrics and a local copy of the final checkpoint."""
+
+    metrics: dict[str, Any]
+    checkpoint_dir: Path | None
+
+
+def fit(
+    spec: JobSpec,
+    settings: Settings,
+    run_id: str,
+    resources: WorkerResources,
+    *,
+    callbacks: Sequence[Any] = (),
+    show_progress: bool = True,
+) -> FitResult:
+    """Run `spec` as a TorchTrainer whose storage name is the MLflow run id (so resume finds it)."""
+    use_gpu = resources.gpus_per_worker > 0
+    board_name = f"arena-progress-{run_id}"
+    board = ProgressBoard.options(name=board_name, namespace=NAMESPACE, get_if_exists=True).remote()
+    config = {
+        "spec": spec.model_dump(mode="json"),
+        "run_id": run_id,
+        "tracking_uri": settings.tracking_uri,
+        "home": str(settings.home),
+        "threads": resources.cpus_per_worker,
+        "progress_board": board_name,
+        "namespace": NAMESPACE,
+    }
+    worker_resources = {"CPU": resources.cpus_per_worker}
+    if use_gpu:
+        worker_resources["GPU"] = resources.gpus_per_worker
+    trainer = TorchTrainer(
+        train_worker,
+        train_loop_config=config,
+        torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=resources.workers, use_gpu=use_gpu, resources_per_worker=worker_resources
+        ),
+        run_config=ray.train.RunConfig(
+            name=run_id,
+            storage_path=settings.storage,
+            failure_config=ray.train.FailureConfig(max_failures=spec.resources.max_failures),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
+            callbacks=list(callbacks) or None,
+            worker_runtime_env={"env_vars": settings_environment(settings)},
+        ),
+    )
+    try:
+        if show_progress:
+            with ProgressPrinter(board, spec.name, spec.train.epochs):
+                result = trainer.fit()
+        else:
+            result = trainer.fit()
+    finally:
+        ray.kill(board)
+    checkpoint_dir = None
+    if result.checkpoint is not None:
+        checkpoint_dir = Path(tempfile.mkdtemp(prefix="arena-final-"))
+        result.checkpoint.to_directory(str(checkpoint_dir))
+    return FitResult(metrics=dict(result.metrics or {}), checkpoint_dir=checkpoint_dir)
+
+
+def describe_failure(error: BaseException) -> str:
+    """The first useful line of a Ray Train failure (the worker's own exception where there is one)."""
+    failures = getattr(error, "worker_failures", None)
+    if failures:
+        rank, failure = next(iter(sorted(failures.items())))
+        return f"worker {rank}: {type(failure).__name__}: {str(failure).strip().splitlines()[-1] if str(failure).strip() else ''}"
+    text = str(error).strip().splitlines()
+    return text[-1] if text else type(error).__name__

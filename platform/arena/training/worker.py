@@ -1,0 +1,107 @@
+"""The Ray Train worker: a thin shell around `TrainingSession` (the Ray boundary on the worker side).
+
+Rank 0 saves a checkpoint every epoch, reports it to Ray Train, then logs the epoch to MLflow.
+After a restart the checkpoint's history fills in any epoch whose logging was lost, and
+`log_epochs` skips epochs MLflow already has, so no epoch is ever logged twice.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import ray
+import ray.train
+import torch
+
+from arena.spec import parse_spec
+from arena.tracking import run_log
+from arena.training.checkpoint import load_checkpoint, save_checkpoint
+from arena.training.session import TrainingSession, build_session
+
+PROGRESS_EVERY_SECONDS = 1.0
+
+
+class _ProgressSender:
+    """Throttled, fire-and-forget progress updates from rank 0 to the driver's ProgressBoard."""
+
+    def __init__(self, board_name: str | None, namespace: str | None, session: TrainingSession) -> None:
+        self.board = None
+        if board_name:
+            try:
+                self.board = ray.get_actor(board_name, namespace=namespace)
+            except ValueError:  # the driver that made it is gone (a resumed job): train on
+                self.board = None
+        self.session = session
+        self.last = 0.0
+
+    def send(self, **update: Any) -> None:
+        if self.board is not None:
+            self.board.update.remote(update)
+
+    def on_step(self, step: int, images: int, seconds: float) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_EVERY_SECONDS:
+            return
+        self.last = now
+        world = ray.train.get_context().get_world_size()
+        self.send(
+            epoch=self.session.epoch + 1, step=step, steps=self.session.steps_per_epoch,
+            images_per_second=world * images / seconds if seconds > 0 else 0.0,
+        )
+
+
+def _resume(session: TrainingSession) -> None:
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            session.load_state_dict(load_checkpoint(Path(folder)))
+
+
+def train_worker(config: dict[str, Any]) -> None:
+    """Train the job in `config["spec"]` on this Ray Train worker."""
+    context = ray.train.get_context()
+    rank, world_size = context.get_world_rank(), context.get_world_size()
+    torch.set_num_threads(config["threads"])
+    spec = parse_spec(config["spec"])
+    if spec.resources.gpus_per_worker > 0:
+        device = torch.device("cuda", context.get_local_rank())
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+    session = build_session(spec, home=Path(config["home"]), rank=rank, world_size=world_size, device=device)
+    _resume(session)
+    tracking_uri, run_id = config["tracking_uri"], config["run_id"]
+    if rank == 0 and session.history:
+        run_log.log_epochs(tracking_uri, run_id, session.history)
+    progress = _ProgressSender(config.get("progress_board"), config.get("namespace"), session) if rank == 0 else None
+    while session.epoch < spec.train.epochs:
+        row = session.run_epoch(on_step=progress.on_step if progress else None)
+        metrics = {key: value for key, value in row.items() if isinstance(value, (int, float))}
+        if rank == 0:
+            with tempfile.TemporaryDirectory(prefix="arena-ckpt-") as folder:
+                save_checkpoint(Path(folder), session.state_dict())
+                ray.train.report(
+                    metrics,
+                    checkpoint=ray.train.Checkpoint.from_directory(folder),
+                    checkpoint_dir_name=f"epoch_{session.epoch:04d}",
+                )
+            run_log.log_epochs(tracking_uri, run_id, session.history)
+            progress.send(epoch_done=row)
+        else:
+            ray.train.report(metrics, checkpoint=None)
+        _maybe_inject_failure(rank, session.epoch)
+
+
+def _maybe_inject_failure(rank: int, epoch: int) -> None:
+    """Crash this worker once, for fault-tolerance tests: ARENA_FAIL_ONCE=<marker file>:<rank>:<epoch>."""
+    setting = os.environ.get("ARENA_FAIL_ONCE")
+    if not setting:
+        return
+    marker, fail_rank, fail_epoch = setting.rsplit(":", 2)
+    if rank == int(fail_rank) and epoch == int(fail_epoch) and not os.path.exists(marker):
+        Path(marker).write_text(f"worker rank {rank} killed after epoch {epoch}\n")
+        os._exit(1)  # a hard crash, as a lost process looks to Ray
