@@ -115,21 +115,35 @@ def data_prepare(
 
 @app.command("train")
 def train(
-    spec_path: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="The job spec.")],
+    spec_paths: Annotated[list[Path], typer.Argument(metavar="SPEC.yaml...", help="One job spec, or a lineup run one after another.")],
     set_: Annotated[list[str], typer.Option("--set", help="Override a spec field: key.path=value.")] = [],
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue this MLflow run from its last checkpoint.")] = None,
     format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Ray's own logs.")] = False,
 ) -> None:
-    """Validate a job spec and train it with Ray Train (RAY_ADDRESS, or a local Ray)."""
+    """Validate job specs and train them with Ray Train (RAY_ADDRESS, or a local Ray)."""
+    from arena.errors import SpecError
     from arena.spec import load_spec
-    from arena.training.launcher import run_training
+    from arena.training.launcher import run_lineup, run_training
 
-    spec = load_spec(spec_path, set_)
-    result = run_training(spec, resume_run_id=resume, verbose=verbose)
-    if format is ResultFormat.json:
-        _print_json(result.to_json())
+    specs, problems = [], []
+    for path in spec_paths:
+        try:
+            specs.append(load_spec(path, set_))
+        except SpecError as error:
+            problems += [f"{error.source}: {problem}" for problem in error.problems]
+    if problems:
+        raise SpecError(problems, source="job spec" if len(spec_paths) == 1 else "job specs")
+    if resume and len(specs) > 1:
+        raise ArenaError("--resume takes exactly one SPEC.yaml")
+    if len(specs) == 1:
+        results = [run_training(specs[0], resume_run_id=resume, verbose=verbose)]
     else:
+        results = run_lineup(specs, verbose=verbose)
+    if format is ResultFormat.json:
+        _print_json(results[0].to_json() if len(results) == 1 else [r.to_json() for r in results])
+        return
+    for spec, result in zip(specs, results):
         err.print(
             f"[bold green]done[/] {spec.name}: run {result.run_id}, {result.epochs} epochs, "
             f"val top-1 error {_fmt(result.val_top1_error)}%, top-5 error {_fmt(result.val_top5_error)}%",

@@ -141,3 +141,24 @@ def run_training(
     finally:
         if started_ray:
             cluster.disconnect()
+
+
+def run_lineup(
+    specs: Sequence[JobSpec], settings: Settings | None = None, *, verbose: bool = False
+) -> list[TrainResult]:
+    """Check every spec first (all problems together), then train them one after another on one Ray."""
+    settings = settings or load_settings()
+    problems: list[str] = []
+    for spec in specs:
+        try:
+            check_job(spec, settings)
+        except SpecError as error:
+            problems += [f"{spec.name}: {problem}" for problem in error.problems]
+    if problems:
+        raise SpecError(problems, source="job specs")
+    started_ray = cluster.connect(settings, verbose=verbose)
+    try:
+        return [run_training(spec, settings, verbose=verbose) for spec in specs]
+    finally:
+        if started_ray:
+            cluster.disconnect()

@@ -82,8 +82,8 @@ def adaptive_gradient_clip(parameters: list[nn.Parameter], clip: float, eps: flo
             continue
         weight, grad = parameter.detach(), parameter.grad.detach()
         dims = tuple(range(1, weight.ndim)) if weight.ndim > 1 else None
-        weight_norm = weight.norm(dim=dims, keepdim=True) if dims else weight.norm()
-        grad_norm = grad.norm(dim=dims, keepdim=True) if dims else grad.norm()
+        weight_norm = torch.linalg.vector_norm(weight, dim=dims, keepdim=True)
+        grad_norm = torch.linalg.vector_norm(grad, dim=dims, keepdim=True)
         max_norm = weight_norm.clamp_min(eps) * clip
         scale = (max_norm / grad_norm.clamp_min(1e-6)).clamp(max=1.0)
         grad.mul_(torch.where(grad_norm > max_norm, scale, torch.ones_like(scale)))

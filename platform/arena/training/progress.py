@@ -39,14 +39,19 @@ def format_eta(seconds: float) -> str:
 class ProgressPrinter:
     """Polls a ProgressBoard in a thread and prints one line per change to stderr."""
 
-    def __init__(self, board: Any, name: str, epochs: int, console: Console | None = None, every: float = 0.5) -> None:
+    def __init__(
+        self, board: Any, name: str, epochs: int, console: Console | None = None, every: float = 0.5, quiet_seconds: float = 15.0
+    ) -> None:
         self.board, self.name, self.epochs, self.every = board, name, epochs, every
         self.console = console or Console(stderr=True)
+        # A terminal gets a step line on every change; a log file one every `quiet_seconds`.
+        self.quiet_seconds = 0.0 if self.console.is_terminal else quiet_seconds
+        self.last_printed = 0.0
+        self.first_progress: tuple[float, float] | None = None
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.printed_epochs = 0
         self.last_line = ""
-        self.started = time.monotonic()
         self.last_val_error: float | None = None
 
     def __enter__(self) -> ProgressPrinter:
@@ -79,17 +84,23 @@ class ProgressPrinter:
         self.printed_epochs = len(epochs)
         if latest and latest.get("epoch", 0) > self.printed_epochs:
             line = self._step_line(latest)
-            if line != self.last_line:
-                self.last_line = line
+            now = time.monotonic()
+            if line != self.last_line and now - self.last_printed >= self.quiet_seconds:
+                self.last_line, self.last_printed = line, now
                 self.console.print(line, highlight=False, style="dim")
 
     def _step_line(self, latest: dict[str, Any]) -> str:
         epoch, step, steps = latest["epoch"], latest["step"], max(latest["steps"], 1)
         done_fraction = ((epoch - 1) + step / steps) / self.epochs
-        elapsed = time.monotonic() - self.started
-        eta = elapsed * (1 - done_fraction) / done_fraction if done_fraction > 0 else 0.0
+        now = time.monotonic()
+        # Measure the rate from the first step seen, so start-up time does not inflate the ETA.
+        if self.first_progress is None:
+            self.first_progress = (now, done_fraction)
+        start_time, start_fraction = self.first_progress
+        rate = (done_fraction - start_fraction) / (now - start_time) if now > start_time else 0.0
+        eta = (1 - done_fraction) / rate if rate > 0 else 0.0
         last = f"  last top1_err {self.last_val_error:.2f}%" if self.last_val_error is not None else ""
         return (
             f"{self.name} epoch {epoch}/{self.epochs} step {step}/{steps}  "
-            f"{latest['images_per_second']:.0f} img/s  ETA {format_eta(eta)}{last}"
+            f"{latest['images_per_second']:.0f} img/s  ETA {format_eta(eta) if rate > 0 else '?'}{last}"
         )

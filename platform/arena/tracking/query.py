@@ -1,0 +1,116 @@
+"""Read finished runs back from MLflow as plain records, for the leaderboard's sync."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from arena.errors import ArenaError
+
+# MLflow 3 sends usage telemetry unless told not to; arena keeps it off unless the user opts in.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+from mlflow.entities import ViewType  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+_PAGE = 10_000  # runs per search request (MLflow allows up to 50,000)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One finished MLflow run: identity, tags, params, final (last-epoch) metrics and its times."""
+
+    run_id: str
+    experiment: str
+    run_name: str
+    status: str
+    start_ms: int | None
+    end_ms: int | None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def list_finished_runs(tracking_uri: str, since_ms: int | None = None) -> list[RunRecord]:
+    """Every FINISHED run in the store's active experiments that ended at or after `since_ms`, oldest first."""
+    client = _open(tracking_uri)
+    query = "attributes.status = 'FINISHED'"
+    if since_ms is not None:
+        query += f" and attributes.end_time >= {int(since_ms)}"
+    try:
+        experiments = _experiments(client)
+        records: list[RunRecord] = []
+        ids = list(experiments)
+        for start in range(0, len(ids), 100):  # MLflow caps the experiments one search may name
+            records += _search(client, ids[start : start + 100], query, experiments)
+    except MlflowException as error:
+        raise ArenaError(f"cannot read runs from the MLflow tracking store {_shown(tracking_uri)}: {error.message}") from None
+    except OSError as error:  # an http:// server that is not there, a store file that vanished
+        raise ArenaError(f"cannot reach the MLflow tracking store {_shown(tracking_uri)}: {error}") from None
+    records.sort(key=lambda record: (record.end_ms or 0, record.run_id))
+    return records
+
+
+def _open(tracking_uri: str) -> MlflowClient:
+    """A client for an existing tracking store; a missing SQLite file is an error, not a new store."""
+    if tracking_uri.startswith("sqlite:///"):
+        path = Path(tracking_uri.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise ArenaError(f"no MLflow tracking store at {path} (nothing has been trained with ARENA_TRACKING_URI={tracking_uri})")
+    try:
+        return MlflowClient(tracking_uri=tracking_uri)
+    except MlflowException as error:
+        raise ArenaError(f"cannot open the MLflow tracking store {_shown(tracking_uri)}: {error.message}") from None
+    except Exception as error:  # an unknown scheme or a broken database raises assorted errors
+        raise ArenaError(f"cannot open the MLflow tracking store {_shown(tracking_uri)}: {error}") from None
+
+
+def _experiments(client: MlflowClient) -> dict[str, str]:
+    """Active experiments: id -> name."""
+    found: dict[str, str] = {}
+    token = None
+    while True:
+        page = client.search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=1000, page_token=token)
+        found.update({experiment.experiment_id: experiment.name for experiment in page})
+        token = page.token
+        if not token:
+            return found
+
+
+def _search(client: MlflowClient, ids: list[str], query: str, experiments: dict[str, str]) -> list[RunRecord]:
+    """All pages of one run search, as records."""
+    records, token = [], None
+    while True:
+        page = client.search_runs(
+            ids, filter_string=query, run_view_type=ViewType.ACTIVE_ONLY, max_results=_PAGE, page_token=token
+        )
+        for run in page:
+            info, data = run.info, run.data
+            records.append(
+                RunRecord(
+                    run_id=info.run_id,
+                    experiment=experiments.get(info.experiment_id, info.experiment_id),
+                    run_name=info.run_name or "",
+                    status=info.status,
+                    start_ms=info.start_time,
+                    end_ms=info.end_time,
+                    tags=dict(data.tags),
+                    params=dict(data.params),
+                    metrics=dict(data.metrics),  # MLflow keeps each metric's value at its highest step
+                )
+            )
+        token = page.token
+        if not token:
+            return records
+
+
+def _shown(tracking_uri: str) -> str:
+    """The URI without a password, for messages."""
+    scheme, sep, rest = tracking_uri.partition("://")
+    if sep and "@" in rest:
+        credentials, _, host = rest.rpartition("@")
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return tracking_uri

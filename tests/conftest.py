@@ -1,0 +1,64 @@
+"""Shared fixtures: an isolated ARENA_HOME per test, and one Ray head per test session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def arena_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Point every ARENA_* setting at this test's own folder; return the Settings."""
+    from arena.settings import load_settings
+
+    home = tmp_path / "arena-home"
+    monkeypatch.setenv("ARENA_HOME", str(home))
+    monkeypatch.setenv("ARENA_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    monkeypatch.setenv("ARENA_ARTIFACT_ROOT", str(home / "mlartifacts"))
+    monkeypatch.setenv("ARENA_DB_URL", f"sqlite:///{home / 'leaderboard.db'}")
+    monkeypatch.setenv("ARENA_STORAGE", str(home / "ray_results"))
+    return load_settings()
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def ray_head(tmp_path_factory: pytest.TempPathFactory):
+    """One `ray start --head` on 127.0.0.1 for the session (2 CPUs, its own ports and temp dir)."""
+    temp = Path(tempfile_short("arena-ray-"))
+    port = free_port()
+    env = {**os.environ, "RAY_TMPDIR": str(temp)}
+    command = [
+        str(BIN / "ray"), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+        "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false", f"--temp-dir={temp}",
+        "--disable-usage-stats",
+    ]
+    subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
+    address = f"127.0.0.1:{port}"
+    try:
+        yield address
+    finally:
+        subprocess.run([str(BIN / "ray"), "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def tempfile_short(prefix: str) -> str:
+    """A short temp folder: Ray's unix socket paths must stay under ~100 characters."""
+    import tempfile
+
+    return tempfile.mkdtemp(prefix=prefix, dir="/tmp")
