@@ -46,7 +46,8 @@ def write_images(folder: Path, count: int, size: tuple[int, int], suffix: str) -
     paths = []
     for index in range(count):
         colours = rng.uniform(0.2, 1.0, size=3)
-        pixels = (ramp_x * colours + ramp_y * colours[::-1]) / 2 + rng.normal(0, 12, (height, width, 3))
+        grain = rng.normal(0, 12, (height, width, 3))
+        pixels = (ramp_x * colours + ramp_y * colours[::-1]) / 2 + grain
         path = folder / f"{index:04d}{suffix}"
         Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(path, quality=90)
         paths.append(path)
@@ -82,12 +83,14 @@ def main() -> None:
         for case, paths in cases.items():
             for label, with_transform in (("decode", False), ("decode+train transform", True)):
                 rates = {}
-                for name, decode in DECODERS.items():
+                for name in ("pil", "torchvision"):
+                    decode = DECODERS[name]
                     step = (lambda p, d=decode: transform(d(p))) if with_transform else decode
                     rates[name] = images_per_second(paths, step, args.repeats)
                 ratio = rates["torchvision"] / rates["pil"]
                 name = f"{case}, {label}"
-                print(f"{name:<34} {rates['pil']:>10.0f} {rates['torchvision']:>18.0f} {ratio:>6.2f}")
+                pil, torchvision = rates["pil"], rates["torchvision"]
+                print(f"{name:<34} {pil:>10.0f} {torchvision:>18.0f} {ratio:>6.2f}")
 
 
 def write_digit_pngs(folder: Path, count: int) -> list[Path]:

@@ -29,7 +29,7 @@ EMPTY_FOLDERS_NAMED = 5
 
 @dataclass(frozen=True)
 class Datasets:
-    """The train and val datasets of a job, their classes, and the collate function to load them with."""
+    """A job's train and val datasets, their classes, and the collate function to load them with."""
 
     train: Dataset
     val: Dataset
@@ -39,7 +39,7 @@ class Datasets:
     """None: unreadable images are replaced inside the dataset, so the default collate serves."""
 
     def end_epoch(self) -> int:
-        """Count images skipped as unreadable since the last call; raise ArenaError over the threshold."""
+        """Count images skipped as unreadable since the last call; raise ArenaError if too many."""
         skipped = 0
         for split in (self.train, self.val):
             if isinstance(split, ImageFolderDataset):
@@ -56,11 +56,14 @@ def data_root(data: DataSpec, *, home: Path) -> Path | None:
     return None
 
 
-def build_datasets(data: DataSpec, contract: InputContract, image_size: int, *, home: Path) -> Datasets:
-    """Build the train and val datasets of a spec, preparing the digits folder first when missing."""
+def build_datasets(
+    data: DataSpec, contract: InputContract, image_size: int, *, home: Path
+) -> Datasets:
+    """Build the train and val datasets of a spec, preparing the digits folder when missing."""
     if image_size < contract.min_input:
         raise ArenaError(
-            f"data.image_size: {image_size} is smaller than the model's minimum input {contract.min_input}"
+            f"data.image_size: {image_size} is smaller than the model's minimum input "
+            f"{contract.min_input}"
         )
     if data.dataset == "synthetic":
         class_names = synthetic_class_names(data.num_classes)
@@ -102,7 +105,9 @@ def check_data(data: DataSpec, *, home: Path) -> list[str]:
     if data.dataset == "digits":
         if is_prepared(root) or is_replaceable(root):
             return []
-        return [f"data.root: {root} exists and is not a digits folder (digits would be written there)"]
+        return [
+            f"data.root: {root} exists and is not a digits folder (digits would be written there)"
+        ]
     if not root.exists():
         return [f"data.root: {root} does not exist"]
     if not root.is_dir():
@@ -153,8 +158,9 @@ def class_names_of(data: DataSpec, *, home: Path) -> list[str]:
     assert root is not None  # the spec requires data.root for imagefolder; digits has a default
     if data.dataset == "digits" and not is_prepared(root):
         return list(DIGIT_CLASSES)
-    if not (root / "train").is_dir():
-        raise ArenaError(f"data.root: {root} has no train/ folder")
+    problems = check_data(data, home=home)
+    if problems:
+        raise SpecError(problems)
     return split_classes(root)
 
 

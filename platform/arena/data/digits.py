@@ -1,4 +1,4 @@
-"""The built-in real dataset: scikit-learn's handwritten digits written as an ImageNet-layout folder.
+"""The built-in real dataset: scikit-learn's handwritten digits as an ImageNet-layout folder.
 
 `load_digits()` ships inside scikit-learn (1797 8x8 grayscale images, 10 classes), so nothing is
 downloaded. The folder is written into a temporary sibling and renamed into place with a marker
@@ -42,7 +42,7 @@ def is_prepared(root: Path) -> bool:
 
 
 def is_replaceable(root: Path) -> bool:
-    """True when `root` is absent, empty, or holds only train/ and val/ (a half-written digits folder)."""
+    """True when `root` is absent, empty, or holds only train/ and val/ (half-written digits)."""
     if not root.exists():
         return True
     if not root.is_dir():
@@ -57,7 +57,9 @@ def prepare_digits(out: Path, *, seed: int = 0) -> Path:
         return out
     if not is_replaceable(out):
         # Never delete a folder that arena did not write.
-        raise ArenaError(f"data.root: {out} exists and is not a digits folder; choose another --out")
+        raise ArenaError(
+            f"data.root: {out} exists and is not a digits folder; choose another --out"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

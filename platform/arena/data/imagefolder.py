@@ -49,7 +49,7 @@ def is_image_file(name: str) -> bool:
 
 
 def find_images(folder: Path, class_names: list[str]) -> list[tuple[Path, int]]:
-    """Every image under each class folder present in `folder`, with its class index, in sorted order."""
+    """Every image under the class folders present in `folder`, with its class index, sorted."""
     samples = []
     for label, name in enumerate(class_names):
         class_folder = folder / name
@@ -62,7 +62,7 @@ def find_images(folder: Path, class_names: list[str]) -> list[tuple[Path, int]]:
 
 
 def split_classes(root: Path) -> list[str]:
-    """The class list of an image folder root, checking that val/ holds no class that train/ lacks."""
+    """The class list of an image folder root; val/ must hold no class that train/ lacks."""
     train_classes = find_classes(root / "train")
     if not train_classes:
         raise ArenaError(f"data.root: {root} has no class folders in train/")
@@ -75,12 +75,18 @@ def split_classes(root: Path) -> list[str]:
     return train_classes
 
 
+def _new_shared_array(values: list[int]) -> Any:
+    # A lock made in the fork context cannot reach spawned or forkserver DataLoader workers; one
+    # made in the spawn context serves forked workers as well.
+    return multiprocessing.get_context("spawn").Array("q", values)
+
+
 class SharedCounts:
     """Images read and images found unreadable since the last reset, shared across processes."""
 
     def __init__(self) -> None:
         # [read, unreadable, index of the first unreadable files...]; -1 marks an empty slot.
-        self._slots = multiprocessing.Array("q", [0, 0] + [-1] * FILES_NAMED)
+        self._slots = _new_shared_array([0, 0] + [-1] * FILES_NAMED)
 
     def record(self, index: int, readable: bool) -> None:
         """Count one image read, and remember its index among the first unreadable ones."""
@@ -109,7 +115,7 @@ class SharedCounts:
         if "slots" in state:
             self._slots = state["slots"]
         else:
-            self._slots = multiprocessing.Array("q", state["values"])
+            self._slots = _new_shared_array(state["values"])
 
 
 @dataclass(frozen=True)
@@ -128,7 +134,7 @@ class SkippedImages:
 
 
 class ImageFolderDataset(Dataset):
-    """(image, class index) pairs from one split folder; unreadable files are counted and skipped."""
+    """(image, class index) pairs from one split folder; unreadable files are counted, skipped."""
 
     def __init__(
         self,
@@ -158,7 +164,7 @@ class ImageFolderDataset(Dataset):
         for step in range(1, SUBSTITUTE_ATTEMPTS + 1):
             if image is not None:
                 return self.transform(image), label
-            # Substitutes are not counted: each unreadable file counts once, when its own index is read.
+            # Substitutes go uncounted: an unreadable file counts once, when its own index is read.
             path, label = self.samples[(index + step) % len(self.samples)]
             image = self._decode(path)
         raise ArenaError(
@@ -176,7 +182,7 @@ class ImageFolderDataset(Dataset):
             return None
 
     def end_epoch(self) -> SkippedImages:
-        """Report the images skipped since the last call; raise ArenaError when over the threshold."""
+        """Report the images skipped since the last call; raise ArenaError when too many were."""
         read, skipped, first = self.counts.take()
         report = SkippedImages(self.folder, read, skipped, [self.samples[i][0] for i in first])
         if not skipped:
@@ -188,7 +194,8 @@ class ImageFolderDataset(Dataset):
         )
         if report.fraction > self.max_bad_fraction:
             raise ArenaError(
-                f"data: {summary}; that is more than data.max_bad_fraction = {self.max_bad_fraction}"
+                f"data: {summary}; "
+                f"that is more than data.max_bad_fraction = {self.max_bad_fraction}"
             )
         logger.warning("skipped %s", summary)
         return report

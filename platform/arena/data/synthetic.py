@@ -33,7 +33,7 @@ def mix64(value: int) -> int:
 
 
 class SyntheticImages(Dataset):
-    """`size` normalised 3xSxS float images with labels in [0, num_classes), fixed by seed and index."""
+    """`size` normalised 3xSxS float images, labels in [0, num_classes), fixed by seed and index."""
 
     def __init__(
         self, size: int, num_classes: int, image_size: int, *, seed: int = 0, stream: int = 0

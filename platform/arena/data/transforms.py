@@ -70,8 +70,10 @@ def _auto_augment(name: str, interpolation: InterpolationMode) -> list[Callable]
     return []
 
 
-def build_train_transform(contract: InputContract, augment: AugmentSpec, image_size: int) -> Transform:
-    """Random crop (or resize and centre crop), flip, learned policy, then a normalised 3xSxS tensor."""
+def build_train_transform(
+    contract: InputContract, augment: AugmentSpec, image_size: int
+) -> Transform:
+    """Random crop (or resize and centre crop), flip, learned policy, then a normalised tensor."""
     interpolation = interpolation_of(contract)
     if augment.random_resized_crop:
         geometry: list[Callable] = [
@@ -103,7 +105,7 @@ def build_eval_transform(contract: InputContract, image_size: int) -> Transform:
 
 
 def build_batch_mixer(augment: AugmentSpec, num_classes: int) -> BatchMixer | None:
-    """Mixup and/or CutMix on a batch, giving soft targets (N x num_classes); None when both are off."""
+    """Mixup and/or CutMix on a batch, giving soft targets (N x classes); None when both are off."""
     mixers: list[Callable] = []
     if augment.mixup_alpha > 0:
         mixers.append(transforms.MixUp(alpha=augment.mixup_alpha, num_classes=num_classes))

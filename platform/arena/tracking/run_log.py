@@ -22,7 +22,7 @@ from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-EPOCH_METRICS = ("train_loss", "val_loss", "val_top1_error", "val_top5_error", "images_per_second", "lr")
+EPOCH_METRICS = ("train_loss", "val_loss", "val_top1_error", "val_top5_error", "images_per_second", "lr", "images_skipped")
 _MAX_PARAMS_PER_BATCH = 100
 
 

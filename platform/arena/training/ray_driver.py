@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ def connect(settings: Settings, *, verbose: bool = False) -> bool:
     """Connect to RAY_ADDRESS, or start a local Ray; return True when this call started it."""
     if ray.is_initialized():
         return False
+    if settings.ray_address:
+        _probe(settings.ray_address)
     # Ray's banners and the Train controller's chatter stay out of the user's way unless asked for.
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
     try:
@@ -42,6 +45,22 @@ def connect(settings: Settings, *, verbose: bool = False) -> bool:
         where = settings.ray_address or "a local Ray instance"
         raise ArenaError(f"cannot connect to the Ray cluster at {where}: {str(error).splitlines()[0]}") from None
     return True
+
+
+def _probe(address: str) -> None:
+    """Fail fast with one clear line when nothing listens at `address` (ray.init would retry for minutes)."""
+    target = address.split("://", 1)[-1]
+    if target in ("auto", "local"):
+        return
+    host, _, port = target.rpartition(":")
+    if not port.isdigit():
+        raise ArenaError(f"RAY_ADDRESS {address!r} is not host:port (or ray://host:port, auto)")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=3).close()
+    except OSError as error:
+        raise ArenaError(
+            f"cannot reach the Ray cluster at {address}: {error.strerror or error}; is it running? (RAY_ADDRESS)"
+        ) from None
 
 
 def disconnect() -> None:

@@ -51,6 +51,8 @@ class TrainingSession:
     device: torch.device
     num_classes: int
     class_names: list[str]
+    datasets: Any = None
+    """The data behind the loaders: it counts unreadable images and enforces data.max_bad_fraction."""
     scaler: torch.amp.GradScaler | None = None
     ema: nn.Module | None = None
     mixer: Any = None
@@ -83,9 +85,10 @@ class TrainingSession:
             eval_model, self.val_loader, nn.CrossEntropyLoss(), device=self.device,
             precision=train.precision, channels_last=train.channels_last,
         )
+        skipped = self.datasets.end_epoch() if self.datasets is not None else 0
         self.scheduler.step()
         self.epoch += 1
-        row = {"epoch": self.epoch, "lr": lr, **trained, **validated}
+        row = {"epoch": self.epoch, "lr": lr, **trained, **validated, "images_skipped": skipped}
         self.best_val_top1_error = min(self.best_val_top1_error, row["val_top1_error"])
         self.history.append(row)
         return row
@@ -174,7 +177,7 @@ def build_session(
         train_loader=train_loader, val_loader=val_loader, device=device,
         num_classes=datasets.num_classes, class_names=list(datasets.class_names),
         scaler=torch.amp.GradScaler(device.type) if spec.train.precision == "fp16" else None,
-        ema=ema, mixer=build_batch_mixer(spec.data.augment, datasets.num_classes),
+        ema=ema, mixer=build_batch_mixer(spec.data.augment, datasets.num_classes), datasets=datasets,
     )
 
 
