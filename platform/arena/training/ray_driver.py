@@ -30,6 +30,7 @@ def connect(settings: Settings, *, verbose: bool = False) -> bool:
         return False
     if settings.ray_address:
         _probe(settings.ray_address)
+        _use_token_when_available()
     # Ray's banners and the Train controller's chatter stay out of the user's way unless asked for.
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
     try:
@@ -45,6 +46,23 @@ def connect(settings: Settings, *, verbose: bool = False) -> bool:
         where = settings.ray_address or "a local Ray instance"
         raise ArenaError(f"cannot connect to the Ray cluster at {where}: {str(error).splitlines()[0]}") from None
     return True
+
+
+def _use_token_when_available() -> None:
+    """Send the cluster token when one is configured: Ray 2.60 clusters require it by default.
+
+    Ray only switches a client to token mode by itself for a cluster it finds automatically; with
+    an explicit address it must be told. arena never turns authentication off.
+    """
+    if os.environ.get("RAY_AUTH_MODE"):
+        return
+    token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+        # Ray reads its config once at import; make this process see token mode now.
+        from ray._raylet import Config
+
+        Config.initialize("")
 
 
 def _probe(address: str) -> None:
