@@ -20,7 +20,8 @@ data_app = typer.Typer(no_args_is_help=True, help="Datasets.")
 app.add_typer(models_app, name="models")
 app.add_typer(data_app, name="data")
 
-out = Console(soft_wrap=True)
+# A pipe or a log gets wide tables instead of rich's 80-column default.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 
 

@@ -130,8 +130,8 @@ class ResourcesSpec(_Frozen):
 
     workers: int = Field(1, ge=1)
     """Ray Train workers (data-parallel ranks)."""
-    cpus_per_worker: int | None = Field(None, ge=1)
-    """CPUs reserved per worker, and torch's thread count; all free CPUs split evenly when null."""
+    cpus_per_worker: float | None = Field(None, gt=0)
+    """CPUs reserved per worker (torch runs on the whole CPUs in it, at least one thread); all CPUs split evenly when null."""
     gpus_per_worker: int = Field(0, ge=0)
     max_failures: int = Field(0, ge=-1)
     """Worker or node failures survived by restarting from the last checkpoint (-1: unlimited)."""

@@ -91,8 +91,13 @@ class WorkerResources:
     """How many workers, and what each one gets."""
 
     workers: int
-    cpus_per_worker: int
+    cpus_per_worker: float
     gpus_per_worker: int
+
+    @property
+    def threads(self) -> int:
+        """Torch threads per worker: the whole CPUs reserved (0.99 of a CPU still runs one thread)."""
+        return max(1, round(self.cpus_per_worker))
 
 
 def plan_resources(spec: JobSpec, settings: Settings) -> WorkerResources:
@@ -110,7 +115,7 @@ def plan_resources(spec: JobSpec, settings: Settings) -> WorkerResources:
     autoscaling = settings.ray_address is not None
     if not autoscaling and workers * per_worker > cpus:
         problems.append(
-            f"resources: {workers} workers x {per_worker} CPUs need {workers * per_worker} CPUs; "
+            f"resources: {workers} workers x {per_worker:g} CPUs need {workers * per_worker:g} CPUs; "
             f"this machine has {cpus}"
         )
     if len(nodes) > 1:
@@ -158,7 +163,7 @@ def fit(
         "run_id": run_id,
         "tracking_uri": settings.tracking_uri,
         "home": str(settings.home),
-        "threads": resources.cpus_per_worker,
+        "threads": resources.threads,
         "progress_board": board_name,
         "namespace": NAMESPACE,
     }
