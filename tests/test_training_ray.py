@@ -29,7 +29,10 @@ def digits_spec(name: str, **overrides: object) -> dict:
     }
     for key, value in overrides.items():
         section, _, field = key.partition("__")
-        tree[section][field] = value
+        if field:
+            tree[section][field] = value
+        else:
+            tree[section] = {**tree[section], **value}
     return tree
 
 
@@ -113,7 +116,8 @@ def test_resume_after_the_driver_is_killed_continues_the_same_run(arena_env, ray
                 break
         assert run_id is not None, "the first epoch never reached MLflow"
     finally:
-        os.killpg(driver.pid, signal.SIGKILL)  # the driver and everything it started, at once
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)  # the driver and everything it started, at once
         driver.wait()
     assert mlflow_client(settings).get_run(run_id).info.status == "RUNNING"
     done_before = epochs_logged(settings, run_id)

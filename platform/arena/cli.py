@@ -17,8 +17,15 @@ from arena.errors import ArenaError
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="arena: the history of ImageNet classification as real distributed jobs.")
 models_app = typer.Typer(no_args_is_help=True, help="The architecture zoo.")
 data_app = typer.Typer(no_args_is_help=True, help="Datasets.")
+jobs_app = typer.Typer(no_args_is_help=True, help="arena's jobs on a Ray cluster (the Ray Jobs API).")
 app.add_typer(models_app, name="models")
 app.add_typer(data_app, name="data")
+app.add_typer(jobs_app, name="jobs")
+
+AddressOption = Annotated[
+    Optional[str],
+    typer.Option("--address", help="The cluster's dashboard URL (default: RAY_API_SERVER_ADDRESS, RAY_ADDRESS, http://127.0.0.1:8265)."),
+]
 
 # A pipe or a log gets wide tables instead of rich's 80-column default.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -150,6 +157,76 @@ def train(
             f"val top-1 error {_fmt(result.val_top1_error)}%, top-5 error {_fmt(result.val_top5_error)}%",
             highlight=False,
         )
+
+
+@app.command("submit")
+def submit(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="The job spec.")],
+    address: AddressOption = None,
+    set_: Annotated[list[str], typer.Option("--set", help="Override a spec field: key.path=value.")] = [],
+    wait: Annotated[bool, typer.Option("--wait", help="Stream the job's progress and exit with its status.")] = False,
+) -> None:
+    """Validate a job spec locally, then send it to a Ray cluster through the Jobs API."""
+    from arena.cluster import connect, submit_job, wait_for_job
+
+    job_id = submit_job(spec_path, address, set_)
+    out.print(job_id, highlight=False)
+    if wait:
+        status = wait_for_job(connect(address), job_id, follow_logs=True, printer=lambda line: err.out(line, end="", highlight=False))
+        err.print(f"job {job_id}: {status}", highlight=False)
+        if status != "SUCCEEDED":
+            raise typer.Exit(1)
+
+
+@jobs_app.command("list")
+def jobs_list(
+    address: AddressOption = None,
+    format: Annotated[ListFormat, typer.Option("--format", help="Output format.")] = ListFormat.table,
+) -> None:
+    """arena's jobs on the cluster, oldest first."""
+    from arena.cluster import list_jobs
+
+    jobs = list_jobs(address)
+    if format is ListFormat.json:
+        _print_json(jobs)
+        return
+    table = Table(title="arena jobs")
+    for column in ("job_id", "status", "spec", "model", "start_time", "end_time"):
+        table.add_column(column)
+    for job in jobs:
+        table.add_row(*(str(job.get(column) or "-") for column in ("job_id", "status", "spec", "model", "start_time", "end_time")))
+    out.print(table)
+
+
+@jobs_app.command("status")
+def jobs_status(job_id: str, address: AddressOption = None) -> None:
+    """One job's status."""
+    from arena.cluster import job_status
+
+    _print_json(job_status(address, job_id))
+
+
+@jobs_app.command("logs")
+def jobs_logs(
+    job_id: str,
+    address: AddressOption = None,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep streaming until the job ends.")] = False,
+) -> None:
+    """A job's logs."""
+    from arena.cluster import job_logs
+
+    for chunk in job_logs(address, job_id, follow):
+        sys.stdout.write(chunk)
+        sys.stdout.flush()
+
+
+@jobs_app.command("stop")
+def jobs_stop(job_id: str, address: AddressOption = None) -> None:
+    """Stop a running job."""
+    from arena.cluster import stop_job
+
+    stopped = stop_job(address, job_id)
+    err.print(f"job {job_id}: {'stopping' if stopped else 'was not running'}", highlight=False)
 
 
 def main() -> None:

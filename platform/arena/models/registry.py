@@ -12,12 +12,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
-
-from torch import nn
+from typing import TYPE_CHECKING, Protocol
 
 from arena.errors import ArenaError, UnknownNameError
 from arena.models.info import InputContract, ModelInfo
+
+if TYPE_CHECKING:
+    from torch import nn
 
 COMPLEXITY_PATH = Path(__file__).with_name("complexity.json")
 NAMESPACE_SEPARATOR = ":"
@@ -92,11 +93,6 @@ def register(
         return builder
 
     return decorator
-
-
-def unregister(name: str) -> None:
-    """Remove a registered model (for tests that register throwaway names)."""
-    _MODELS.pop(name, None)
 
 
 def register_namespace(

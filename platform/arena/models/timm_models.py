@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import timm
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def create_timm_model(
@@ -16,6 +16,8 @@ def create_timm_model(
     **kwargs: Any,
 ) -> nn.Module:
     """Return timm's `timm_name` without pretrained weights; a None rate keeps timm's default."""
+    import timm
+
     rates = {"drop_rate": drop_rate, "drop_path_rate": drop_path_rate}
     kwargs.update({key: value for key, value in rates.items() if value is not None})
     return timm.create_model(timm_name, pretrained=False, num_classes=num_classes, **kwargs)

@@ -118,20 +118,18 @@ def plan_resources(spec: JobSpec, settings: Settings) -> WorkerResources:
             f"resources: {workers} workers x {per_worker:g} CPUs need {workers * per_worker:g} CPUs; "
             f"this machine has {cpus}"
         )
-    if len(nodes) > 1:
-        problems += _storage_problems(settings.storage, len(nodes))
+    problems += _storage_problems(settings.storage, nodes)
     if problems:
         raise SpecError(problems)
     return WorkerResources(workers, per_worker, spec.resources.gpus_per_worker)
 
 
-def _storage_problems(storage: str, node_count: int) -> list[str]:
+def _storage_problems(storage: str, nodes: list[dict]) -> list[str]:
+    from arena.cluster.storage import check_storage_for_cluster, host_count
+
     try:
-        from arena.cluster.storage import check_storage_for_cluster
-    except ImportError:
-        return []
-    try:
-        check_storage_for_cluster(storage, node_count)
+        # Nodes on one machine share its disk; only separate machines need shared storage.
+        check_storage_for_cluster(storage, host_count(nodes))
     except ArenaError as error:
         return [str(error)]
     return []
@@ -183,7 +181,7 @@ def fit(
             failure_config=ray.train.FailureConfig(max_failures=spec.resources.max_failures),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
             callbacks=list(callbacks) or None,
-            worker_runtime_env={"env_vars": settings_environment(settings)},
+            worker_runtime_env={"env_vars": _worker_environment(settings)},
         ),
     )
     try:
@@ -199,6 +197,14 @@ def fit(
         checkpoint_dir = Path(tempfile.mkdtemp(prefix="arena-final-"))
         result.checkpoint.to_directory(str(checkpoint_dir))
     return FitResult(metrics=dict(result.metrics or {}), checkpoint_dir=checkpoint_dir)
+
+
+def _worker_environment(settings: Settings) -> dict[str, str]:
+    """The settings, plus the fault-injection switch the fault-tolerance tests use when it is set."""
+    env = settings_environment(settings)
+    if os.environ.get("ARENA_FAIL_ONCE"):
+        env["ARENA_FAIL_ONCE"] = os.environ["ARENA_FAIL_ONCE"]
+    return env
 
 
 def describe_failure(error: BaseException) -> str:

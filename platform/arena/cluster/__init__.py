@@ -1,0 +1,28 @@
+"""Ray clusters from the outside: job submission through the Ray Jobs API and storage checks."""
+
+from arena.cluster.connection import DEFAULT_ADDRESS, connect, resolve_address
+from arena.cluster.jobs import (
+    job_logs,
+    job_status,
+    list_jobs,
+    stop_job,
+    submit_entrypoint,
+    submit_job,
+    wait_for_job,
+)
+from arena.cluster.storage import check_storage_for_cluster, host_count
+
+__all__ = [
+    "DEFAULT_ADDRESS",
+    "check_storage_for_cluster",
+    "connect",
+    "host_count",
+    "job_logs",
+    "job_status",
+    "list_jobs",
+    "resolve_address",
+    "stop_job",
+    "submit_entrypoint",
+    "submit_job",
+    "wait_for_job",
+]

