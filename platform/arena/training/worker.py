@@ -28,7 +28,11 @@ PROGRESS_EVERY_SECONDS = 1.0
 class _ProgressSender:
     """Throttled, fire-and-forget progress updates from rank 0 to the driver's ProgressBoard."""
 
-    def __init__(self, board_name: str | None, namespace: str | None, session: TrainingSession) -> None:
+    def __init__(
+        self, board_name: str | None, namespace: str | None, session: TrainingSession, tracking_uri: str, run_id: str
+    ) -> None:
+        self.tracking_uri, self.run_id = tracking_uri, run_id
+        self.first_step_at: float | None = None
         self.board = None
         if board_name:
             try:
@@ -43,6 +47,10 @@ class _ProgressSender:
             self.board.update.remote(update)
 
     def on_step(self, step: int, images: int, seconds: float) -> None:
+        if self.first_step_at is None:
+            # When training really began: `arena train` -> first step is arena's start-up cost.
+            self.first_step_at = time.time()
+            run_log.set_tags(self.tracking_uri, self.run_id, {"arena.first_step_at": f"{self.first_step_at:.3f}"})
         now = time.monotonic()
         if now - self.last < PROGRESS_EVERY_SECONDS:
             return
@@ -77,7 +85,11 @@ def train_worker(config: dict[str, Any]) -> None:
     tracking_uri, run_id = config["tracking_uri"], config["run_id"]
     if rank == 0 and session.history:
         run_log.log_epochs(tracking_uri, run_id, session.history)
-    progress = _ProgressSender(config.get("progress_board"), config.get("namespace"), session) if rank == 0 else None
+    progress = (
+        _ProgressSender(config.get("progress_board"), config.get("namespace"), session, tracking_uri, run_id)
+        if rank == 0
+        else None
+    )
     while session.epoch < spec.train.epochs:
         row = session.run_epoch(on_step=progress.on_step if progress else None)
         metrics = {key: value for key, value in row.items() if isinstance(value, (int, float))}
