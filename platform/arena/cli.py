@@ -21,6 +21,8 @@ jobs_app = typer.Typer(no_args_is_help=True, help="arena's jobs on a Ray cluster
 app.add_typer(models_app, name="models")
 app.add_typer(data_app, name="data")
 app.add_typer(jobs_app, name="jobs")
+leaderboard_app = typer.Typer(help="The ILSVRC results table beside what arena measured.", invoke_without_command=True)
+app.add_typer(leaderboard_app, name="leaderboard")
 
 AddressOption = Annotated[
     Optional[str],
@@ -227,6 +229,64 @@ def jobs_stop(job_id: str, address: AddressOption = None) -> None:
 
     stopped = stop_job(address, job_id)
     err.print(f"job {job_id}: {'stopping' if stopped else 'was not running'}", highlight=False)
+
+
+def _show_leaderboard(view: str, dataset: Optional[str], family: Optional[str], format: str) -> None:
+    from arena.leaderboard import open_store, render, show
+    from arena.settings import load_settings
+
+    settings = load_settings()
+    rows = show(open_store(settings.db_url), view, dataset=dataset, family=family)
+    text = render(rows, format, view)
+    if format == "table":
+        out.print(text, highlight=False, markup=False)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+ViewOption = Annotated[str, typer.Option("--view", help="ilsvrc | family | pareto | runs | reference.")]
+DatasetOption = Annotated[Optional[str], typer.Option("--dataset", help="Measured runs on this dataset (default: the most measured).")]
+FamilyOption = Annotated[Optional[str], typer.Option("--family", help="Only this model family.")]
+FormatOption = Annotated[str, typer.Option("--format", help="table | json | csv | markdown | html.")]
+
+
+@leaderboard_app.callback()
+def leaderboard(
+    context: typer.Context,
+    view: ViewOption = "ilsvrc",
+    dataset: DatasetOption = None,
+    family: FamilyOption = None,
+    format: FormatOption = "table",
+) -> None:
+    """The leaderboard (the ilsvrc view unless told otherwise)."""
+    if context.invoked_subcommand is None:
+        _show_leaderboard(view, dataset, family, format)
+
+
+@leaderboard_app.command("show")
+def leaderboard_show(
+    view: ViewOption = "ilsvrc",
+    dataset: DatasetOption = None,
+    family: FamilyOption = None,
+    format: FormatOption = "table",
+) -> None:
+    """One view of the leaderboard, in one format."""
+    _show_leaderboard(view, dataset, family, format)
+
+
+@leaderboard_app.command("sync")
+def leaderboard_sync() -> None:
+    """Bring finished MLflow runs into the leaderboard (idempotent, incremental)."""
+    from arena.leaderboard import open_store, sync_runs
+    from arena.settings import load_settings
+
+    settings = load_settings()
+    report = sync_runs(open_store(settings.db_url), settings.tracking_uri)
+    err.print(
+        f"leaderboard synced from {settings.tracking_uri}: {report.added} added, {report.updated} updated, "
+        f"{report.skipped} skipped",
+        highlight=False,
+    )
 
 
 def main() -> None:
