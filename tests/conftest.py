@@ -47,7 +47,8 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory):
     env = {**os.environ, "RAY_TMPDIR": str(temp)}
     command = [
         str(BIN / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
-        "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false", f"--temp-dir={temp}",
+        "--num-cpus=2", "--num-gpus=0", "--include-dashboard=true", "--dashboard-host=127.0.0.1",
+        f"--dashboard-port={free_port()}", f"--temp-dir={temp}",
         "--disable-usage-stats",
     ]
     # --block keeps `ray start` as the parent of this head's processes, in a process group of

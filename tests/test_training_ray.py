@@ -103,8 +103,9 @@ def test_resume_after_the_driver_is_killed_continues_the_same_run(arena_env, ray
     spec_path = tmp_path / "resume.yaml"
     spec_path.write_text(yaml.safe_dump(digits_spec("resumable", train={"epochs": 4, "batch_size": 32, "max_steps_per_epoch": 3})))
     env = {**os.environ, "RAY_ADDRESS": ray_head}
+    log = (tmp_path / "driver.log").open("w")
     driver = subprocess.Popen([str(BIN / "arena"), "train", str(spec_path)], env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=log, stderr=subprocess.STDOUT)
     run_id = None
     deadline = time.monotonic() + 300
     try:
@@ -114,7 +115,7 @@ def test_resume_after_the_driver_is_killed_continues_the_same_run(arena_env, ray
             if runs and epochs_logged(settings, runs[0].info.run_id):
                 run_id = runs[0].info.run_id
                 break
-        assert run_id is not None, "the first epoch never reached MLflow"
+        assert run_id is not None, f"the first epoch never reached MLflow: {(tmp_path / 'driver.log').read_text()[-3000:]}"
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)  # the driver and everything it started, at once

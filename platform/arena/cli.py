@@ -21,6 +21,8 @@ jobs_app = typer.Typer(no_args_is_help=True, help="arena's jobs on a Ray cluster
 app.add_typer(models_app, name="models")
 app.add_typer(data_app, name="data")
 app.add_typer(jobs_app, name="jobs")
+search_app = typer.Typer(no_args_is_help=True, help="Searches on Ray Tune: compound scaling and NAS.")
+app.add_typer(search_app, name="search")
 leaderboard_app = typer.Typer(help="The ILSVRC results table beside what arena measured.", invoke_without_command=True)
 app.add_typer(leaderboard_app, name="leaderboard")
 
@@ -229,6 +231,23 @@ def jobs_stop(job_id: str, address: AddressOption = None) -> None:
 
     stopped = stop_job(address, job_id)
     err.print(f"job {job_id}: {'stopping' if stopped else 'was not running'}", highlight=False)
+
+
+@search_app.command("scaling")
+def search_scaling(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="The compound-scaling search spec.")],
+    set_: Annotated[list[str], typer.Option("--set", help="Override a spec field: key.path=value.")] = [],
+    format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
+) -> None:
+    """EfficientNet-style compound scaling: find alpha, beta, gamma on Ray Tune, then grow the family."""
+    from arena.search.scaling_report import render_scaling_result
+    from arena.search.scaling_search import search_scaling as run_search
+
+    result = run_search(spec_path, set_)
+    if format is ResultFormat.json:
+        _print_json(result.to_json())
+    else:
+        out.print(render_scaling_result(result), highlight=False, markup=False)
 
 
 def _show_leaderboard(view: str, dataset: Optional[str], family: Optional[str], format: str) -> None:

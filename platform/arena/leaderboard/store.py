@@ -69,7 +69,8 @@ class Store:
             yield
         except DBAPIError as error:
             if error.connection_invalidated or _is_connection_problem(error):
-                raise ArenaError(f"cannot reach the leaderboard database {self.url}: {_first_line(error.orig)}") from None
+                reason = _first_line(error.orig)
+                raise ArenaError(f"cannot reach the leaderboard database {self.url}: {reason}") from None
             raise
 
 
@@ -97,7 +98,8 @@ def open_store(db_url: str) -> Store:
         ensure_reference_data(store)
     except (OperationalError, InterfaceError) as error:
         engine.dispose()
-        raise ArenaError(f"cannot open the leaderboard database {shown}: {_first_line(getattr(error, 'orig', error))}") from None
+        reason = _first_line(getattr(error, "orig", error))
+        raise ArenaError(f"cannot open the leaderboard database {shown}: {reason}") from None
     except ArenaError:
         engine.dispose()
         raise
@@ -126,8 +128,10 @@ def _parse(db_url: str) -> URL:
     try:
         url = make_url(db_url)
     except ArgumentError:
-        raise ArenaError(f"bad leaderboard database URL {masked_url(db_url)!r}: expected e.g. sqlite:///path/leaderboard.db "
-                         "or postgresql+psycopg://user@host:5432/arena") from None
+        raise ArenaError(
+            f"bad leaderboard database URL {masked_url(db_url)!r}: expected e.g. sqlite:///path/leaderboard.db"
+            " or postgresql+psycopg://user@host:5432/arena"
+        ) from None
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):

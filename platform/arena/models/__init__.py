@@ -50,6 +50,6 @@ __all__ = [
     "register_namespace",
 ]
 
-# --- added by the search engineer: serve `scaled:<id>` names (persisted by `arena search scaling`) in
-# every process that imports the zoo, Ray workers included. Keep it last: it imports the zoo above.
-import arena.search.scaled_models  # noqa: E402,F401
+# Serve `scaled:<id>` names (persisted by `arena search scaling`) in every process that imports the
+# zoo, Ray workers included. Keep it last: it imports the zoo above.
+import arena.models.scaled  # noqa: E402,F401

@@ -46,7 +46,8 @@ def list_finished_runs(tracking_uri: str, since_ms: int | None = None) -> list[R
         for start in range(0, len(ids), 100):  # MLflow caps the experiments one search may name
             records += _search(client, ids[start : start + 100], query, experiments)
     except MlflowException as error:
-        raise ArenaError(f"cannot read runs from the MLflow tracking store {_shown(tracking_uri)}: {error.message}") from None
+        shown = _shown(tracking_uri)
+        raise ArenaError(f"cannot read runs from the MLflow tracking store {shown}: {error.message}") from None
     except OSError as error:  # an http:// server that is not there, a store file that vanished
         raise ArenaError(f"cannot reach the MLflow tracking store {_shown(tracking_uri)}: {error}") from None
     records.sort(key=lambda record: (record.end_ms or 0, record.run_id))
@@ -58,7 +59,7 @@ def _open(tracking_uri: str) -> MlflowClient:
     if tracking_uri.startswith("sqlite:///"):
         path = Path(tracking_uri.removeprefix("sqlite:///"))
         if not path.is_file():
-            raise ArenaError(f"no MLflow tracking store at {path} (nothing has been trained with ARENA_TRACKING_URI={tracking_uri})")
+            raise ArenaError(f"no MLflow tracking store at {path}: nothing has been trained with this tracking URI yet")
     try:
         return MlflowClient(tracking_uri=tracking_uri)
     except MlflowException as error:

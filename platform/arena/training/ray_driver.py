@@ -39,7 +39,9 @@ def connect(settings: Settings, *, verbose: bool = False) -> bool:
             namespace=NAMESPACE,
             log_to_driver=verbose,
             logging_level=logging.INFO if verbose else logging.ERROR,
-            include_dashboard=False if settings.ray_address is None else None,
+            # Train V2's placement-group cleaner asks the state API (served by the dashboard) whether
+            # a run's controller is gone; without it a finished Tune trial keeps its CPUs forever.
+            include_dashboard=True if settings.ray_address is None else None,
             runtime_env={"env_vars": settings_environment(settings)} if settings.ray_address is None else None,
         )
     except (ConnectionError, RuntimeError, ValueError) as error:

@@ -49,7 +49,8 @@ def upgrade() -> None:
         sa.Column("note", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_reference_results"),
         sa.UniqueConstraint(
-            "year", "team", "entry", "metric", "extra_data", name="uq_reference_results_year_team_entry_metric_extra_data"
+            "year", "team", "entry", "metric", "extra_data",
+            name="uq_reference_results_year_team_entry_metric_extra_data",
         ),
     )
     op.create_table(

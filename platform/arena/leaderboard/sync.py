@@ -1,0 +1,184 @@
+"""Bring finished MLflow runs into measured_results: idempotent, incremental and safe to run concurrently.
+
+Incremental: the store remembers, per tracking store, the latest end time it has read (the
+watermark); the next sync reads only runs that finished after it, minus a safety window for runs
+whose end time was written late or by a machine with a skewed clock. Re-reading a run is harmless:
+rows are keyed by the unique run_id and written with INSERT ... ON CONFLICT in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, case, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from arena.leaderboard.reference import refresh_architectures, upsert
+from arena.leaderboard.schema import LeaderboardState, MeasuredResult
+from arena.leaderboard.store import Store, masked_url
+from arena.leaderboard.views import DEFAULT_DATASET_KEY, most_measured_dataset
+
+if TYPE_CHECKING:
+    from arena.tracking.query import RunRecord
+
+SAFETY_WINDOW_MS = 15 * 60 * 1000
+MEASURED_KINDS = frozenset({"train", "ensemble", "eval", "scaling-trial", "nas-trial"})
+_COLUMNS = [column.name for column in MeasuredResult.__table__.columns if column.name != "id"]
+_CHUNK = 500
+_PG_SYNC_LOCK = 0x4152454E42  # any constant; SQLite's BEGIN IMMEDIATE does the same job there
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one sync did: runs newly added, rows changed, and runs read but not written."""
+
+    added: int
+    updated: int
+    skipped: int
+
+
+def sync_runs(
+    store: Store,
+    tracking_uri: str,
+    *,
+    full: bool = False,
+    refresh_zoo: bool = True,
+    safety_window_ms: int = SAFETY_WINDOW_MS,
+) -> SyncReport:
+    """Read the runs that finished since the last sync (all of them when `full`) into the store."""
+    from arena.tracking.query import list_finished_runs  # MLflow takes seconds to import; only sync needs it
+
+    if refresh_zoo:
+        refresh_architectures(store)
+    shown = masked_url(tracking_uri)
+    key = f"sync_watermark:{shown}"
+    since = None if full else _watermark(store, key)
+    records = list_finished_runs(tracking_uri, None if since is None else since - safety_window_ms)
+    rows = [row for row in (measured_row(record, shown) for record in records) if row is not None]
+    newest = max((record.end_ms or 0 for record in records), default=None)
+    with store.writing() as connection:
+        added, updated = _write(connection, rows)
+        if newest:
+            _advance_watermark(connection, key, newest)
+        remember_default_dataset(connection)
+    return SyncReport(added=added, updated=updated, skipped=len(records) - added - updated)
+
+
+def measured_row(record: RunRecord, tracking_uri: str) -> dict[str, Any] | None:
+    """The measured_results row for an arena run; None for runs the leaderboard does not rank."""
+    tags, params, metrics = record.tags, record.params, record.metrics
+    model = tags.get("arena.model") or params.get("model")
+    kind = tags.get("arena.kind", "train")
+    top1, top5 = metrics.get("val_top1_error"), metrics.get("val_top5_error")
+    if not model or kind not in MEASURED_KINDS or (top1 is None and top5 is None):
+        return None  # not an arena run, a search's parent run, or a run that never evaluated
+    workers = _number(params.get("resources.workers"), int) or 1
+    gpus = _number(params.get("resources.gpus_per_worker"), float) or 0.0
+    hours = None
+    if record.start_ms is not None and record.end_ms is not None:
+        hours = max(record.end_ms - record.start_ms, 0) / 3_600_000 * workers * (gpus if gpus > 0 else 1)
+    return {
+        "run_id": record.run_id,
+        "model": model,
+        "family": tags.get("arena.family") or "unknown",
+        "dataset": tags.get("arena.dataset") or params.get("data.dataset") or "unknown",
+        "kind": kind,
+        "image_size": _number(params.get("data.image_size"), int),
+        "epochs": _number(params.get("train.epochs"), int),
+        "top1_error": top1,
+        "top5_error": top5,
+        "params": _number(params.get("model.params"), int),
+        "gflops": _number(params.get("model.gflops"), float),
+        "images_per_second": metrics.get("images_per_second"),
+        "device_hours": hours,
+        "device": "gpu" if gpus > 0 else "cpu",
+        "started": _time(record.start_ms),
+        "finished": _time(record.end_ms),
+        "experiment": record.experiment,
+        "run_name": record.run_name,
+        "tracking_uri": tracking_uri,
+    }
+
+
+def _write(connection: Connection, rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """Upsert the rows that are new or changed; return (added, updated)."""
+    by_id = {row["run_id"]: row for row in rows}  # a run read twice counts once
+    if connection.dialect.name == "postgresql":  # one sync writes at a time, so each run counts as added once
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SYNC_LOCK})
+    added = updated = 0
+    columns = [getattr(MeasuredResult, name) for name in _COLUMNS]
+    ids = list(by_id)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        stored = {
+            found.run_id: found._mapping
+            for found in connection.execute(select(*columns).where(MeasuredResult.run_id.in_(chunk)))
+        }
+        write = []
+        for run_id in chunk:
+            row = by_id[run_id]
+            if run_id not in stored:
+                added += 1
+            elif _differs(row, stored[run_id]):
+                updated += 1
+            else:
+                continue
+            write.append(row)
+        if write:
+            upsert(connection, MeasuredResult, write, ("run_id",), [name for name in _COLUMNS if name != "run_id"])
+    return added, updated
+
+
+def _differs(row: dict[str, Any], stored: Any) -> bool:
+    """True when a fresh row differs from the stored one (datetimes compared in UTC)."""
+    for name, value in row.items():
+        old = stored[name]
+        if isinstance(value, datetime) and isinstance(old, datetime):
+            old = old if old.tzinfo else old.replace(tzinfo=UTC)
+        if old != value:
+            return True
+    return False
+
+
+def remember_default_dataset(connection: Connection) -> None:
+    """Store the dataset with the most measured runs, so views need not count 100k rows per call."""
+    dataset = most_measured_dataset(connection)
+    if dataset is not None:
+        row = {"key": DEFAULT_DATASET_KEY, "text": dataset}
+        upsert(connection, LeaderboardState, [row], ("key",), ["text"])
+
+
+def _watermark(store: Store, key: str) -> int | None:
+    """The latest run end time (ms) read from this tracking store, or None before the first sync."""
+    with store.reading() as connection:
+        return connection.scalar(select(LeaderboardState.number).where(LeaderboardState.key == key))
+
+
+def _advance_watermark(connection: Connection, key: str, newest_ms: int) -> None:
+    """Raise the watermark to `newest_ms`; never lower it (another sync may have gone further)."""
+    table = LeaderboardState.__table__
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(key=key, number=newest_ms)
+    new = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=["key"],
+        set_={"number": case((table.c.number > new.number, table.c.number), else_=new.number)},
+    )
+    connection.execute(statement)
+
+
+def _number(value: str | None, kind: type) -> Any:
+    """A param string as int or float; None when absent or not a number."""
+    if value is None or value == "" or value == "None":
+        return None
+    try:
+        return kind(float(value)) if kind is int else kind(value)
+    except ValueError:
+        return None
+
+
+def _time(ms: int | None) -> datetime | None:
+    """Milliseconds since the epoch as an aware UTC datetime."""
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)

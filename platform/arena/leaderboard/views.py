@@ -1,0 +1,197 @@
+"""The leaderboard's views: each a parameterised query returning plain dicts with DESIGN.md's field names.
+
+Measured figures always carry a `measured_` prefix and paper figures a `paper_` prefix, so the two
+never share a column. Best-run lookups are index seeks (ORDER BY top1_error LIMIT 1 per model or
+family) rather than window functions over every measured row.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, literal, or_, select, union
+
+from arena.errors import UnknownNameError
+from arena.leaderboard.schema import Architecture, LeaderboardState, MeasuredResult, ReferenceResult
+from arena.leaderboard.store import Store
+
+DEFAULT_DATASET = "digits"
+DEFAULT_DATASET_KEY = "default_dataset"  # leaderboard_state row that sync keeps current
+CHALLENGE_DATASET = "imagenet-test"  # the reference rows holding ILSVRC entries' test-set figures
+
+COLUMNS: dict[str, list[str]] = {
+    "ilsvrc": ["year", "team", "entry", "architecture", "place", "paper_top5_error", "measured_model",
+               "measured_top1_error", "measured_top5_error", "dataset", "run_id"],
+    "family": ["family", "model", "measured_top1_error", "measured_top5_error", "params", "gflops",
+               "images_per_second", "epochs", "runs", "dataset", "run_id"],
+    "pareto": ["model", "family", "measured_top1_error", "measured_top5_error", "gflops", "params",
+               "images_per_second", "epochs", "dataset", "run_id"],
+    "runs": ["run_id", "run_name", "model", "family", "dataset", "kind", "image_size", "epochs",
+             "measured_top1_error", "measured_top5_error", "params", "gflops", "images_per_second",
+             "device_hours", "device", "finished", "experiment"],
+    "reference": ["year", "team", "entry", "architecture", "place", "dataset", "metric", "value", "extra_data",
+                  "source", "note"],
+}
+VIEWS = tuple(COLUMNS)
+
+M = MeasuredResult
+_MEASURED = {  # output name -> measured_results column
+    "run_id": M.run_id, "run_name": M.run_name, "model": M.model, "family": M.family, "dataset": M.dataset,
+    "kind": M.kind, "image_size": M.image_size, "epochs": M.epochs, "measured_top1_error": M.top1_error,
+    "measured_top5_error": M.top5_error, "params": M.params, "gflops": M.gflops,
+    "images_per_second": M.images_per_second, "device_hours": M.device_hours, "device": M.device,
+    "finished": M.finished, "experiment": M.experiment,
+}
+
+
+def show(
+    store: Store, view: str = "ilsvrc", dataset: str | None = None, family: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Rows of `view`; dataset defaults to the one with most measured runs (all datasets for `runs`)."""
+    if view not in COLUMNS:
+        raise UnknownNameError("leaderboard view", view, VIEWS)
+    with store.reading() as connection:
+        if dataset is None and view not in ("runs", "reference"):
+            dataset = default_dataset(connection)
+        query = _QUERIES[view](dataset, family)
+        if limit is not None:
+            query = query.limit(limit)
+        result = connection.execute(query)
+        columns = COLUMNS[view]
+        assert list(result.keys()) == columns, "each view's query selects exactly its columns, in order"
+        rows = [dict(zip(columns, row, strict=True)) for row in result]
+    if "finished" in columns:  # the only datetime a view returns; JSON wants a string, always in UTC
+        for row in rows:
+            if (finished := row["finished"]) is not None:
+                aware = finished.replace(tzinfo=UTC) if finished.tzinfo is None else finished.astimezone(UTC)
+                row["finished"] = aware.isoformat()
+    return rows
+
+
+def default_dataset(connection: Connection) -> str:
+    """The dataset with the most measured runs (as of the last sync), or `digits` when nothing is measured."""
+    remembered = connection.scalar(select(LeaderboardState.text).where(LeaderboardState.key == DEFAULT_DATASET_KEY))
+    return remembered or most_measured_dataset(connection) or DEFAULT_DATASET
+
+
+def most_measured_dataset(connection: Connection) -> str | None:
+    """Count runs per dataset (a scan of every measured row: sync stores the answer for `show`)."""
+    query = select(M.dataset).group_by(M.dataset).order_by(func.count().desc(), M.dataset).limit(1)
+    return connection.scalar(query)
+
+
+def _best_id(dataset: str, *match: Any) -> Any:
+    """Correlated subquery: id of the lowest-top-1 run on `dataset` matching `match` (index seek)."""
+    return (
+        select(M.id)
+        .where(M.dataset == dataset, M.top1_error.is_not(None), *match)
+        .order_by(M.top1_error, M.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _ilsvrc(dataset: str, family: str | None) -> Select:
+    """Each ILSVRC winner and runner-up beside the best measured run of the same architecture.
+
+    When that architecture was never measured on the dataset, the best run of its family stands in
+    (a VGG-11 for VGG-16, say); `measured_model` names the model either way, so nothing is hidden.
+    """
+    R = ReferenceResult
+    filters = [M.family == family] if family else []
+    architecture_family = (
+        select(Architecture.family).where(Architecture.name == R.architecture).correlate(R).scalar_subquery()
+    )
+    best = func.coalesce(
+        _best_id(dataset, M.model == R.architecture, *filters),
+        _best_id(dataset, M.family == architecture_family, *filters),
+    )
+    entries = (
+        select(R.year, R.team, R.entry, R.architecture, R.place, R.value.label("paper_top5_error"),
+               best.label("best_id"))
+        .where(R.place.is_not(None), R.metric == "top5_error", R.dataset == CHALLENGE_DATASET)
+    )
+    if family:
+        in_family = union(
+            select(Architecture.name).where(Architecture.family == family),
+            select(M.model).where(M.dataset == dataset, M.family == family).distinct(),
+        )
+        entries = entries.where(R.architecture.in_(in_family))
+    entries = entries.subquery()
+    return (
+        select(entries.c.year, entries.c.team, entries.c.entry, entries.c.architecture, entries.c.place,
+               entries.c.paper_top5_error, M.model.label("measured_model"), M.top1_error.label("measured_top1_error"),
+               M.top5_error.label("measured_top5_error"), literal(dataset).label("dataset"), M.run_id)
+        .select_from(entries)
+        .outerjoin(M, M.id == entries.c.best_id)
+        .order_by(entries.c.year, entries.c.place)
+    )
+
+
+def _family(dataset: str, family: str | None) -> Select:
+    """The best measured run of each family on the dataset."""
+    families = select(M.family, func.count().label("runs")).where(M.dataset == dataset, M.top1_error.is_not(None))
+    if family:
+        families = families.where(M.family == family)
+    families = families.group_by(M.family).subquery()
+    best = select(families, _best_id(dataset, M.family == families.c.family).label("best_id")).subquery()
+    shown = {**{name: column.label(name) for name, column in _MEASURED.items()}, "runs": best.c.runs,
+             "dataset": literal(dataset).label("dataset")}
+    return (
+        select(*[shown[name] for name in COLUMNS["family"]])
+        .select_from(best)
+        .join(M, M.id == best.c.best_id)
+        .order_by(M.top1_error, M.family)
+    )
+
+
+def _pareto(dataset: str, family: str | None) -> Select:
+    """Runs no other run beats on both top-1 error and gflops: the error-vs-compute frontier."""
+    scope = [M.dataset == dataset, M.gflops.is_not(None), M.top1_error.is_not(None)]
+    scope += [M.family == family] if family else []
+    points = select(M.gflops, func.min(M.top1_error).label("top1")).where(*scope).group_by(M.gflops).subquery()
+    better_before = func.min(points.c.top1).over(order_by=points.c.gflops, rows=(None, -1))
+    ranked = select(points.c.gflops, points.c.top1, better_before.label("better")).subquery()
+    frontier = (
+        select(ranked.c.gflops, ranked.c.top1)
+        .where(or_(ranked.c.better.is_(None), ranked.c.top1 < ranked.c.better))
+        .subquery()
+    )
+    pick = (
+        select(M.id).where(*scope, M.gflops == frontier.c.gflops, M.top1_error == frontier.c.top1)
+        .order_by(M.id).limit(1).scalar_subquery()
+    )
+    chosen = select(frontier.c.gflops, pick.label("best_id")).subquery()
+    return select(*_measured_columns("pareto")).join(chosen, M.id == chosen.c.best_id).order_by(M.gflops)
+
+
+def _runs(dataset: str | None, family: str | None) -> Select:
+    """Every measured run, newest first."""
+    query = select(*_measured_columns("runs"))
+    if dataset:
+        query = query.where(M.dataset == dataset)
+    if family:
+        query = query.where(M.family == family)
+    return query.order_by(M.finished.desc(), M.id.desc())
+
+
+def _reference(dataset: str | None, family: str | None) -> Select:
+    """Every reference figure with its source, year by year."""
+    R = ReferenceResult
+    query = select(R.year, R.team, R.entry, R.architecture, R.place, R.dataset, R.metric, R.value, R.extra_data,
+                   R.source, R.note)
+    if dataset:
+        query = query.where(R.dataset == dataset)
+    if family:
+        query = query.where(R.architecture.in_(select(Architecture.name).where(Architecture.family == family)))
+    return query.order_by(R.year, R.place.is_(None), R.place, R.team, R.entry, R.metric)
+
+
+def _measured_columns(view: str) -> list[Any]:
+    """The measured_results columns a view shows, labelled with their output names, in its order."""
+    return [_MEASURED[name].label(name) for name in COLUMNS[view]]
+
+
+_QUERIES = {"ilsvrc": _ilsvrc, "family": _family, "pareto": _pareto, "runs": _runs, "reference": _reference}
+assert set(_QUERIES) == set(COLUMNS)

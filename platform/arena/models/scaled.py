@@ -1,0 +1,153 @@
+"""The `scaled:<id>` models: compound-scaled nets persisted as JSON under $ARENA_HOME/models/scaled/.
+
+A search writes each candidate's and each family member's definition here before anything trains
+it, so `arena train`, `arena models show` and every Ray worker (which only knows the name) can
+build it. Importing this module registers the `scaled` namespace with the zoo.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from arena.models.efficientnet import build_scaled_efficientnet
+from arena.models.info import ModelInfo
+from arena.models.registry import get_model_info, register_namespace
+from arena.models.resnet import build_scaled_resnet
+from arena.settings import load_settings
+
+if TYPE_CHECKING:
+    from torch import nn
+
+PREFIX = "scaled"
+FOLDER = Path("models") / "scaled"
+
+
+@dataclass(frozen=True)
+class ScaledModel:
+    """A persisted scaled net: enough to rebuild it, plus where it came from and what it costs."""
+
+    name: str
+    """The full model name, scaled:<id>."""
+    base: str
+    """The zoo name of the base net (efficientnet_b0, resnet50)."""
+    width_multiplier: float
+    depth_multiplier: float
+    resolution: int
+    phi: int
+    alpha: float
+    beta: float
+    gamma: float
+    search: str
+    """The search that made it."""
+    params: int | None = None
+    """Counted at 1000 classes, as the zoo counts."""
+    gflops: float | None = None
+    """GMACs at `resolution`."""
+
+
+def models_folder(home: Path) -> Path:
+    """Where the scaled models of an arena home live."""
+    return home / FOLDER
+
+
+def _path_of(name: str, home: Path) -> Path:
+    model_id = name.removeprefix(PREFIX + ":")
+    return models_folder(home) / f"{model_id}.json"
+
+
+def save_scaled_model(model: ScaledModel, home: Path) -> Path:
+    """Write the model's JSON (atomically: a worker may read it at the same moment); return its path."""
+    if not model.name.startswith(PREFIX + ":"):
+        raise ValueError(f"scaled model names start with {PREFIX}:, got {model.name!r}")
+    path = _path_of(model.name, home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", dir=path.parent)
+    with os.fdopen(handle, "w") as stream:
+        json.dump(asdict(model), stream, indent=2)
+        stream.write("\n")
+    os.replace(temporary, path)
+    return path
+
+
+def load_scaled_model(name: str, home: Path) -> ScaledModel | None:
+    """Read a persisted scaled model; None when there is none of that name."""
+    path = _path_of(name, home)
+    if not path.is_file():
+        return None
+    return ScaledModel(**json.loads(path.read_text()))
+
+
+def scaled_model_names(home: Path) -> list[str]:
+    """Every persisted scaled model name under `home`."""
+    folder = models_folder(home)
+    if not folder.is_dir():
+        return []
+    return sorted(f"{PREFIX}:{path.stem}" for path in folder.glob("*.json") if not path.name.startswith("."))
+
+
+def build_architecture(
+    base: str, width_multiplier: float, depth_multiplier: float, num_classes: int,
+    drop_rate: float | None = None, drop_path_rate: float | None = None,
+) -> nn.Module:
+    """Build `base` scaled by the multipliers; None rates keep the family's defaults."""
+    rates = {key: value for key, value in (("drop_rate", drop_rate), ("drop_path_rate", drop_path_rate)) if value is not None}
+    if base == "efficientnet_b0":
+        return build_scaled_efficientnet(width_multiplier, depth_multiplier, num_classes=num_classes, **rates)
+    if base == "resnet50":
+        return build_scaled_resnet(width_multiplier, depth_multiplier, num_classes=num_classes, **rates)
+    raise ValueError(f"no scaled builder for base {base!r}")
+
+
+def model_info(model: ScaledModel) -> ModelInfo:
+    """The zoo facts of a scaled model: its base's paper facts, its own input size and cost."""
+    base = get_model_info(model.base)
+    contract = base.input
+    if base.family == "efficientnet":
+        # TensorFlow's EfficientNet evaluation resizes to resolution + 32 before the centre crop.
+        contract = replace(contract, resolution=model.resolution, crop_pct=round(model.resolution / (model.resolution + 32), 3))
+    else:
+        contract = replace(contract, resolution=model.resolution)
+    return ModelInfo(
+        name=model.name,
+        family=base.family,
+        year=2019,
+        paper_title="EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks",
+        paper_authors="Tan, Le",
+        key_idea=(
+            f"{model.base} grown by compound scaling: depth x{model.depth_multiplier:.3g}, width "
+            f"x{model.width_multiplier:.3g}, {model.resolution} px (alpha={model.alpha}, beta={model.beta}, "
+            f"gamma={model.gamma}, phi={model.phi})."
+        ),
+        block=base.block,
+        input=contract,
+        paper_top1_error=None,
+        paper_top5_error=None,
+        params=model.params,
+        gflops=model.gflops,
+        notes=f"Made by the compound-scaling search {model.search!r}; no paper figures.",
+    )
+
+
+def _resolve(name: str) -> tuple[ModelInfo, Callable[..., nn.Module]] | None:
+    # The home is read at lookup time: a Ray worker gets ARENA_HOME from the job's environment.
+    model = load_scaled_model(name, load_settings().home)
+    if model is None:
+        return None
+
+    def builder(num_classes: int, drop_rate: float | None = None, drop_path_rate: float | None = None) -> nn.Module:
+        return build_architecture(model.base, model.width_multiplier, model.depth_multiplier, num_classes, drop_rate, drop_path_rate)
+
+    return model_info(model), builder
+
+
+def _list_names() -> list[str]:
+    return scaled_model_names(load_settings().home)
+
+
+register_namespace(PREFIX, _resolve, _list_names)

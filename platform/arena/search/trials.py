@@ -1,0 +1,196 @@
+"""Run priced candidates as Ray Tune trials, each through the one training path (run_training).
+
+A trial is a Tune function trainable (the "driver") that trains its candidate's JobSpec with
+`run_training`, which builds a Ray Train V2 TorchTrainer; `TuneReportCallback` passes each epoch's
+metrics to Tune, so ASHA sees `val_top1_error` per epoch (training_iteration = epoch). Every trial
+opens its own MLflow run nested under the search's parent run. Shared by every search.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import ray
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+from arena.search.spec import TuneSpec
+from arena.settings import Settings, load_settings, settings_environment
+from arena.spec import JobSpec, parse_spec
+from arena.tracking import search_log
+from arena.training import ray_driver
+
+METRIC = "val_top1_error"
+MODE = "min"
+DRIVER_CPUS = 0.01
+"""The trial driver only waits on its TorchTrainer; Tune refuses 0, and 0.01 leaves the CPUs to Train workers."""
+
+Progress = Callable[[str], None]
+TrialStatus = Literal["completed", "stopped", "failed"]
+
+
+def print_progress(line: str) -> None:
+    """Write a progress line to stderr (stdout stays free for JSON)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class TrialRequest:
+    """One candidate to train: its id and the full job it trains."""
+
+    id: str
+    spec: JobSpec
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """What one Tune trial came to."""
+
+    id: str
+    status: TrialStatus
+    """completed: trained every epoch; stopped: cut short by the scheduler; failed: raised."""
+    val_top1_error: float | None
+    """The last epoch's error (percent)."""
+    epochs: int
+    run_id: str | None
+    """The trial's nested MLflow run."""
+    error: str | None = None
+
+
+def _drive_trial(
+    config: dict[str, Any], *, specs: Mapping[str, dict[str, Any]], kind: str, parent_run_id: str, environment: dict[str, str]
+) -> None:
+    """Train one candidate (Tune's function trainable; runs in its own Ray actor)."""
+    # The trial's actor may live on a cluster started without arena's settings, and the candidate's
+    # model is resolved by name from ARENA_HOME: give it the search's settings first.
+    os.environ.update(environment)
+    from ray.tune.integration.ray_train import TuneReportCallback
+
+    from arena.training.launcher import run_training
+
+    candidate = config["candidate"]
+    run_training(
+        parse_spec(specs[candidate]),
+        load_settings(),
+        kind=kind,
+        parent_run_id=parent_run_id,
+        extra_tags={"arena.candidate": candidate, "arena.trial": tune.get_context().get_trial_id()},
+        callbacks=[TuneReportCallback()],
+        show_progress=False,
+    )
+
+
+class _ProgressCallback(tune.Callback):
+    """Print each trial's start, epochs and end on the driver side."""
+
+    def __init__(self, progress: Progress, epochs: int) -> None:
+        self.progress = progress
+        self.epochs = epochs
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.progress(f"trial {trial.config['candidate']}: started")
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        self.progress(
+            f"trial {trial.config['candidate']}: epoch {result.get('training_iteration')}/{self.epochs} "
+            f"val_top1_error {result.get(METRIC, float('nan')):.2f}%"
+        )
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        result = trial.last_result or {}
+        done = int(result.get("training_iteration", 0))
+        how = "finished" if done >= self.epochs else f"stopped early by the scheduler after {done} epochs"
+        self.progress(f"trial {trial.config['candidate']}: {how}, val_top1_error {result.get(METRIC, float('nan')):.2f}%")
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.progress(f"trial {trial.config['candidate']}: failed")
+
+
+def trials_that_fit(request: TrialRequest, settings: Settings) -> int:
+    """How many trials of this size the connected cluster holds at once (at least one)."""
+    resources = ray_driver.plan_resources(request.spec, settings)
+    total = ray.cluster_resources()
+    fits = math.floor(total.get("CPU", 0) / (resources.workers * resources.cpus_per_worker + DRIVER_CPUS) + 1e-9)
+    if resources.gpus_per_worker:
+        fits = min(fits, math.floor(total.get("GPU", 0) / (resources.workers * resources.gpus_per_worker)))
+    return max(1, fits)
+
+
+def build_tuner(
+    requests: Sequence[TrialRequest], tuning: TuneSpec, settings: Settings, *, kind: str, parent_run_id: str,
+    progress: Progress,
+) -> tune.Tuner:
+    """Assemble the Tuner: driver resources, searcher, scheduler, concurrency and progress."""
+    epochs = max(request.spec.train.epochs for request in requests)
+    ids = [request.id for request in requests]
+    if tuning.scheduler == "asha":
+        scheduler = ASHAScheduler(
+            time_attr="training_iteration", max_t=epochs, grace_period=min(tuning.grace_period, epochs),
+            reduction_factor=tuning.reduction_factor,
+        )
+    else:
+        scheduler = FIFOScheduler()
+    search_alg, num_samples = None, 1
+    param_space: dict[str, Any] = {"candidate": tune.grid_search(ids)}
+    if tuning.searcher == "tpe":
+        from ray.tune.search.optuna import OptunaSearch
+
+        search_alg, num_samples = OptunaSearch(seed=tuning.seed), tuning.num_samples
+        param_space = {"candidate": tune.choice(ids)}
+    trainable = tune.with_resources(
+        tune.with_parameters(
+            _drive_trial, specs={r.id: r.spec.model_dump(mode="json") for r in requests}, kind=kind,
+            parent_run_id=parent_run_id, environment=settings_environment(settings),
+        ),
+        {"CPU": DRIVER_CPUS},
+    )
+    return tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(
+            metric=METRIC, mode=MODE, scheduler=scheduler, search_alg=search_alg, num_samples=num_samples,
+            max_concurrent_trials=tuning.max_concurrent or trials_that_fit(requests[0], settings),
+        ),
+        run_config=tune.RunConfig(
+            name=f"search-{parent_run_id}", storage_path=settings.storage, verbose=0,
+            callbacks=[_ProgressCallback(progress, epochs)],
+        ),
+    )
+
+
+def run_trials(
+    requests: Sequence[TrialRequest], tuning: TuneSpec, settings: Settings, *, kind: str, parent_run_id: str,
+    progress: Progress = print_progress,
+) -> list[TrialOutcome]:
+    """Train the candidates as Tune trials (Ray must be connected); return one outcome per trial."""
+    tuner = build_tuner(requests, tuning, settings, kind=kind, parent_run_id=parent_run_id, progress=progress)
+    # Tune prints its experiment banner with plain print() even at verbose=0: keep stdout free for
+    # the search's JSON by sending it to stderr, beside the progress lines.
+    with contextlib.redirect_stdout(sys.stderr):
+        grid = tuner.fit()
+    # A trial the scheduler stops is killed mid-run: its nested MLflow run never closed itself.
+    search_log.close_unfinished_children(settings.tracking_uri, parent_run_id, reason="scheduler")
+    runs = {
+        str(run["tags"].get("arena.trial")): str(run["run_id"])
+        for run in search_log.child_runs(settings.tracking_uri, parent_run_id)
+    }
+    epochs = {request.id: request.spec.train.epochs for request in requests}
+    outcomes = []
+    for result in grid:
+        candidate = result.config["candidate"]
+        metrics = result.metrics or {}
+        done = int(metrics.get("training_iteration", 0))
+        status: TrialStatus = "failed" if result.error else ("completed" if done >= epochs[candidate] else "stopped")
+        error = metrics.get(METRIC)
+        outcomes.append(TrialOutcome(
+            id=candidate, status=status, val_top1_error=None if error is None else float(error), epochs=done,
+            run_id=runs.get(str(metrics.get("trial_id"))),
+            error=str(result.error).strip().splitlines()[-1] if result.error else None,
+        ))
+    return outcomes
