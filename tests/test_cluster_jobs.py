@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from arena.cluster import connection, jobs
-from arena.cluster.storage import check_storage_for_cluster, host_count, is_network_path
+from arena.training.storage import check_storage_for_cluster, host_count, is_network_path
 from arena.errors import ArenaError, SpecError
 
 REPO = Path(__file__).resolve().parents[1]

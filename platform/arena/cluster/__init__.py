@@ -10,7 +10,7 @@ from arena.cluster.jobs import (
     submit_job,
     wait_for_job,
 )
-from arena.cluster.storage import check_storage_for_cluster, host_count
+from arena.training.storage import check_storage_for_cluster, host_count
 
 __all__ = [
     "DEFAULT_ADDRESS",

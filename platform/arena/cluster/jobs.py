@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import arena
 from arena.cluster.connection import cluster_errors, connect, resolve_address
-from arena.cluster.storage import SHARED_VARIABLE
+from arena.training.storage import SHARED_VARIABLE
 from arena.errors import ArenaError
 from arena.settings import Settings, load_settings, settings_environment
 from arena.spec import load_spec

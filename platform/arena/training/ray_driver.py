@@ -19,6 +19,7 @@ from arena.errors import ArenaError, SpecError
 from arena.settings import Settings, settings_environment
 from arena.spec import JobSpec
 from arena.training.progress import ProgressBoard, ProgressPrinter
+from arena.training.storage import check_storage_for_cluster, host_count
 from arena.training.worker import train_worker
 
 NAMESPACE = "arena"
@@ -127,8 +128,6 @@ def plan_resources(spec: JobSpec, settings: Settings) -> WorkerResources:
 
 
 def _storage_problems(storage: str, nodes: list[dict]) -> list[str]:
-    from arena.cluster.storage import check_storage_for_cluster, host_count
-
     try:
         # Nodes on one machine share its disk; only separate machines need shared storage.
         check_storage_for_cluster(storage, host_count(nodes))
