@@ -1,0 +1,69 @@
+"""Run every benchmark (each measures arena against a baseline it runs itself) and write BENCHMARKS.md.
+
+    make bench            # or: .venv/bin/python benchmarks/run_all.py [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+BENCHMARKS = {
+    "train_overhead": ["train_overhead.py", "--repeats", "3"],
+    "input_pipeline": ["input_pipeline.py", "--repeats", "3"],
+    "leaderboard": ["leaderboard.py"],
+    "search_efficiency": ["search_efficiency.py"],
+}
+
+
+def describe_machine() -> str:
+    """CPU, cores, memory and library versions: what a reader needs to compare figures."""
+    import torch
+
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        kib = int(meminfo.read_text().split()[1])
+        memory = f", {kib / 2**20:.0f} GiB memory"
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{cpu}, {os.cpu_count()} cores{memory}, {gpu}; Python {platform.python_version()}, "
+            f"torch {torch.__version__}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), help="run only these")
+    parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
+    args = parser.parse_args()
+    sections = []
+    for name in args.only or BENCHMARKS:
+        command = [sys.executable, str(HERE / BENCHMARKS[name][0]), *BENCHMARKS[name][1:]]
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+        minutes = (time.perf_counter() - started) / 60
+        body = result.stdout.strip() if result.returncode == 0 else f"FAILED (exit {result.returncode}):\n{result.stderr[-2000:]}"
+        reproduce = " ".join(["python", f"benchmarks/{BENCHMARKS[name][0]}", *BENCHMARKS[name][1:]])
+        sections.append(f"## {name}\n\n```\n{body}\n```\n\nReproduce: `{reproduce}` ({minutes:.1f} min)\n")
+    header = (f"# Benchmarks\n\nEach figure is a ratio against a baseline run side by side in the same run.\n\n"
+              f"Machine: {describe_machine()}\n\nWritten by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.\n")
+    args.out.write_text("\n".join([header, *sections]))
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
