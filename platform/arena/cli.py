@@ -250,6 +250,58 @@ def search_scaling(
         out.print(render_scaling_result(result), highlight=False, markup=False)
 
 
+DataRootOption = Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this image folder's val/ instead of the run's own data.")]
+CropsOption = Annotated[int, typer.Option("--crops", help="1 (centre crop) or 10 (corners, centre and their flips).")]
+TopOption = Annotated[int, typer.Option("--top", help="How many of the hardest classes to show.")]
+WorkersOption = Annotated[Optional[int], typer.Option("--workers", help="Ray tasks to shard the val set over (default: by size).")]
+
+
+def _print_evaluation(result: object, format: ResultFormat) -> None:
+    from arena.evaluation import render_evaluation
+
+    if format is ResultFormat.json:
+        _print_json(result.to_json())
+    else:
+        out.print(render_evaluation(result), highlight=False, markup=False)
+
+
+@app.command("eval")
+def evaluate(
+    run_id: Annotated[str, typer.Argument(help="The MLflow run to evaluate.")],
+    data: DataRootOption = None,
+    crops: CropsOption = 1,
+    top: TopOption = 10,
+    workers: WorkersOption = None,
+    format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
+) -> None:
+    """Evaluate a trained run: top-1/top-5 error, per-class error and the hardest classes."""
+    from arena.evaluation import evaluate_run
+    from arena.settings import load_settings
+
+    result = evaluate_run(run_id, load_settings(), data_root=data, crops=crops, top=top, workers=workers)
+    _print_evaluation(result, format)
+
+
+@app.command("ensemble")
+def ensemble(
+    run_ids: Annotated[list[str], typer.Argument(metavar="RUN_ID...", help="Two or more trained runs.")],
+    weights: Annotated[Optional[list[float]], typer.Option("--weights", help="One weight per run (repeat the option).")] = None,
+    method: Annotated[Optional[str], typer.Option("--method", help="mean | weighted | vote (default: weighted with --weights, else mean).")] = None,
+    data: DataRootOption = None,
+    crops: CropsOption = 1,
+    top: TopOption = 10,
+    workers: WorkersOption = None,
+    format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
+) -> None:
+    """Fuse several runs' predictions on the same val set (Trimps-Soushen style) and evaluate the fusion."""
+    from arena.evaluation import ensemble_runs
+    from arena.settings import load_settings
+
+    result = ensemble_runs(run_ids, load_settings(), weights=weights, method=method, data_root=data,
+                           crops=crops, top=top, workers=workers)
+    _print_evaluation(result, format)
+
+
 def _show_leaderboard(view: str, dataset: Optional[str], family: Optional[str], format: str) -> None:
     from arena.leaderboard import open_store, render, show
     from arena.settings import load_settings

@@ -1,1 +1,10 @@
 """MLflow: the only room that imports mlflow."""
+
+import logging
+import os
+
+# MLflow 3 sends usage telemetry unless told not to; arena keeps it off unless the user opts in.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# MLflow's and Alembic's INFO lines (creating tables, migrations) are not the user's business.
+for _name in ("mlflow", "alembic"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
