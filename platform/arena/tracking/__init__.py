@@ -5,6 +5,9 @@ import os
 
 # MLflow 3 sends usage telemetry unless told not to; arena keeps it off unless the user opts in.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+import mlflow  # noqa: E402,F401  (configures its loggers on import; quiet them after)
+
 # MLflow's and Alembic's INFO lines (creating tables, migrations) are not the user's business.
 for _name in ("mlflow", "alembic"):
     logging.getLogger(_name).setLevel(logging.WARNING)

@@ -136,6 +136,9 @@ def set_status(tracking_uri: str, run_id: str, status: str) -> None:
 
 def get_run_summary(tracking_uri: str, run_id: str) -> dict:
     """Tags, params, status and latest metrics of a run; an unknown id raises ArenaError."""
+    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).exists():
+        # Looking a run up must not create an empty store as a side effect.
+        raise ArenaError(f"no MLflow run {run_id!r}: the tracking store {tracking_uri} does not exist")
     client = client_for(tracking_uri)
     try:
         run = client.get_run(run_id)
