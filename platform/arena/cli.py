@@ -302,6 +302,23 @@ def ensemble(
     _print_evaluation(result, format)
 
 
+@search_app.command("nas")
+def search_nas(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="The NAS search spec.")],
+    set_: Annotated[list[str], typer.Option("--set", help="Override a spec field: key.path=value.")] = [],
+    format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
+) -> None:
+    """MnasNet-style architecture search on Ray Tune; the best is saved as nas:<id>."""
+    from arena.search.nas_report import render_nas_result
+    from arena.search.nas_search import search_nas as run_search
+
+    result = run_search(spec_path, set_)
+    if format is ResultFormat.json:
+        _print_json(result.to_json())
+    else:
+        out.print(render_nas_result(result), highlight=False, markup=False)
+
+
 def _show_leaderboard(view: str, dataset: Optional[str], family: Optional[str], format: str) -> None:
     from arena.leaderboard import open_store, render, show
     from arena.settings import load_settings

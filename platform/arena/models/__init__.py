@@ -53,3 +53,4 @@ __all__ = [
 # Serve `scaled:<id>` names (persisted by `arena search scaling`) in every process that imports the
 # zoo, Ray workers included. Keep it last: it imports the zoo above.
 import arena.models.scaled  # noqa: E402,F401
+import arena.models.nas  # noqa: E402,F401  (serves `nas:<id>` names persisted by `arena search nas`)

@@ -4,6 +4,10 @@ A trial is a Tune function trainable (the "driver") that trains its candidate's 
 `run_training`, which builds a Ray Train V2 TorchTrainer; `TuneReportCallback` passes each epoch's
 metrics to Tune, so ASHA sees `val_top1_error` per epoch (training_iteration = epoch). Every trial
 opens its own MLflow run nested under the search's parent run. Shared by every search.
+
+Candidates are either known up front (a list of TrialRequests, grid or TPE over their ids) or
+proposed while the search runs by a Tune `Searcher` whose configs carry each trial's own job
+under "spec" (the NAS search); then `requests` holds the one template job they share.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any, Literal
 import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.search import Searcher
 
 from arena.search.spec import TuneSpec
 from arena.settings import Settings, load_settings, settings_environment
@@ -76,7 +81,7 @@ def _drive_trial(
 
     candidate = config["candidate"]
     run_training(
-        parse_spec(specs[candidate]),
+        parse_spec(config.get("spec") or specs[candidate]),
         load_settings(),
         kind=kind,
         parent_run_id=parent_run_id,
@@ -124,9 +129,12 @@ def trials_that_fit(request: TrialRequest, settings: Settings) -> int:
 
 def build_tuner(
     requests: Sequence[TrialRequest], tuning: TuneSpec, settings: Settings, *, kind: str, parent_run_id: str,
-    progress: Progress,
+    progress: Progress, searcher: Searcher | None = None,
 ) -> tune.Tuner:
-    """Assemble the Tuner: driver resources, searcher, scheduler, concurrency and progress."""
+    """Assemble the Tuner: driver resources, searcher, scheduler, concurrency and progress.
+
+    With `searcher`, it proposes tuning.num_samples trials (configs with "candidate" and "spec").
+    """
     epochs = max(request.spec.train.epochs for request in requests)
     ids = [request.id for request in requests]
     if tuning.scheduler == "asha":
@@ -138,7 +146,9 @@ def build_tuner(
         scheduler = FIFOScheduler()
     search_alg, num_samples = None, 1
     param_space: dict[str, Any] = {"candidate": tune.grid_search(ids)}
-    if tuning.searcher == "tpe":
+    if searcher is not None:
+        search_alg, num_samples, param_space = searcher, tuning.num_samples, {}
+    elif tuning.searcher == "tpe":
         from ray.tune.search.optuna import OptunaSearch
 
         search_alg, num_samples = OptunaSearch(seed=tuning.seed), tuning.num_samples
@@ -166,10 +176,12 @@ def build_tuner(
 
 def run_trials(
     requests: Sequence[TrialRequest], tuning: TuneSpec, settings: Settings, *, kind: str, parent_run_id: str,
-    progress: Progress = print_progress,
+    progress: Progress = print_progress, searcher: Searcher | None = None,
 ) -> list[TrialOutcome]:
     """Train the candidates as Tune trials (Ray must be connected); return one outcome per trial."""
-    tuner = build_tuner(requests, tuning, settings, kind=kind, parent_run_id=parent_run_id, progress=progress)
+    tuner = build_tuner(
+        requests, tuning, settings, kind=kind, parent_run_id=parent_run_id, progress=progress, searcher=searcher
+    )
     # Tune prints its experiment banner with plain print() even at verbose=0: keep stdout free for
     # the search's JSON by sending it to stderr, beside the progress lines.
     with contextlib.redirect_stdout(sys.stderr):
@@ -181,12 +193,14 @@ def run_trials(
         for run in search_log.child_runs(settings.tracking_uri, parent_run_id)
     }
     epochs = {request.id: request.spec.train.epochs for request in requests}
+    template_epochs = max(epochs.values())
     outcomes = []
     for result in grid:
         candidate = result.config["candidate"]
         metrics = result.metrics or {}
         done = int(metrics.get("training_iteration", 0))
-        status: TrialStatus = "failed" if result.error else ("completed" if done >= epochs[candidate] else "stopped")
+        wanted = epochs.get(candidate, template_epochs)
+        status: TrialStatus = "failed" if result.error else ("completed" if done >= wanted else "stopped")
         error = metrics.get(METRIC)
         outcomes.append(TrialOutcome(
             id=candidate, status=status, val_top1_error=None if error is None else float(error), epochs=done,

@@ -1,0 +1,216 @@
+"""The `nas:<id>` models: searched architectures persisted as JSON under $ARENA_HOME/models/nas/.
+
+An architecture is a small JSON document, `{"version": 1, "stages": [7 stage objects]}`, each stage
+naming its op, kernel, expansion, se_ratio, skip, filters and layers (see `nas_network`). The NAS
+search writes every candidate here before it trains, so Ray workers, `arena train` and `arena
+models show` can build it by name. Importing this module registers the `nas` namespace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from arena.errors import SpecError
+from arena.models.info import ModelInfo, imagenet_input
+from arena.models.nas_network import EXPANSIONS, KERNELS, OPS, SE_RATIOS, SKELETON, SKIPS, NasNetwork, Stage
+from arena.models.registry import register_namespace
+from arena.settings import load_settings
+
+PREFIX = "nas"
+FOLDER = Path("models") / "nas"
+VERSION = 1
+STAGE_FIELDS = ("op", "kernel", "expansion", "se_ratio", "skip", "filters", "layers")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A searched net: one Stage per skeleton stage."""
+
+    stages: tuple[Stage, ...]
+    version: int = VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        """The architecture document."""
+        return {"version": self.version, "stages": [asdict(stage) for stage in self.stages]}
+
+    @property
+    def id(self) -> str:
+        """A short content hash: equal architectures get equal ids."""
+        canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha1(canonical.encode()).hexdigest()[:10]
+
+    def describe(self) -> str:
+        """One line per stage, readable."""
+        return "; ".join(f"{i + 1}: {describe_stage(stage)}" for i, stage in enumerate(self.stages))
+
+
+def describe_stage(stage: Stage) -> str:
+    """A stage in MnasNet's notation, e.g. `MBConv6 k5 SE x3 -> 40 (skip)`."""
+    name = {"conv": "Conv", "sepconv": "SepConv", "mbconv": f"MBConv{stage.expansion}"}[stage.op]
+    se = " SE" if stage.se_ratio else ""
+    skip = " +id" if stage.skip == "identity" else ""
+    return f"{name} k{stage.kernel}{se}{skip} x{stage.layers} -> {stage.filters}"
+
+
+def _stage_problems(index: int, stage: Any) -> list[str]:
+    where = f"stages[{index}]"
+    if not isinstance(stage, dict):
+        return [f"{where}: expected an object with {', '.join(STAGE_FIELDS)}, got {stage!r}"]
+    problems = [f"{where}.{key}: unknown key (valid: {', '.join(STAGE_FIELDS)})" for key in stage if key not in STAGE_FIELDS]
+    problems += [f"{where}.{key}: required field is missing" for key in STAGE_FIELDS if key not in stage]
+    choices = {"op": OPS, "kernel": KERNELS, "expansion": EXPANSIONS, "se_ratio": SE_RATIOS, "skip": SKIPS}
+    for key, valid in choices.items():
+        value = stage.get(key)
+        if key in stage and (isinstance(value, bool) or value not in valid):
+            problems.append(f"{where}.{key}: {value!r} is not one of {', '.join(map(str, valid))}")
+    if stage.get("op") in ("conv", "sepconv") and stage.get("expansion", 1) != 1:
+        problems.append(f"{where}.expansion: {stage['op']} has no expansion; it must be 1, got {stage['expansion']!r}")
+    for key, lowest in (("filters", 8), ("layers", 1)):
+        value = stage.get(key)
+        if key in stage and (not isinstance(value, int) or isinstance(value, bool) or value < lowest):
+            problems.append(f"{where}.{key}: must be an integer >= {lowest}, got {value!r}")
+    filters = stage.get("filters")
+    if isinstance(filters, int) and filters >= 8 and filters % 8:
+        problems.append(f"{where}.filters: must be a multiple of 8, got {filters}")
+    return problems
+
+
+def parse_architecture(document: Any, source: str = "architecture") -> Architecture:
+    """Validate an architecture document; every problem, each naming its field, is raised together."""
+    if not isinstance(document, dict):
+        raise SpecError([f"expected an object with version and stages, got {type(document).__name__}"], source)
+    problems = [f"{key}: unknown key (valid: version, stages)" for key in document if key not in ("version", "stages")]
+    if document.get("version") != VERSION:
+        problems.append(f"version: must be {VERSION}, got {document.get('version')!r}")
+    stages = document.get("stages")
+    if not isinstance(stages, list):
+        problems.append(f"stages: required list of {len(SKELETON)} stages, got {stages!r}")
+    else:
+        if len(stages) != len(SKELETON):
+            problems.append(f"stages: the skeleton has {len(SKELETON)} stages, got {len(stages)}")
+        for index, stage in enumerate(stages):
+            problems += _stage_problems(index, stage)
+    if problems:
+        raise SpecError(problems, source)
+    return Architecture(tuple(Stage(**{key: stage[key] for key in STAGE_FIELDS}) for stage in stages))
+
+
+def build_network(
+    architecture: Architecture, num_classes: int, drop_rate: float | None = None, drop_path_rate: float | None = None
+) -> nn.Module:
+    """Build the architecture; None rates keep MnasNet's 0.2 dropout and no stochastic depth."""
+    return NasNetwork(architecture.stages, num_classes, 0.2 if drop_rate is None else drop_rate, drop_path_rate or 0.0)
+
+
+@dataclass(frozen=True)
+class NasModel:
+    """A persisted architecture with where it came from and what it costs."""
+
+    name: str
+    """The full model name, nas:<id>."""
+    architecture: dict[str, Any]
+    """The architecture document."""
+    resolution: int
+    """The side it was searched (and priced) at."""
+    search: str
+    params: int | None = None
+    """Counted with the search's classifier size."""
+    gflops: float | None = None
+    """GMACs at `resolution`."""
+    latency_ms: float | None = None
+    """Measured CPU latency per image at batch 1, when the search used latency."""
+    reward: float | None = None
+    val_top1_error: float | None = None
+
+
+def models_folder(home: Path) -> Path:
+    """Where the nas models of an arena home live."""
+    return home / FOLDER
+
+
+def _path_of(name: str, home: Path) -> Path:
+    return models_folder(home) / f"{name.removeprefix(PREFIX + ':')}.json"
+
+
+def save_nas_model(model: NasModel, home: Path) -> Path:
+    """Validate and write the model's JSON atomically (a worker may read it meanwhile); return its path."""
+    if not model.name.startswith(PREFIX + ":") or "/" in model.name:
+        raise ValueError(f"nas model names look like {PREFIX}:<id>, got {model.name!r}")
+    parse_architecture(model.architecture, source=model.name)
+    path = _path_of(model.name, home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", dir=path.parent)
+    with os.fdopen(handle, "w") as stream:
+        json.dump(asdict(model), stream, indent=2)
+        stream.write("\n")
+    os.replace(temporary, path)
+    return path
+
+
+def load_nas_model(name: str, home: Path) -> NasModel | None:
+    """Read a persisted nas model; None when there is none of that name."""
+    path = _path_of(name, home)
+    if not path.is_file():
+        return None
+    return NasModel(**json.loads(path.read_text()))
+
+
+def nas_model_names(home: Path) -> list[str]:
+    """Every persisted nas model name under `home`."""
+    folder = models_folder(home)
+    if not folder.is_dir():
+        return []
+    return sorted(f"{PREFIX}:{path.stem}" for path in folder.glob("*.json") if not path.name.startswith("."))
+
+
+def model_info(model: NasModel, architecture: Architecture) -> ModelInfo:
+    """The zoo facts of a searched net: MnasNet's paper, its stages, its input size and cost."""
+    found = f"val top-1 error {model.val_top1_error:.2f}%, reward {model.reward:.4f}" if model.reward is not None else ""
+    return ModelInfo(
+        name=model.name,
+        family="nas",
+        year=2019,
+        paper_title="MnasNet: Platform-Aware Neural Architecture Search for Mobile",
+        paper_authors="Tan, Chen, Pang, Vasudevan, Sandler, Howard, Le",
+        key_idea=(
+            "Found by a MnasNet-style search over a factorised hierarchical space: each of B0's 7 stages picks "
+            "its own block (conv, sepconv, MBConv), kernel, expansion, SE, skip, width and depth, rewarded by "
+            "ACC x (cost/target)^w."
+        ),
+        block=architecture.describe(),
+        input=imagenet_input(model.resolution, min_input=1),
+        paper_top1_error=None,
+        paper_top5_error=None,
+        params=model.params,
+        gflops=model.gflops,
+        notes=f"Made by the NAS search {model.search!r}" + (f" ({found})" if found else "") + "; no paper figures.",
+    )
+
+
+def _resolve(name: str) -> tuple[ModelInfo, Callable[..., nn.Module]] | None:
+    # The home is read at lookup time: a Ray worker gets ARENA_HOME from the job's environment.
+    model = load_nas_model(name, load_settings().home)
+    if model is None:
+        return None
+    architecture = parse_architecture(model.architecture, source=name)
+
+    def builder(num_classes: int, drop_rate: float | None = None, drop_path_rate: float | None = None) -> nn.Module:
+        return build_network(architecture, num_classes, drop_rate, drop_path_rate)
+
+    return model_info(model, architecture), builder
+
+
+def _list_names() -> list[str]:
+    return nas_model_names(load_settings().home)
+
+
+register_namespace(PREFIX, _resolve, _list_names)

@@ -1,0 +1,120 @@
+"""The result of `arena search nas`: its JSON object (DESIGN.md) and its readable tables."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NasTrialRow:
+    """One trained (or tried) architecture."""
+
+    model: str
+    architecture: dict[str, Any]
+    params: int
+    gflops: float
+    latency_ms: float | None
+    val_top1_error: float | None
+    accuracy: float | None
+    reward: float | None
+    status: str
+    """completed, stopped (by the scheduler), failed."""
+    epochs: int
+    run_id: str | None
+
+
+@dataclass(frozen=True)
+class NasDroppedRow:
+    """An architecture priced out before training."""
+
+    id: str
+    params: int
+    gflops: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NasBest:
+    """The highest-reward completed trial, saved as a `nas:<id>` model."""
+
+    model: str
+    architecture: dict[str, Any]
+    params: int
+    gflops: float
+    latency_ms: float | None
+    val_top1_error: float
+    reward: float
+    run_id: str | None
+
+
+@dataclass(frozen=True)
+class NasResult:
+    """Everything a NAS search found."""
+
+    name: str
+    parent_run_id: str
+    objective: str
+    """flops or latency: the cost the reward weighs."""
+    target: float
+    w: float
+    w_over: float | None
+    resolution: int
+    best: NasBest
+    trials: tuple[NasTrialRow, ...]
+    dropped: tuple[NasDroppedRow, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The `arena search nas --format json` object (DESIGN.md, plus the objective, run ids and the priced-out)."""
+        payload = asdict(self)
+        payload["target_gflops"] = self.target if self.objective == "flops" else None
+        payload["target_latency_ms"] = self.target if self.objective == "latency" else None
+        return payload
+
+
+def _number(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}g}"
+
+
+def render_nas_result(result: NasResult, width: int = 120) -> str:
+    """The result as readable text: the best architecture's stages, the trials and the priced-out."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from arena.models.nas import describe_stage, parse_architecture
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=False, color_system=None)
+    unit = "GFLOPs" if result.objective == "flops" else "ms"
+    best = result.best
+    console.print(
+        f"{result.name}: best {best.model} reward {best.reward:.4f} (val top-1 error {best.val_top1_error:.2f}%, "
+        f"{best.params:,} params, {best.gflops:.4g} GFLOPs"
+        + (f", {best.latency_ms:.3g} ms" if best.latency_ms is not None else "")
+        + f"); reward = ACC x (cost / {result.target:g} {unit})^{result.w:g}"
+        + (f" (over target: ^{result.w_over:g})" if result.w_over is not None else "")
+        + f" at {result.resolution} px; MLflow run {result.parent_run_id}"
+    )
+    stages = Table(title=f"{best.model}: stages")
+    for column in ("stage", "block", "kernel", "SE", "skip", "filters", "layers"):
+        stages.add_column(column, justify="left" if column in ("block", "skip") else "right")
+    for index, stage in enumerate(parse_architecture(best.architecture).stages, start=1):
+        stages.add_row(str(index), describe_stage(stage).split(" k")[0], str(stage.kernel), f"{stage.se_ratio:g}",
+                       stage.skip, str(stage.filters), str(stage.layers))
+    console.print(stages)
+    trials = Table(title="trials (best reward first)")
+    for column in ("model", "params", "GFLOPs", "ms", "val top-1 err %", "reward", "epochs", "status"):
+        trials.add_column(column, justify="left" if column in ("model", "status") else "right")
+    for row in sorted(result.trials, key=lambda r: (r.reward is None, -(r.reward or 0.0))):
+        trials.add_row(row.model, f"{row.params:,}", _number(row.gflops), _number(row.latency_ms, 3),
+                       _number(row.val_top1_error), _number(row.reward), str(row.epochs), row.status)
+    console.print(trials)
+    if result.dropped:
+        dropped = Table(title="priced out before training")
+        for column in ("id", "params", "GFLOPs", "why"):
+            dropped.add_column(column, justify="left" if column in ("id", "why") else "right")
+        for row in result.dropped:
+            dropped.add_row(row.id, f"{row.params:,}", _number(row.gflops), "; ".join(row.reasons))
+        console.print(dropped)
+    return buffer.getvalue()
