@@ -319,14 +319,23 @@ def search_nas(
         out.print(render_nas_result(result), highlight=False, markup=False)
 
 
-def _show_leaderboard(view: str, dataset: Optional[str], family: Optional[str], format: str) -> None:
+def _show_leaderboard(view: str, dataset: Optional[str], family: Optional[str], format: str, out_file: Optional[Path] = None) -> None:
     from arena.leaderboard import open_store, render, show
     from arena.settings import load_settings
 
     settings = load_settings()
-    rows = show(open_store(settings.db_url), view, dataset=dataset, family=family)
-    text = render(rows, format, view)
-    if format == "table":
+    with open_store(settings.db_url) as store:
+        if format == "html":
+            # The dashboard page itself, as one self-contained file that can be published as is.
+            from arena.dashboard import render_page
+
+            text = render_page(store, dataset, family, settings.mlflow_ui_url, tracking_uri=settings.tracking_uri)
+        else:
+            text = render(show(store, view, dataset=dataset, family=family), format, view)
+    if out_file is not None:
+        out_file.write_text(text)
+        err.print(f"wrote {out_file}", highlight=False)
+    elif format == "table":
         out.print(text, highlight=False, markup=False)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -357,9 +366,10 @@ def leaderboard_show(
     dataset: DatasetOption = None,
     family: FamilyOption = None,
     format: FormatOption = "table",
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout.")] = None,
 ) -> None:
-    """One view of the leaderboard, in one format."""
-    _show_leaderboard(view, dataset, family, format)
+    """One view of the leaderboard, in one format (html: the whole dashboard page as one file)."""
+    _show_leaderboard(view, dataset, family, format, out_file)
 
 
 @leaderboard_app.command("sync")
@@ -368,13 +378,45 @@ def leaderboard_sync() -> None:
     from arena.leaderboard import open_store, sync_runs
     from arena.settings import load_settings
 
+    from arena.dashboard import publish_leaderboard_to_mlflow
+
     settings = load_settings()
-    report = sync_runs(open_store(settings.db_url), settings.tracking_uri)
+    with open_store(settings.db_url) as store:
+        report = sync_runs(store, settings.tracking_uri)
+        # The same ranking inside MLflow, for people who live in its UI: the `leaderboard` experiment.
+        publish_leaderboard_to_mlflow(
+            store, settings.tracking_uri, artifact_root=settings.artifact_root, mlflow_ui_url=settings.mlflow_ui_url
+        )
     err.print(
         f"leaderboard synced from {settings.tracking_uri}: {report.added} added, {report.updated} updated, "
         f"{report.skipped} skipped",
         highlight=False,
     )
+
+
+@app.command("dashboard")
+def dashboard(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8050,
+    host: Annotated[str, typer.Option("--host", help="Address to bind (keep 127.0.0.1 unless you know why).")] = "127.0.0.1",
+) -> None:
+    """Serve the leaderboard dashboard until Ctrl-C."""
+    from arena.dashboard import serve
+    from arena.leaderboard import open_store
+    from arena.settings import load_settings
+
+    settings = load_settings()
+    with open_store(settings.db_url) as store:
+        serve(store, host=host, port=port, tracking_uri=settings.tracking_uri, mlflow_ui_url=settings.mlflow_ui_url,
+              ready=lambda url: err.print(f"dashboard on {url} (Ctrl-C stops it)", highlight=False))
+
+
+@app.command("ui")
+def ui(port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 5000) -> None:
+    """Start the MLflow UI on arena's tracking store (127.0.0.1)."""
+    from arena.dashboard import run_mlflow_ui
+    from arena.settings import load_settings
+
+    raise typer.Exit(run_mlflow_ui(load_settings(), port=port))
 
 
 def main() -> None:

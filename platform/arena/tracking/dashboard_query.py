@@ -118,7 +118,8 @@ def _trial(run) -> Trial:  # noqa: ANN001 - an mlflow Run
     return Trial(
         run_id=info.run_id, name=info.run_name or info.run_id, status=info.status, started_ms=info.start_time,
         model=data.tags.get("arena.model") or data.params.get("model"),
-        gflops=_number(data.params.get("model.gflops")), params=_number(data.params.get("model.params")),
+        gflops=_number(data.params.get("model.gflops")) or data.metrics.get("gflops"),
+        params=_number(data.params.get("model.params")),
         val_top1_error=data.metrics.get("val_top1_error"), reward=data.metrics.get("reward"),
     )
 

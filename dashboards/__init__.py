@@ -1,0 +1,1 @@
+"""Package data, not code: the leaderboard dashboard's page template, CSS and JavaScript (see arena.dashboard)."""

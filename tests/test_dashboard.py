@@ -1,0 +1,264 @@
+"""The leaderboard dashboard: the page, its JSON endpoints, the self-contained file, the MLflow copy and `arena ui`."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+from dashboard_support import RUNS, build_history, fill_store
+from leaderboard_support import BACKENDS, database_url
+
+from arena.dashboard import (
+    create_app,
+    make_dashboard_server,
+    mlflow_ui_command,
+    publish_leaderboard_to_mlflow,
+    render_page,
+    serve,
+)
+from arena.dashboard.charts import Point, _linear_ticks, _log_ticks, pareto_front
+from arena.errors import ArenaError
+from arena.leaderboard import VIEWS, open_store, show, sync_runs
+from arena.leaderboard.dashboard_views import filter_choices, measured_points, paper_points
+from arena.leaderboard.views import COLUMNS
+from arena.settings import load_settings
+
+UI = "http://127.0.0.1:5999"
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return build_history(tmp_path_factory.mktemp("mlflow"))
+
+
+@pytest.fixture(scope="module")
+def store(history: dict, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    with open_store(f"sqlite:///{tmp_path_factory.mktemp('db') / 'leaderboard.db'}") as store:
+        fill_store(store, history["uri"])
+        yield store
+
+
+@pytest.fixture(scope="module")
+def client(store, history: dict):  # noqa: ANN001, ANN201
+    return create_app(store, tracking_uri=history["uri"], mlflow_ui_url=UI).test_client()
+
+
+def _run_url(history: dict, name: str) -> str:
+    return f"{UI}/#/experiments/{history['experiment']}/runs/{history['ids'][name]}"
+
+
+def test_page_sets_paper_beside_measured_with_run_links(client, history: dict) -> None:  # noqa: ANN001
+    response = client.get("/")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    rows = re.findall(r'<tr data-year="(\d+)" data-run-id="([0-9a-f]*)">', page)
+    assert len(rows) == 16  # winner and runner-up of each year 2010-2017
+    ids = history["ids"]
+    assert [(year, run) for year, run in rows if run] == [
+        ("2012", ids["alexnet-digits"]), ("2014", ids["googlenet-digits"]), ("2014", ids["vgg16-digits"]),
+        ("2015", ids["resnet50-digits"]),  # MSRA's resnet152 was not measured: its family's best stands in
+    ]
+    for name in ("alexnet-digits", "googlenet-digits", "resnet50-digits", "vgg16-digits"):
+        assert _run_url(history, name) in page, name
+    assert "15.31" in page and "3.57" in page  # paper figures: AlexNet's and ResNet's top-5 error
+    assert "Traceback" not in page
+
+
+def test_page_draws_every_chart(client) -> None:  # noqa: ANN001
+    page = client.get("/").get_data(as_text=True)
+    for chart in ("chart-years", "chart-cost-gflops", "chart-cost-params"):
+        assert f'id="{chart}"' in page
+    assert page.count('class="bar s-paper"') == 8  # one ILSVRC winner a year, 2010-2017
+    assert page.count('class="bar s-measured"') == 3  # 2012 AlexNet, 2014 GoogLeNet, 2015 ResNet (resnet50)
+    gflops_chart = page[page.index('id="chart-cost-gflops"') : page.index('id="chart-cost-params"')]
+    assert gflops_chart.count('class="marker s-paper"') == 7  # the test zoo's architectures with a paper top-1
+    assert gflops_chart.count('class="marker s-measured"') == len(RUNS) + 1  # and the trained scaled phi=1 net
+    assert 'class="line solid s-paper-front"' in gflops_chart and 'class="line dashed s-measured-front"' in gflops_chart
+    scaling = re.search(r'id="chart-scaling-[0-9a-f]+".*?</svg>', page, re.S).group(0)
+    assert scaling.count('class="marker s-trial"') == 3 and scaling.count('class="marker s-family"') == 1
+    assert "scaled:demo-scaling-phi2" in page  # not trained yet: named under the chart
+    nas = re.search(r'id="chart-nas-[0-9a-f]+".*?</svg>', page, re.S).group(0)
+    assert nas.count('class="marker s-reward"') == 5 and 'class="line step s-best"' in nas
+
+
+def test_family_filter_narrows_tables_and_charts(client) -> None:  # noqa: ANN001
+    page = client.get("/?family=resnet").get_data(as_text=True)
+    years = re.findall(r'<tr data-year="(\d+)"', page)
+    assert years == ["2015"]  # only MSRA's ResNet entry is in the resnet family
+    assert '<option value="resnet" selected>' in page
+    gflops_chart = page[page.index('id="chart-cost-gflops"') : page.index('id="chart-cost-params"')]
+    assert gflops_chart.count('class="marker s-measured"') == 1
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_api_leaderboard_returns_each_view(client, store, view: str) -> None:  # noqa: ANN001
+    body = client.get(f"/api/leaderboard?view={view}").get_json()
+    assert body["view"] == view and body["rows"], view
+    assert all(list(row) == COLUMNS[view] for row in body["rows"])
+    dataset = None if view in ("runs", "reference") else "digits"
+    assert body["rows"] == json.loads(json.dumps(show(store, view, dataset)))
+
+
+def test_api_leaderboard_filters_and_limits(client) -> None:  # noqa: ANN001
+    body = client.get("/api/leaderboard?view=family&dataset=digits&family=vgg").get_json()
+    assert [row["model"] for row in body["rows"]] == ["vgg16"]
+    assert len(client.get("/api/leaderboard?view=runs&limit=2").get_json()["rows"]) == 2
+
+
+def test_api_dashboard_carries_searches(client, history: dict) -> None:  # noqa: ANN001
+    body = client.get("/api/dashboard").get_json()
+    assert body["dataset"] == "digits" and "resnet" in body["families"]
+    (scaling,) = body["scaling_searches"]
+    assert scaling["run_id"] == history["ids"]["scaling"] and len(scaling["trials"]) == 3
+    assert sorted(trial["val_top1_error"] for trial in scaling["trials"]) == [11.0, 14.0, 16.0]
+    assert [(m["phi"], m["measured_top1_error"]) for m in scaling["scaled_family"]] == [(1, 10.5), (2, None), (3, None)]
+    (nas,) = body["nas_searches"]
+    assert [trial["reward"] for trial in nas["trials"]] == [0.52, 0.61, 0.58, 0.70, 0.69]
+    assert client.get("/api/filters").get_json()["datasets"] == ["digits"]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("/api/leaderboard?view=bogus", "unknown leaderboard view 'bogus'"),
+        ("/api/leaderboard?limit=0", "limit must be a positive whole number"),
+        ("/api/leaderboard?limit=ten", "limit must be a positive whole number"),
+        ("/api/leaderboard?dataset=imagenet-21k", "unknown dataset 'imagenet-21k'"),
+        ("/api/dashboard?family=resnt", "unknown family 'resnt'; closest: resnet"),
+        ("/?dataset=nope", "unknown dataset 'nope'"),
+        ("/api/leaderboard?sort=year", "unknown query argument 'sort'"),
+    ],
+)
+def test_bad_query_is_400_with_a_message(client, url: str, message: str) -> None:  # noqa: ANN001
+    response = client.get(url)
+    assert response.status_code == 400 and response.is_json
+    assert message in response.get_json()["error"]
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_unknown_path_is_a_json_404(client) -> None:  # noqa: ANN001
+    response = client.get("/api/nothing")
+    assert response.status_code == 404 and response.get_json()["error"] == "Not Found: /api/nothing"
+
+
+def test_unexpected_failure_is_500_without_a_traceback(store, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    def broken(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("arena.dashboard.server.show", broken)
+    response = create_app(store).test_client().get("/api/leaderboard")
+    assert response.status_code == 500
+    text = response.get_data(as_text=True)
+    assert "RuntimeError" in response.get_json()["error"] and "secret" not in text and "Traceback" not in text
+
+
+def test_unreachable_database_is_503(store, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    def unreachable(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise ArenaError("cannot reach the leaderboard database postgresql+psycopg://arena@db/arena: refused")
+
+    monkeypatch.setattr("arena.dashboard.server.filter_choices", unreachable)
+    response = create_app(store).test_client().get("/api/filters")
+    assert response.status_code == 503 and "cannot reach the leaderboard database" in response.get_json()["error"]
+
+
+def test_render_page_is_one_self_contained_file(store, history: dict) -> None:  # noqa: ANN001
+    page = render_page(store, "digits", None, UI)
+    assert page.startswith("<!DOCTYPE html>") and "<style>" in page and "<script>" in page
+    assert not re.search(r'<(script|img|iframe)[^>]+src=|<link[^>]+rel="?stylesheet', page)
+    assert not [url for url in re.findall(r'(?:href|src)="(https?://[^"]+)"', page) if not url.startswith(UI)]
+    assert 'id="filters"' not in page  # a file cannot re-query the database
+    # Without the MLflow store the experiment is unknown: MLflow's run-only route still opens the run.
+    assert f'{UI}/#/runs/{history["ids"]["resnet50-digits"]}' in page
+    assert page.count("<svg") >= 3
+
+
+def test_missing_mlflow_store_leaves_a_note(store, tmp_path: Path) -> None:  # noqa: ANN001
+    page = render_page(store, tracking_uri=f"sqlite:///{tmp_path / 'absent.db'}")
+    assert "MLflow not read: no MLflow tracking store" in page and 'id="chart-years"' in page
+    assert not (tmp_path / "absent.db").exists()
+
+
+def test_server_answers_on_loopback(store) -> None:  # noqa: ANN001
+    server = make_dashboard_server(store, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert server.server_address[0] == "127.0.0.1"
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/api/filters", timeout=10) as response:
+            assert json.load(response)["default_dataset"] == "digits"
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+
+
+def test_busy_port_is_an_arena_error(store) -> None:  # noqa: ANN001
+    server = make_dashboard_server(store, port=0)
+    try:
+        with pytest.raises(ArenaError, match=f"cannot serve the dashboard on 127.0.0.1:{server.server_port}"):
+            serve(store, port=server.server_port)
+    finally:
+        server.server_close()
+
+
+def test_publish_keeps_one_leaderboard_run_in_mlflow(store, history: dict, tmp_path: Path) -> None:  # noqa: ANN001
+    from mlflow.entities import ViewType
+
+    client = history["client"]
+    first = publish_leaderboard_to_mlflow(store, history["uri"], artifact_root=str(tmp_path), mlflow_ui_url=UI)
+    second = publish_leaderboard_to_mlflow(store, history["uri"], artifact_root=str(tmp_path), mlflow_ui_url=UI)
+    experiment = client.get_experiment_by_name("leaderboard")
+    runs = client.search_runs([experiment.experiment_id], run_view_type=ViewType.ACTIVE_ONLY)
+    assert [run.info.run_id for run in runs] == [second] and first != second
+    assert runs[0].info.run_name == "leaderboard" and runs[0].info.status == "FINISHED"
+    files = {item.path for item in client.list_artifacts(second)} | {
+        item.path for folder in ("ilsvrc", "family") for item in client.list_artifacts(second, folder)}
+    assert {"leaderboard.html", "ilsvrc/digits.json", "family/digits.json"} <= files
+    table = json.loads(Path(client.download_artifacts(second, "ilsvrc/digits.json", str(tmp_path))).read_text())
+    assert table["columns"] == COLUMNS["ilsvrc"] and len(table["data"]) == len(show(store, "ilsvrc", "digits"))
+    page = Path(client.download_artifacts(second, "leaderboard.html", str(tmp_path))).read_text()
+    assert _run_url(history, "resnet50-digits") in page
+    assert sync_runs(store, history["uri"], refresh_zoo=False).added == 0  # the leaderboard run is not a measured run
+
+
+def test_mlflow_ui_command_serves_the_tracking_store_on_loopback(arena_env) -> None:  # noqa: ANN001
+    command = mlflow_ui_command(arena_env, port=5123)
+    assert command[1] == "ui" and Path(command[0]).name == "mlflow"
+    options = dict(zip(command[2::2], command[3::2], strict=True))
+    assert options == {"--backend-store-uri": arena_env.tracking_uri, "--default-artifact-root": Path(arena_env.artifact_root).as_uri(),
+                       "--host": "127.0.0.1", "--port": "5123", "--workers": "1"}
+
+
+def test_mlflow_ui_refuses_a_tracking_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARENA_TRACKING_URI", "http://mlflow.internal:5000")
+    with pytest.raises(ArenaError, match="is an MLflow server already"):
+        mlflow_ui_command(load_settings())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_chart_queries_on_each_backend(backend: str, history: dict, tmp_path: Path) -> None:
+    for url in database_url(backend, tmp_path):
+        with open_store(url) as store:
+            fill_store(store, history["uri"])
+            assert filter_choices(store)["datasets"] == ["digits"]
+            papers = {row["name"]: row for row in paper_points(store)}
+            assert papers["efficientnet_b0"]["paper_top1_error"] == 22.9  # the reference data's figure (Tan & Le)
+            assert "EfficientNet" in papers["efficientnet_b7"]["source"] and papers["vgg16"]["source"] is None
+            measured = {row["model"]: row for row in measured_points(store, "digits")}
+            assert measured["resnet50"]["measured_top1_error"] == 8.0 and measured["resnet50"]["gflops"] == 4.09
+            assert [row["model"] for row in measured_points(store, "digits", "vgg")] == ["vgg16"]
+
+
+def test_pareto_front_keeps_points_nothing_beats() -> None:
+    points = [Point(1, 30, "a"), Point(2, 20, "b"), Point(3, 25, "c"), Point(4, 10, "d"), Point(2, 22, "e")]
+    assert [point.title for point in pareto_front(points)] == ["a", "b", "d"]
+
+
+def test_axis_ticks_span_the_data() -> None:
+    assert _log_ticks(0.39, 37.75) == [0.2, 0.5, 1, 2, 5, 10, 20, 50]
+    ticks = _linear_ticks(2.3, 28.2)
+    assert ticks[0] <= 2.3 and ticks[-1] >= 28.2 and len(ticks) <= 8

@@ -1,0 +1,110 @@
+"""The dashboard in a real browser: Debian's Chromium, headless, driven by Playwright, against the server on loopback.
+
+Needs `apt-get install -y chromium` (/usr/bin/chromium) and the `playwright` package (the dev extra);
+Playwright's own browser downloads are never used. Skipped locally without them; under CI=true it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dashboard_support import build_history, fill_store
+
+from arena.leaderboard import open_store, show
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.slow
+
+
+def _playwright():  # noqa: ANN202 - the sync_playwright factory
+    """Playwright's sync API; skip (locally) or fail (CI=true) when it or Chromium is missing."""
+    missing = []
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing.append("the playwright package (pip install -e '.[dev]')")
+    if not CHROMIUM.is_file():
+        missing.append(f"Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    if missing:
+        reason = "browser test needs " + " and ".join(missing)
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    return sync_playwright
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[dict]:
+    """The dashboard over a few synced runs, served on 127.0.0.1 from a thread; stopped afterwards."""
+    from arena.dashboard import make_dashboard_server
+
+    history = build_history(tmp_path / "mlflow")
+    with open_store(f"sqlite:///{tmp_path / 'leaderboard.db'}") as store:
+        fill_store(store, history["uri"])
+        server = make_dashboard_server(store, port=0, tracking_uri=history["uri"], mlflow_ui_url="http://127.0.0.1:5999")
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield {"url": f"http://127.0.0.1:{server.server_port}/", "store": store, "history": history}
+        finally:
+            server.shutdown()
+            thread.join(10)
+            server.server_close()
+
+
+def test_dashboard_renders_in_chromium(served: dict, tmp_path: Path) -> None:
+    sync_playwright = _playwright()
+    problems: list[str] = []
+    profile = tmp_path / "chromium-profile"
+    with sync_playwright() as playwright:
+        # A persistent context is how Playwright takes a fresh profile folder of our choosing (--user-data-dir).
+        browser = playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=str(CHROMIUM), args=FLAGS, headless=True, viewport={"width": 1366, "height": 900}
+        )
+        try:
+            page = browser.new_page()
+            page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto(served["url"], wait_until="load")
+
+            expected = show(served["store"], "ilsvrc", "digits")
+            rows = page.locator("#ilsvrc-table tbody tr")
+            assert rows.count() == len(expected) == 16
+            msra = page.locator('#ilsvrc-table tbody tr[data-year="2015"]').first
+            assert "MSRA" in msra.inner_text() and "resnet50" in msra.inner_text()
+            link = msra.locator("a").first.get_attribute("href")
+            history = served["history"]
+            assert link == f"http://127.0.0.1:5999/#/experiments/{history['experiment']}/runs/{history['ids']['resnet50-digits']}"
+
+            assert page.locator("#chart-years rect.bar").count() == 11  # 8 paper bars, 3 measured
+            assert page.locator("#chart-cost-gflops .marker").count() > 8
+            assert page.locator("#chart-cost-gflops polyline").count() == 2  # both Pareto fronts
+            assert page.locator("svg[id^=chart-scaling-] .marker").count() == 4
+            assert page.locator("svg[id^=chart-nas-] .marker").count() == 5
+            box = page.locator("#chart-years").bounding_box()
+            assert box is not None and box["width"] > 600 and box["height"] > 250  # drawn, at a readable size
+
+            assert page.locator("#chart-cost-gflops").is_visible() and not page.locator("#chart-cost-params").is_visible()
+            page.locator("label[for=axis-params]").click()
+            assert page.locator("#chart-cost-params").is_visible() and not page.locator("#chart-cost-gflops").is_visible()
+            page.locator("label[for=axis-gflops]").click()
+            page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+
+            with page.expect_navigation():
+                page.select_option("#filter-family", "resnet")
+            assert "family=resnet" in page.url
+            assert page.locator("#ilsvrc-table tbody tr").count() == 1
+            page.screenshot(path=str(tmp_path / "dashboard-resnet.png"))
+        finally:
+            browser.close()
+    assert problems == [], problems
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+    shutil.rmtree(profile, ignore_errors=True)
