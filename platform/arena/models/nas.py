@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from torch import nn
 
 from arena.errors import SpecError
 from arena.models.info import ModelInfo, imagenet_input
+from arena.models.persisted import document_names, read_document, write_document
 from arena.models.nas_network import EXPANSIONS, KERNELS, OPS, SE_RATIOS, SKELETON, SKIPS, NasNetwork, Stage
 from arena.models.registry import register_namespace
 from arena.settings import load_settings
@@ -146,30 +145,18 @@ def save_nas_model(model: NasModel, home: Path) -> Path:
     if not model.name.startswith(PREFIX + ":") or "/" in model.name:
         raise ValueError(f"nas model names look like {PREFIX}:<id>, got {model.name!r}")
     parse_architecture(model.architecture, source=model.name)
-    path = _path_of(model.name, home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", dir=path.parent)
-    with os.fdopen(handle, "w") as stream:
-        json.dump(asdict(model), stream, indent=2)
-        stream.write("\n")
-    os.replace(temporary, path)
-    return path
+    return write_document(_path_of(model.name, home), asdict(model))
 
 
 def load_nas_model(name: str, home: Path) -> NasModel | None:
     """Read a persisted nas model; None when there is none of that name."""
-    path = _path_of(name, home)
-    if not path.is_file():
-        return None
-    return NasModel(**json.loads(path.read_text()))
+    document = read_document(_path_of(name, home))
+    return None if document is None else NasModel(**document)
 
 
 def nas_model_names(home: Path) -> list[str]:
     """Every persisted nas model name under `home`."""
-    folder = models_folder(home)
-    if not folder.is_dir():
-        return []
-    return sorted(f"{PREFIX}:{path.stem}" for path in folder.glob("*.json") if not path.name.startswith("."))
+    return document_names(models_folder(home), PREFIX)
 
 
 def model_info(model: NasModel, architecture: Architecture) -> ModelInfo:

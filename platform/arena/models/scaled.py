@@ -7,9 +7,6 @@ build it. Importing this module registers the `scaled` namespace with the zoo.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -17,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from arena.models.efficientnet import build_scaled_efficientnet
 from arena.models.info import ModelInfo
+from arena.models.persisted import document_names, read_document, write_document
 from arena.models.registry import get_model_info, register_namespace
 from arena.models.resnet import build_scaled_resnet
 from arena.settings import load_settings
@@ -65,30 +63,18 @@ def save_scaled_model(model: ScaledModel, home: Path) -> Path:
     """Write the model's JSON (atomically: a worker may read it at the same moment); return its path."""
     if not model.name.startswith(PREFIX + ":"):
         raise ValueError(f"scaled model names start with {PREFIX}:, got {model.name!r}")
-    path = _path_of(model.name, home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", dir=path.parent)
-    with os.fdopen(handle, "w") as stream:
-        json.dump(asdict(model), stream, indent=2)
-        stream.write("\n")
-    os.replace(temporary, path)
-    return path
+    return write_document(_path_of(model.name, home), asdict(model))
 
 
 def load_scaled_model(name: str, home: Path) -> ScaledModel | None:
     """Read a persisted scaled model; None when there is none of that name."""
-    path = _path_of(name, home)
-    if not path.is_file():
-        return None
-    return ScaledModel(**json.loads(path.read_text()))
+    document = read_document(_path_of(name, home))
+    return None if document is None else ScaledModel(**document)
 
 
 def scaled_model_names(home: Path) -> list[str]:
     """Every persisted scaled model name under `home`."""
-    folder = models_folder(home)
-    if not folder.is_dir():
-        return []
-    return sorted(f"{PREFIX}:{path.stem}" for path in folder.glob("*.json") if not path.name.startswith("."))
+    return document_names(models_folder(home), PREFIX)
 
 
 def build_architecture(
