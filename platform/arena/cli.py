@@ -51,6 +51,14 @@ def _print_json(payload: object) -> None:
     sys.stdout.write(json.dumps(payload, indent=2) + "\n")
 
 
+def _print_result(result: object, format: ResultFormat, render: object) -> None:
+    """A command's result: its JSON object alone on stdout, or its readable rendering."""
+    if format is ResultFormat.json:
+        _print_json(result.to_json())
+    else:
+        out.print(render(result), highlight=False, markup=False)
+
+
 def _fmt(value: object, digits: int = 2) -> str:
     if value is None:
         return "-"
@@ -243,11 +251,7 @@ def search_scaling(
     from arena.search.scaling_report import render_scaling_result
     from arena.search.scaling_search import search_scaling as run_search
 
-    result = run_search(spec_path, set_)
-    if format is ResultFormat.json:
-        _print_json(result.to_json())
-    else:
-        out.print(render_scaling_result(result), highlight=False, markup=False)
+    _print_result(run_search(spec_path, set_), format, render_scaling_result)
 
 
 DataRootOption = Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this image folder's val/ instead of the run's own data.")]
@@ -259,10 +263,7 @@ WorkersOption = Annotated[Optional[int], typer.Option("--workers", help="Ray tas
 def _print_evaluation(result: object, format: ResultFormat) -> None:
     from arena.evaluation import render_evaluation
 
-    if format is ResultFormat.json:
-        _print_json(result.to_json())
-    else:
-        out.print(render_evaluation(result), highlight=False, markup=False)
+    _print_result(result, format, render_evaluation)
 
 
 @app.command("eval")
@@ -312,11 +313,7 @@ def search_nas(
     from arena.search.nas_report import render_nas_result
     from arena.search.nas_search import search_nas as run_search
 
-    result = run_search(spec_path, set_)
-    if format is ResultFormat.json:
-        _print_json(result.to_json())
-    else:
-        out.print(render_nas_result(result), highlight=False, markup=False)
+    _print_result(run_search(spec_path, set_), format, render_nas_result)
 
 
 def _show_leaderboard(view: str, dataset: Optional[str], family: Optional[str], format: str, out_file: Optional[Path] = None) -> None:
