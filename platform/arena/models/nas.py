@@ -13,14 +13,16 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+
+if TYPE_CHECKING:
+    from torch import nn
 
 from arena.errors import SpecError
 from arena.models.info import ModelInfo, imagenet_input
 from arena.models.persisted import document_names, read_document, write_document
-from arena.models.nas_network import EXPANSIONS, KERNELS, OPS, SE_RATIOS, SKELETON, SKIPS, NasNetwork, Stage
+from arena.models.nas_stages import EXPANSIONS, KERNELS, OPS, SE_RATIOS, SKELETON, SKIPS, Stage
 from arena.models.registry import register_namespace
 from arena.settings import load_settings
 
@@ -107,6 +109,8 @@ def build_network(
     architecture: Architecture, num_classes: int, drop_rate: float | None = None, drop_path_rate: float | None = None
 ) -> nn.Module:
     """Build the architecture; None rates keep MnasNet's 0.2 dropout and no stochastic depth."""
+    from arena.models.nas_network import NasNetwork  # torch loads only when a net is built
+
     return NasNetwork(architecture.stages, num_classes, 0.2 if drop_rate is None else drop_rate, drop_path_rate or 0.0)
 
 

@@ -8,51 +8,12 @@ filters, stride 2), the stage strides and the 1280-filter head stay fixed, as in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torchvision.ops import StochasticDepth
 
-OPS = ("conv", "sepconv", "mbconv")
-"""Regular conv, depthwise-separable conv, mobile inverted bottleneck (MBConv)."""
-KERNELS = (3, 5)
-EXPANSIONS = (1, 3, 6)
-"""MBConv's expansion ratios; conv and sepconv have none (1)."""
-SE_RATIOS = (0.0, 0.25)
-SKIPS = ("none", "identity")
-"""identity: a residual around every block whose input and output shapes match."""
-STEM_FILTERS = 32
-HEAD_FILTERS = 1280
-
-
-@dataclass(frozen=True)
-class SkeletonStage:
-    """A fixed stage of the skeleton: EfficientNet-B0's filters, layers and stride."""
-
-    filters: int
-    layers: int
-    stride: int
-
-
-SKELETON = (
-    SkeletonStage(16, 1, 1), SkeletonStage(24, 2, 2), SkeletonStage(40, 2, 2), SkeletonStage(80, 3, 2),
-    SkeletonStage(112, 3, 1), SkeletonStage(192, 4, 2), SkeletonStage(320, 1, 1),
-)
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One stage's choices: its block and how wide and deep it is."""
-
-    op: str
-    kernel: int
-    expansion: int
-    se_ratio: float
-    skip: str
-    filters: int
-    layers: int
-
+from arena.models.nas_stages import HEAD_FILTERS, SKELETON, STEM_FILTERS, Stage
 
 class SqueezeExcite(nn.Module):
     """Channel attention: pool, squeeze to `reduced` channels, excite, scale the input."""

@@ -14,7 +14,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from arena.models.nas import Architecture
-from arena.models.nas_network import EXPANSIONS, KERNELS, OPS, SE_RATIOS, SKELETON, SKIPS, Stage
+from arena.models.nas_stages import EXPANSIONS, KERNELS, OPS, SE_RATIOS, SKELETON, SKIPS, Stage
 
 FILTER_CHANGES = (-0.25, 0.0, 0.25)
 LAYER_CHANGES = (-1, 0, 1)
