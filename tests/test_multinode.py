@@ -89,11 +89,5 @@ def test_a_lost_node_is_survived_from_the_last_checkpoint(arena_env, tmp_path) -
     assert report["removed_node_id"] in {worker["node_id"] for worker in workers}
 
 
-def test_without_max_failures_a_lost_node_fails_the_run(arena_env, tmp_path) -> None:
-    report = run_scenario("node-loss", digits_spec("node-lost-no-retries", epochs=4), tmp_path, timeout=900)
-    assert report["finished"]
-    assert "node-lost-no-retries" in report.get("run_failed", ""), report
-    assert report["epochs_at_removal"] and report["epochs_at_removal"][-1] < 4
-    assert report["status"] == "FAILED"
-    logged = report["steps"]["val_top1_error"]
-    assert logged == list(range(1, len(logged) + 1)) and len(logged) < 4, logged  # no epoch twice, none after
+# A crash with max_failures 0 failing the run cleanly is covered on one node by
+# test_training_ray.py::test_without_max_failures_a_crash_fails_the_run (CI time is better spent elsewhere).
