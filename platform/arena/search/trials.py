@@ -202,9 +202,13 @@ def run_trials(
         wanted = epochs.get(candidate, template_epochs)
         status: TrialStatus = "failed" if result.error else ("completed" if done >= wanted else "stopped")
         error = metrics.get(METRIC)
-        outcomes.append(TrialOutcome(
+        outcome = TrialOutcome(
             id=candidate, status=status, val_top1_error=None if error is None else float(error), epochs=done,
             run_id=runs.get(str(metrics.get("trial_id"))),
             error=str(result.error).strip().splitlines()[-1] if result.error else None,
-        ))
+        )
+        if outcome.status == "stopped" and outcome.run_id:
+            # Tune stops a trial by interrupting its training, which the launcher may have logged as FAILED.
+            search_log.mark_stopped(settings.tracking_uri, outcome.run_id, reason="scheduler")
+        outcomes.append(outcome)
     return outcomes

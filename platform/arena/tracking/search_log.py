@@ -69,6 +69,14 @@ def close_unfinished_children(tracking_uri: str, parent_run_id: str, *, status: 
     return closed
 
 
+def mark_stopped(tracking_uri: str, run_id: str, *, reason: str) -> None:
+    """Close a trial's run that the scheduler cut short as KILLED (stopping it may have looked like a failure)."""
+    client = client_for(tracking_uri)
+    if client.get_run(run_id).info.status != "KILLED":
+        client.set_tag(run_id, "arena.stopped_by", reason)
+        client.set_terminated(run_id, status="KILLED")
+
+
 def log_search_chart(
     tracking_uri: str,
     run_id: str,
