@@ -226,8 +226,8 @@ def describe_validation_errors(error: ValidationError) -> list[str]:
     return problems
 
 
-def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> JobSpec:
-    """Read a YAML job spec, apply `--set` overrides and validate it."""
+def read_yaml_tree(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Read a YAML mapping and apply `--set` overrides; a missing or malformed file is a SpecError."""
     path = Path(path)
     if not path.is_file():
         raise SpecError([f"file not found: {path}"], source=str(path))
@@ -237,7 +237,12 @@ def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> JobSpec:
         raise SpecError([f"not valid YAML: {error}"], source=str(path)) from None
     if not isinstance(tree, dict):
         raise SpecError([f"expected a mapping of fields, got {type(tree).__name__}"], str(path))
-    return parse_spec(apply_overrides(tree, overrides), source=str(path))
+    return apply_overrides(tree, overrides)
+
+
+def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> JobSpec:
+    """Read a YAML job spec, apply `--set` overrides and validate it."""
+    return parse_spec(read_yaml_tree(path, overrides), source=str(path))
 
 
 def spec_to_yaml(spec: JobSpec) -> str:

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from arena.errors import SpecError
-from arena.search.spec import BudgetSpec, TuneSpec, _Frozen, read_yaml_tree
-from arena.spec import JobSpec, describe_validation_errors
+from arena.search.spec import BudgetSpec, TuneSpec, _Frozen
+from arena.spec import JobSpec, describe_validation_errors, read_yaml_tree
 
 SKELETON_MODEL = "efficientnet_b0"
 """The zoo net whose skeleton the space is factorised around; stands in for base.model."""

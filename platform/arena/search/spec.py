@@ -10,12 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from arena.errors import SpecError
 from arena.search.scaling import BASE_NETWORKS
-from arena.spec import JobSpec, apply_overrides, describe_validation_errors
+from arena.spec import JobSpec, describe_validation_errors, read_yaml_tree
 
 
 class _Frozen(BaseModel):
@@ -104,20 +103,6 @@ class ScalingSearchSpec(_Frozen):
         if base.model not in BASE_NETWORKS:
             raise ValueError(f"base.model: {base.model!r} cannot be scaled; choose one of {', '.join(BASE_NETWORKS)}")
         return base
-
-
-def read_yaml_tree(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Read a YAML mapping and apply `--set` overrides; a missing or malformed file is a SpecError."""
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError([f"file not found: {path}"], source=str(path))
-    try:
-        tree = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise SpecError([f"not valid YAML: {error}"], source=str(path)) from None
-    if not isinstance(tree, dict):
-        raise SpecError([f"expected a mapping of fields, got {type(tree).__name__}"], str(path))
-    return apply_overrides(tree, overrides)
 
 
 def parse_scaling_spec(tree: Any, source: str = "search spec") -> ScalingSearchSpec:
