@@ -25,7 +25,7 @@ from arena.search.nas_report import NasBest, NasDroppedRow, NasResult, NasTrialR
 from arena.search.nas_searcher import Candidate, NasSearcher
 from arena.search.nas_spec import NasSearchSpec, load_nas_spec
 from arena.search.pricing import Budget
-from arena.search.trials import Progress, TrialOutcome, TrialRequest, print_progress, run_trials
+from arena.search.trials import Progress, TrialOutcome, TrialRequest, closing_parent_run, print_progress, run_trials
 from arena.settings import Settings, load_settings
 from arena.spec import flatten
 from arena.tracking import run_log, search_log
@@ -98,7 +98,7 @@ def run_nas_search(spec: NasSearchSpec, settings: Settings | None = None, *, pro
     try:
         parent = _open_parent(spec, settings)
         progress(f"search {spec.name}: {spec.tune.num_samples} trials ({spec.tune.searcher}) in MLflow run {parent}")
-        try:
+        with closing_parent_run(settings, parent):
             outcomes = run_trials([TrialRequest("template", spec.base)], spec.tune, settings, kind=KIND_TRIAL,
                                   parent_run_id=parent, progress=progress, searcher=searcher)
             rows = [_trial_row(spec, settings, outcome) for outcome in outcomes]
@@ -112,12 +112,6 @@ def run_nas_search(spec: NasSearchSpec, settings: Settings | None = None, *, pro
                 w_over=objective.w_over, resolution=spec.resolution, best=best, trials=tuple(rows), dropped=dropped,
             )
             _log_parent(settings, result)
-        except BaseException as error:
-            status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
-            run_log.set_status(settings.tracking_uri, parent, status)
-            search_log.close_unfinished_children(settings.tracking_uri, parent, status=status, reason="search ended")
-            raise
-        run_log.set_status(settings.tracking_uri, parent, "FINISHED")
         return result
     finally:
         if started_ray:

@@ -18,7 +18,7 @@ from arena.search.pricing import Budget, Price, Priced, describe_dropped, price_
 from arena.models.scaled import ScaledModel, build_architecture, save_scaled_model
 from arena.search.scaling_report import DroppedRow, FamilyRow, ReleasedRow, ScalingResult, TrialRow
 from arena.search.spec import ScalingSearchSpec, load_scaling_spec
-from arena.search.trials import Progress, TrialOutcome, TrialRequest, print_progress, run_trials
+from arena.search.trials import Progress, TrialOutcome, TrialRequest, closing_parent_run, print_progress, run_trials
 from arena.settings import Settings, load_settings
 from arena.spec import JobSpec, flatten, parse_spec
 from arena.tracking import run_log, search_log
@@ -157,7 +157,7 @@ def run_scaling_search(
     try:
         parent = _open_parent(spec, settings, priced)
         progress(f"search {spec.name}: {len(requests)} trials in MLflow run {parent}")
-        try:
+        with closing_parent_run(settings, parent):
             outcomes = run_trials(requests, spec.tune, settings, kind=KIND_TRIAL, parent_run_id=parent, progress=progress)
             by_id = {item.candidate.coefficients.id: item for item in kept}
             best = pick_best(outcomes, {key: item.price.gflops for key, item in by_id.items()})
@@ -166,12 +166,6 @@ def run_scaling_search(
             family = build_family(spec, winner, base_price, settings)
             result = _result(spec, parent, base_price, winner, outcomes, by_id, priced, family)
             _log_parent(settings, result, best)
-        except BaseException as error:
-            status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
-            run_log.set_status(settings.tracking_uri, parent, status)
-            search_log.close_unfinished_children(settings.tracking_uri, parent, status=status, reason="search ended")
-            raise
-        run_log.set_status(settings.tracking_uri, parent, "FINISHED")
         return result
     finally:
         if started_ray:

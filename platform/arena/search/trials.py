@@ -16,7 +16,7 @@ import contextlib
 import math
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -28,7 +28,7 @@ from ray.tune.search import Searcher
 from arena.search.spec import TuneSpec
 from arena.settings import Settings, load_settings, settings_environment
 from arena.spec import JobSpec, parse_spec
-from arena.tracking import search_log
+from arena.tracking import run_log, search_log
 from arena.training import ray_driver
 
 METRIC = "val_top1_error"
@@ -172,6 +172,19 @@ def build_tuner(
             callbacks=[_ProgressCallback(progress, epochs)],
         ),
     )
+
+
+@contextlib.contextmanager
+def closing_parent_run(settings: Settings, parent_run_id: str) -> Iterator[None]:
+    """Mark a search's parent run FINISHED when the block ends, or FAILED/KILLED with its open trials."""
+    try:
+        yield
+    except BaseException as error:
+        status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+        run_log.set_status(settings.tracking_uri, parent_run_id, status)
+        search_log.close_unfinished_children(settings.tracking_uri, parent_run_id, status=status, reason="search ended")
+        raise
+    run_log.set_status(settings.tracking_uri, parent_run_id, "FINISHED")
 
 
 def run_trials(
