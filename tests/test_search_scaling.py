@@ -142,6 +142,110 @@ def test_the_family_costs_about_target_to_the_phi() -> None:
         assert 0.75 * 2**member.phi <= price.gflops / base.gflops <= 1.25 * 2**member.phi, member
 
 
+# --- a NAS-found base ---------------------------------------------------------------------------
+
+
+def save_nas_base(home: Path, name: str = "nas:unit-base", resolution: int = 16, seed: int = 3) -> str:
+    """Persist a seeded sample of the NAS space as `name`, searched at `resolution`; return the name."""
+    from arena.models.nas import NasModel, save_nas_model
+    from arena.search import nas_space
+
+    architecture = nas_space.sample_architectures(1, seed)[0]
+    save_nas_model(NasModel(name=name, architecture=architecture.to_json(), resolution=resolution, search="unit"), home)
+    return name
+
+
+def test_a_nas_base_is_its_stage_layout_and_the_builder_makes_the_scaled_one(arena_env) -> None:
+    import torch
+
+    from arena.models.nas import load_nas_architecture
+    from arena.models.scaled import build_architecture
+
+    name = save_nas_base(arena_env.home)
+    architecture = load_nas_architecture(name, arena_env.home)
+    base = parse_scaling_spec(tiny_search(base={**tiny_search()["base"], "model": name})).base_network()
+    assert base.family == "nas" and base.resolution == 16 and (base.stem_width, base.head_width) == (32, 1280)
+    assert base.stage_widths == tuple(s.filters for s in architecture.stages)
+    assert base.stage_depths == tuple(s.layers for s in architecture.stages)
+
+    model = build_architecture(name, 1.21, 1.44, num_classes=10)
+    layout = scaling.scaled_layout(base, 1.21, 1.44)
+    assert model.stem[0].out_channels == layout.stem_width and model.head[0].out_channels == layout.head_width
+    assert len(model.blocks) == sum(layout.stage_depths)
+    ends = [sum(layout.stage_depths[: index + 1]) - 1 for index in range(len(layout.stage_depths))]
+    last_convs = [[m for m in model.blocks[end].modules() if isinstance(m, torch.nn.Conv2d)][-1] for end in ends]
+    assert tuple(conv.out_channels for conv in last_convs) == layout.stage_widths
+
+
+@pytest.mark.slow
+def test_a_nas_family_costs_about_target_to_the_phi(arena_env) -> None:
+    """As for B0 (same rounding, same +-25%): a searched net's phi = 1..3 cost about 2^phi times its own."""
+    from arena.search.pricing import price_model
+    from arena.models.scaled import build_architecture
+
+    name = save_nas_base(arena_env.home, resolution=224)
+    spec = parse_scaling_spec(tiny_search(base={**tiny_search()["base"], "model": name, "data": {"dataset": "digits"}}))
+    base = spec.base_network()
+    base_price = price_model(build_architecture(name, 1.0, 1.0, 1000), 224)
+    for member in scaling.scale_family(base, scaling.Coefficients(1.2, 1.1, 1.15), range(1, 4)):
+        assert member.base == name
+        price = price_model(build_architecture(name, member.width_multiplier, member.depth_multiplier, 1000), member.resolution)
+        assert 0.75 * 2**member.phi <= price.gflops / base_price.gflops <= 1.25 * 2**member.phi, member
+
+
+def test_a_scaled_nas_family_is_priced_registered_built_and_trainable(arena_env, capsys) -> None:
+    import torch
+
+    from arena.cli import models_show
+    from arena.models import build, count_gflops, get_model_info
+    from arena.search.pricing import price_model
+    from arena.search.scaling_search import build_family, enumerate_candidates, price_architectures
+    from arena.spec import parse_spec
+    from arena.training.launcher import check_job
+
+    name = save_nas_base(arena_env.home)
+    spec = parse_scaling_spec(tiny_search(base={**tiny_search()["base"], "model": name}))
+    candidates = enumerate_candidates(spec)
+    assert [c.base for c in candidates] == [name, name] and {c.resolution for c in candidates} == {16}  # 16 * 1.15 = 18.4
+    priced = price_architectures(candidates, spec)
+    assert priced[0].price.params > priced[1].price.params  # alpha 1.2 adds layers
+    base_price = price_model(build(name, num_classes=10), 16)
+    family = build_family(spec, candidates[0].coefficients, base_price, arena_env)
+    assert [row.phi for row in family] == [1, 2] and all(row.released is None for row in family)
+    for row in family:
+        info = get_model_info(row.model)
+        assert info.family == "nas" and info.resolution == row.resolution and info.gflops == row.gflops
+        model = build(row.model, num_classes=10)
+        assert count_gflops(model, row.resolution) == pytest.approx(row.gflops)
+        logits = model(torch.randn(2, 3, row.resolution, row.resolution))
+        assert logits.shape == (2, 10)
+        logits.sum().backward()
+        # What `arena train` checks before it starts anything.
+        check_job(parse_spec({"name": "scaled-nas", "model": row.model, "data": {"dataset": "digits", "image_size": row.resolution},
+                              "train": {"epochs": 1, "batch_size": 8}}), arena_env)
+    models_show(family[-1].model)
+    shown = capsys.readouterr().out
+    assert family[-1].model in shown and name in shown and "phi=2" in shown
+
+
+def test_an_unknown_nas_base_is_a_spec_error_that_starts_nothing(arena_env, tmp_path: Path) -> None:
+    save_nas_base(arena_env.home)
+    tree = tiny_search(base={**tiny_search()["base"], "model": "nas:unit-bsae"})
+    with pytest.raises(SpecError) as caught:
+        parse_scaling_spec(tree)
+    assert caught.value.problems == [
+        "base.model: unknown NAS model 'nas:unit-bsae'; closest: nas:unit-base"
+    ]
+    path = tmp_path / "bad.yaml"
+    path.write_text(json.dumps(tree))
+    env = {**os.environ, "RAY_ADDRESS": "127.0.0.1:1"}
+    done = subprocess.run([str(Path(sys.executable).parent / "arena"), "search", "scaling", str(path)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "base.model" in done.stderr and "nas:unit-bsae" in done.stderr
+    assert not (arena_env.home / "mlflow.db").exists() and not (arena_env.home / "models" / "scaled").exists()
+
+
 # --- specs -------------------------------------------------------------------------------------
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +23,9 @@ if TYPE_CHECKING:
 from arena.errors import SpecError
 from arena.models.info import ModelInfo, imagenet_input
 from arena.models.persisted import document_names, read_document, write_document
-from arena.models.nas_stages import EXPANSIONS, KERNELS, OPS, SE_RATIOS, SKELETON, SKIPS, Stage
+from arena.models.nas_stages import EXPANSIONS, HEAD_FILTERS, KERNELS, OPS, SE_RATIOS, SKELETON, SKIPS, STEM_FILTERS, Stage
 from arena.models.registry import register_namespace
+from arena.models.resnet import round_channels
 from arena.settings import load_settings
 
 PREFIX = "nas"
@@ -105,13 +107,36 @@ def parse_architecture(document: Any, source: str = "architecture") -> Architect
     return Architecture(tuple(Stage(**{key: stage[key] for key in STAGE_FIELDS}) for stage in stages))
 
 
+def scale_stages(stages: Sequence[Stage], width_multiplier: float, depth_multiplier: float) -> tuple[Stage, ...]:
+    """Each stage's filters times width_multiplier and layers times depth_multiplier, as compound scaling rounds them.
+
+    Filters round to a multiple of 8 keeping at least 90% (`round_channels`, the rule of every scaled
+    builder), layers round up; multipliers of 1 return the stages unchanged.
+    """
+    if width_multiplier <= 0 or depth_multiplier <= 0:
+        raise ValueError(f"width_multiplier and depth_multiplier must be positive, got {width_multiplier}, {depth_multiplier}")
+    return tuple(
+        replace(stage, filters=round_channels(stage.filters * width_multiplier), layers=math.ceil(depth_multiplier * stage.layers))
+        for stage in stages
+    )
+
+
 def build_network(
-    architecture: Architecture, num_classes: int, drop_rate: float | None = None, drop_path_rate: float | None = None
+    architecture: Architecture, num_classes: int, drop_rate: float | None = None, drop_path_rate: float | None = None,
+    *, width_multiplier: float = 1.0, depth_multiplier: float = 1.0,
 ) -> nn.Module:
-    """Build the architecture; None rates keep MnasNet's 0.2 dropout and no stochastic depth."""
+    """Build the architecture, compound-scaled by the multipliers (stem and head widen with the stages).
+
+    None rates keep MnasNet's 0.2 dropout and no stochastic depth.
+    """
     from arena.models.nas_network import NasNetwork  # torch loads only when a net is built
 
-    return NasNetwork(architecture.stages, num_classes, 0.2 if drop_rate is None else drop_rate, drop_path_rate or 0.0)
+    return NasNetwork(
+        scale_stages(architecture.stages, width_multiplier, depth_multiplier), num_classes,
+        0.2 if drop_rate is None else drop_rate, drop_path_rate or 0.0,
+        stem_filters=round_channels(STEM_FILTERS * width_multiplier),
+        head_filters=round_channels(HEAD_FILTERS * width_multiplier),
+    )
 
 
 @dataclass(frozen=True)
@@ -156,6 +181,12 @@ def load_nas_model(name: str, home: Path) -> NasModel | None:
     """Read a persisted nas model; None when there is none of that name."""
     document = read_document(_path_of(name, home))
     return None if document is None else NasModel(**document)
+
+
+def load_nas_architecture(name: str, home: Path) -> Architecture | None:
+    """The validated architecture of a persisted nas model; None when there is none of that name."""
+    model = load_nas_model(name, home)
+    return None if model is None else parse_architecture(model.architecture, source=name)
 
 
 def nas_model_names(home: Path) -> list[str]:

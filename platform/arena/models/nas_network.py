@@ -2,7 +2,8 @@
 
 MnasNet (Tan et al., 2019) factorises the net into stages; each stage repeats one block whose kind,
 kernel, expansion, squeeze-and-excitation, skip, width and depth the search picks. The stem (32
-filters, stride 2), the stage strides and the 1280-filter head stay fixed, as in EfficientNet-B0.
+filters, stride 2), the stage strides and the 1280-filter head stay fixed, as in EfficientNet-B0;
+only compound scaling (a `scaled:` model grown from a `nas:` one) widens the stem and head too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from arena.models.nas_stages import HEAD_FILTERS, SKELETON, STEM_FILTERS, Stage
+
 
 class SqueezeExcite(nn.Module):
     """Channel attention: pool, squeeze to `reduced` channels, excite, scale the input."""
@@ -70,15 +72,21 @@ class Block(nn.Module):
 
 
 class NasNetwork(nn.Module):
-    """Stem, the seven searched stages, a 1x1 head, global pooling, dropout and the classifier."""
+    """Stem, the seven searched stages, a 1x1 head, global pooling, dropout and the classifier.
 
-    def __init__(self, stages: Sequence[Stage], num_classes: int = 1000, drop_rate: float = 0.2, drop_path_rate: float = 0.0) -> None:
+    The stem and head keep B0's widths unless compound scaling widens them with the stages.
+    """
+
+    def __init__(
+        self, stages: Sequence[Stage], num_classes: int = 1000, drop_rate: float = 0.2, drop_path_rate: float = 0.0,
+        stem_filters: int = STEM_FILTERS, head_filters: int = HEAD_FILTERS,
+    ) -> None:
         super().__init__()
         if len(stages) != len(SKELETON):
             raise ValueError(f"expected {len(SKELETON)} stages, got {len(stages)}")
-        self.stem = conv_bn(3, STEM_FILTERS, 3, stride=2)
+        self.stem = conv_bn(3, stem_filters, 3, stride=2)
         total = sum(stage.layers for stage in stages)
-        blocks, channels, index = [], STEM_FILTERS, 0
+        blocks, channels, index = [], stem_filters, 0
         for stage, fixed in zip(stages, SKELETON):
             for layer in range(stage.layers):
                 # Stochastic depth grows linearly with depth, as in EfficientNet.
@@ -86,9 +94,9 @@ class NasNetwork(nn.Module):
                 blocks.append(Block(stage, channels, fixed.stride if layer == 0 else 1, rate))
                 channels, index = stage.filters, index + 1
         self.blocks = nn.Sequential(*blocks)
-        self.head = conv_bn(channels, HEAD_FILTERS, 1)
+        self.head = conv_bn(channels, head_filters, 1)
         self.dropout = nn.Dropout(drop_rate)
-        self.classifier = nn.Linear(HEAD_FILTERS, num_classes)
+        self.classifier = nn.Linear(head_filters, num_classes)
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from arena.models.efficientnet import build_scaled_efficientnet
 from arena.models.info import ModelInfo
+from arena.models.nas import PREFIX as NAS_PREFIX
+from arena.models.nas import build_network, load_nas_architecture
 from arena.models.persisted import document_names, read_document, write_document
 from arena.models.registry import get_model_info, register_namespace
 from arena.models.resnet import build_scaled_resnet
@@ -33,7 +35,7 @@ class ScaledModel:
     name: str
     """The full model name, scaled:<id>."""
     base: str
-    """The zoo name of the base net (efficientnet_b0, resnet50)."""
+    """The name of the base net: efficientnet_b0, resnet50, or a searched nas:<id>."""
     width_multiplier: float
     depth_multiplier: float
     resolution: int
@@ -82,6 +84,13 @@ def build_architecture(
     drop_rate: float | None = None, drop_path_rate: float | None = None,
 ) -> nn.Module:
     """Build `base` scaled by the multipliers; None rates keep the family's defaults."""
+    if base.startswith(NAS_PREFIX + ":"):
+        # Read at build time, like the nas: name itself: a Ray worker gets ARENA_HOME from the job.
+        architecture = load_nas_architecture(base, load_settings().home)
+        if architecture is None:
+            raise ValueError(f"no saved NAS model {base!r} to scale")
+        return build_network(architecture, num_classes, drop_rate, drop_path_rate,
+                             width_multiplier=width_multiplier, depth_multiplier=depth_multiplier)
     rates = {key: value for key, value in (("drop_rate", drop_rate), ("drop_path_rate", drop_path_rate)) if value is not None}
     if base == "efficientnet_b0":
         return build_scaled_efficientnet(width_multiplier, depth_multiplier, num_classes=num_classes, **rates)

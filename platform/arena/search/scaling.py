@@ -23,6 +23,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from arena.models.nas import Architecture
+from arena.models.nas_stages import HEAD_FILTERS, STEM_FILTERS
+
 CHANNEL_DIVISOR = 8
 RESOLUTION_DIVISOR = 8
 ROUND_LIMIT = 0.9
@@ -34,7 +37,7 @@ class BaseNetwork:
     """The net phi = 0 scales from: its stage layout and native resolution."""
 
     model: str
-    """The zoo name of the base net."""
+    """The name of the base net: a zoo name, or a searched nas:<id>."""
     family: str
     stem_width: int
     stage_widths: tuple[int, ...]
@@ -63,6 +66,23 @@ RESNET50 = BaseNetwork(
     resolution=224,
 )
 BASE_NETWORKS = {base.model: base for base in (EFFICIENTNET_B0, RESNET50)}
+"""The zoo nets a search can scale; a searched `nas:<id>` becomes a base through `nas_base_network`."""
+
+
+def nas_base_network(model: str, architecture: Architecture, resolution: int) -> BaseNetwork:
+    """A searched net as the phi = 0 base: its seven stages' filters and layers, B0's stem and head.
+
+    `resolution` is the side it was searched at, its native one.
+    """
+    return BaseNetwork(
+        model=model,
+        family="nas",
+        stem_width=STEM_FILTERS,
+        stage_widths=tuple(stage.filters for stage in architecture.stages),
+        stage_depths=tuple(stage.layers for stage in architecture.stages),
+        head_width=HEAD_FILTERS,
+        resolution=resolution,
+    )
 
 # The released EfficientNets (Table 2's models): name, width, depth, resolution.
 RELEASED_EFFICIENTNETS = (
@@ -101,7 +121,7 @@ class ScaledArchitecture:
     """The base net grown by `coefficients` to step `phi`: what a builder needs, nothing more."""
 
     base: str
-    """The zoo name of the base net."""
+    """The name of the base net (BaseNetwork.model)."""
     coefficients: Coefficients
     phi: int
     depth_multiplier: float

@@ -4,6 +4,8 @@ The steps (Tan & Le, 2019, section 3.3): enumerate (alpha, beta, gamma) under th
 and price every candidate at phi = 1 and drop those over budget; train the rest as Tune trials in
 one parent MLflow run; take the lowest-error completed trial (ties: fewer GFLOPs); then scale the
 base by those coefficients to phi = 1..max_phi and persist each as `scaled:<name>-phi<k>`.
+The base is efficientnet_b0, resnet50, or a net `arena search nas` found (`nas:<id>`), whose seven
+stages scale like B0's.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ KIND_TRIAL = "scaling-trial"
 
 def base_resolution(spec: ScalingSearchSpec) -> int:
     """The phi = 0 resolution: the base job's image size, else the base net's native one."""
-    return spec.base.data.image_size or scaling.BASE_NETWORKS[spec.base.model].resolution
+    return spec.base.data.image_size or spec.base_network().resolution
 
 
 def enumerate_candidates(spec: ScalingSearchSpec) -> list[scaling.ScaledArchitecture]:
@@ -44,7 +46,7 @@ def enumerate_candidates(spec: ScalingSearchSpec) -> list[scaling.ScaledArchitec
         target=grid.target,
         tolerance=grid.tolerance,
     )
-    base = scaling.BASE_NETWORKS[spec.base.model]
+    base = spec.base_network()
     return [scaling.scale(base, c, 1, base_resolution=base_resolution(spec)) for c in coefficients]
 
 
@@ -95,7 +97,7 @@ def build_family(
     spec: ScalingSearchSpec, coefficients: scaling.Coefficients, base_price: Price, settings: Settings
 ) -> list[FamilyRow]:
     """Scale the base to phi = 1..max_phi, price and persist each member; compare with the released nets."""
-    base = scaling.BASE_NETWORKS[spec.base.model]
+    base = spec.base_network()
     members = scaling.scale_family(base, coefficients, range(1, spec.max_phi + 1), base_resolution=base_resolution(spec))
     released = scaling.RELEASED_EFFICIENTNETS if base.family == "efficientnet" else ()
     rows = []
@@ -151,8 +153,7 @@ def run_scaling_search(
         requests.append(TrialRequest(item.candidate.coefficients.id, trial_job(spec, item.candidate, model)))
     for request in requests:
         check_job(request.spec, settings)
-    base_net = scaling.BASE_NETWORKS[spec.base.model]
-    base_price = price_model(build_architecture(base_net.model, 1.0, 1.0, spec.budget.num_classes), base_resolution(spec))
+    base_price = price_model(build_architecture(spec.base.model, 1.0, 1.0, spec.budget.num_classes), base_resolution(spec))
     started_ray = ray_driver.connect(settings)
     try:
         parent = _open_parent(spec, settings, priced)

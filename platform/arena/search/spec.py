@@ -12,9 +12,33 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from arena.errors import SpecError
-from arena.search.scaling import BASE_NETWORKS
+from arena.errors import SpecError, UnknownNameError
+from arena.models.nas import PREFIX as NAS_PREFIX
+from arena.models.nas import load_nas_model, nas_model_names, parse_architecture
+from arena.search.scaling import BASE_NETWORKS, BaseNetwork, nas_base_network
+from arena.settings import load_settings
 from arena.spec import JobSpec, describe_validation_errors, read_yaml_tree
+
+
+def scalable_base(model: str, home: Path) -> BaseNetwork:
+    """The net a scaling search grows: efficientnet_b0, resnet50, or a nas:<id> saved under `home`.
+
+    Anything else raises ValueError naming base.model and the valid choices.
+    """
+    if model in BASE_NETWORKS:
+        return BASE_NETWORKS[model]
+    if not model.startswith(NAS_PREFIX + ":"):
+        raise ValueError(
+            f"base.model: {model!r} cannot be scaled; choose one of {', '.join(BASE_NETWORKS)} or a nas:<id> saved by `arena search nas`"
+        )
+    saved = load_nas_model(model, home)
+    if saved is None:
+        raise ValueError(f"base.model: {UnknownNameError('NAS model', model, nas_model_names(home))}")
+    try:
+        architecture = parse_architecture(saved.architecture, source=model)
+    except SpecError as error:
+        raise ValueError(f"base.model: the saved {model} is not a valid architecture: {'; '.join(error.problems)}") from None
+    return nas_base_network(model, architecture, saved.resolution)
 
 
 class _Frozen(BaseModel):
@@ -89,7 +113,7 @@ class ScalingSearchSpec(_Frozen):
     experiment: str = "arena"
     """MLflow experiment of the parent run and its trials."""
     base: JobSpec
-    """The trial recipe; base.model is the net to scale (efficientnet_b0 or resnet50)."""
+    """The trial recipe; base.model is the net to scale (efficientnet_b0, resnet50 or a saved nas:<id>)."""
     grid: GridSpec = GridSpec()
     budget: BudgetSpec = BudgetSpec()
     tune: TuneSpec = TuneSpec()
@@ -99,10 +123,14 @@ class ScalingSearchSpec(_Frozen):
     @field_validator("base")
     @classmethod
     def _scalable_base(cls, base: JobSpec) -> JobSpec:
-        # A field validator (not a model one) so this problem is reported beside the others.
-        if base.model not in BASE_NETWORKS:
-            raise ValueError(f"base.model: {base.model!r} cannot be scaled; choose one of {', '.join(BASE_NETWORKS)}")
+        # A field validator (not a model one) so this problem is reported beside the others. A nas:
+        # base is looked up in this process's $ARENA_HOME, where `arena search nas` saved it.
+        scalable_base(base.model, load_settings().home)
         return base
+
+    def base_network(self) -> BaseNetwork:
+        """The net this search grows; a nas: base is read from this process's $ARENA_HOME."""
+        return scalable_base(self.base.model, load_settings().home)
 
 
 def parse_scaling_spec(tree: Any, source: str = "search spec") -> ScalingSearchSpec:
