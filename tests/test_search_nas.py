@@ -279,6 +279,51 @@ def test_the_searcher_prices_before_it_proposes_and_learns(searcher: str) -> Non
     assert len(lines) == len(dropped)
 
 
+def test_asha_ranks_nas_trials_by_each_epochs_reward(arena_env, monkeypatch) -> None:
+    """The trial runner takes the metric: NAS ranks on the reward every epoch reports, scaling on val error."""
+    import pickle
+    from types import SimpleNamespace
+
+    from ray.tune.integration import ray_train
+
+    from arena.search import trials
+    from arena.search.nas_search import price_architecture, trial_config, trial_metric
+
+    spec = parse_nas_spec(tiny_nas(tune={"scheduler": "asha"}))
+    metric = trial_metric(spec)
+    assert (metric.name, metric.mode) == ("reward", "max")
+    assert (trials.VAL_ERROR.name, trials.VAL_ERROR.mode, trials.VAL_ERROR.score) == ("val_top1_error", "min", None)
+    for chosen, expected in ((metric, ("reward", "max")), (trials.VAL_ERROR, ("val_top1_error", "min"))):
+        tuner = trials.build_tuner([trials.TrialRequest("template", spec.base)], spec.tune, arena_env, kind="nas-trial",
+                                   parent_run_id="parent", progress=print, metric=chosen)
+        tune_config = tuner._local_tuner._tune_config  # the Tuner has no public getter for it
+        assert (tune_config.metric, tune_config.mode) == expected
+
+    # Each epoch's report reaches Tune with the reward of that epoch's error and the priced cost.
+    reported: list[dict] = []
+    queue = SimpleNamespace(put=reported.append)
+    monkeypatch.setattr(ray_train, "_in_tune_session", lambda: True)
+    monkeypatch.setattr(ray_train, "get_session", lambda: SimpleNamespace(_get_or_create_inter_actor_queue=lambda: queue))
+    candidate = price_architecture(spec, nas_space.skeleton_architecture())
+    config = trial_config(spec, arena_env.home, candidate)
+    callback = trials.report_callback(pickle.loads(pickle.dumps(metric)), config)  # it runs inside Ray: it must pickle
+    errors = (80.0, 55.0, 40.0)
+    for epoch, error in enumerate(errors, 1):
+        callback.after_report(None, [{"val_top1_error": error, "epoch": epoch}], None)
+    assert [row["val_top1_error"] for row in reported] == list(errors)
+    gflops = candidate.price.gflops
+    assert [row["reward"] for row in reported] == pytest.approx([reward(accuracy_of(e), gflops, 0.002, -0.07) for e in errors])
+    assert type(trials.report_callback(trials.VAL_ERROR, config)) is ray_train.TuneReportCallback
+
+    # With latency as the objective, the reward weighs the measured milliseconds.
+    latency_spec = parse_nas_spec(tiny_nas(objective={"kind": "latency", "target": 5.0, "w_over": -1.0}))
+    timed = price_architecture(latency_spec, nas_space.skeleton_architecture())
+    reported.clear()
+    trials.report_callback(trial_metric(latency_spec), trial_config(latency_spec, arena_env.home, timed)).after_report(
+        None, [{"val_top1_error": 30.0}], None)
+    assert reported[0]["reward"] == pytest.approx(reward(0.7, timed.price.latency_ms, 5.0, -0.07, -1.0))
+
+
 # --- end to end on Ray Tune ---------------------------------------------------------------------
 
 

@@ -3,8 +3,9 @@
 The steps (Tan et al., 2019, MnasNet): a Tune Searcher proposes architectures from the factorised
 space (TPE, random or regularised evolution); each is built and priced (params, GMACs, or CPU
 latency) at the search resolution, dropped when over budget, else persisted as
-`nas:<name>-<id>` and trained as a trial nested in one parent MLflow run (ASHA cuts laggards on
-val error). Each trial is scored by ACC x (cost / T)^w; the highest-reward completed trial wins.
+`nas:<name>-<id>` and trained as a trial nested in one parent MLflow run. Every epoch is scored by
+the paper's reward ACC x (cost / T)^w from its val accuracy and the architecture's priced cost, and
+ASHA cuts the trials whose reward lags; the highest-reward completed trial wins.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from arena.errors import RunFailed
 from arena.models.nas import Architecture, NasModel, build_network, load_nas_model, save_nas_model
 from arena.search.nas_reward import NasPrice, accuracy_of, price_network, reward
 from arena.search.nas_report import NasBest, NasDroppedRow, NasResult, NasTrialRow
-from arena.search.nas_searcher import Candidate, NasSearcher
-from arena.search.nas_spec import NasSearchSpec, load_nas_spec
+from arena.search.nas_searcher import REWARD, Candidate, NasSearcher
+from arena.search.nas_spec import NasSearchSpec, ObjectiveSpec, load_nas_spec
 from arena.search.pricing import Budget
-from arena.search.trials import Progress, TrialOutcome, TrialRequest, closing_parent_run, print_progress, run_trials
+from arena.search.trials import (
+    Progress, TrialMetric, TrialOutcome, TrialRequest, closing_parent_run, print_progress, run_trials,
+)
 from arena.settings import Settings, load_settings
 from arena.spec import flatten
 from arena.tracking import run_log, search_log
@@ -48,10 +51,24 @@ def price_architecture(spec: NasSearchSpec, architecture: Architecture) -> Candi
     return Candidate(architecture, price, tuple(over))
 
 
+def objective_reward(objective: ObjectiveSpec, cost: float, val_top1_error: float) -> float:
+    """MnasNet's reward of a net of this cost and error: ACC x (cost / target)^w."""
+    return reward(accuracy_of(val_top1_error), cost, objective.target, objective.w, objective.w_over)
+
+
 def price_reward(spec: NasSearchSpec, price: NasPrice, val_top1_error: float) -> float:
-    """MnasNet's reward of a trained net of this price: ACC x (cost / target)^w."""
-    objective = spec.objective
-    return reward(accuracy_of(val_top1_error), price.cost(objective.kind), objective.target, objective.w, objective.w_over)
+    """The reward of a trained net of this price (GFLOPs or latency, as the objective says)."""
+    return objective_reward(spec.objective, price.cost(spec.objective.kind), val_top1_error)
+
+
+def epoch_reward(objective: ObjectiveSpec, config: dict[str, Any], metrics: dict[str, Any]) -> float:
+    """The reward of one epoch of a trial: its val error and the priced cost its trial config carries."""
+    return objective_reward(objective, config["cost"], metrics["val_top1_error"])
+
+
+def trial_metric(spec: NasSearchSpec) -> TrialMetric:
+    """What ASHA ranks NAS trials by: each epoch's reward, highest first."""
+    return TrialMetric(REWARD, "max", score=partial(epoch_reward, spec.objective))
 
 
 def candidate_reward(spec: NasSearchSpec, candidate: Candidate, val_top1_error: float) -> float:
@@ -68,13 +85,16 @@ def trial_job_tree(spec: NasSearchSpec, architecture_id: str) -> dict[str, Any]:
 
 
 def trial_config(spec: NasSearchSpec, home: Path, candidate: Candidate) -> dict[str, Any]:
-    """Persist the candidate as a `nas:` model (workers know it only by name); return its trial config."""
+    """Persist the candidate as a `nas:` model (workers know it only by name); return its trial config.
+
+    The config carries the candidate's priced cost, from which each epoch's reward is scored.
+    """
     price = candidate.price
     save_nas_model(NasModel(
         name=model_name(spec, candidate.id), architecture=candidate.architecture.to_json(), resolution=spec.resolution,
         search=spec.name, params=price.params, gflops=price.gflops, latency_ms=price.latency_ms,
     ), home)
-    return {"candidate": candidate.id, "spec": trial_job_tree(spec, candidate.id)}
+    return {"candidate": candidate.id, "spec": trial_job_tree(spec, candidate.id), "cost": price.cost(spec.objective.kind)}
 
 
 def search_nas(path: str | Path, overrides: Sequence[str] = (), *, progress: Progress = print_progress) -> NasResult:
@@ -100,7 +120,7 @@ def run_nas_search(spec: NasSearchSpec, settings: Settings | None = None, *, pro
         progress(f"search {spec.name}: {spec.tune.num_samples} trials ({spec.tune.searcher}) in MLflow run {parent}")
         with closing_parent_run(settings, parent):
             outcomes = run_trials([TrialRequest("template", spec.base)], spec.tune, settings, kind=KIND_TRIAL,
-                                  parent_run_id=parent, progress=progress, searcher=searcher)
+                                  parent_run_id=parent, progress=progress, searcher=searcher, metric=trial_metric(spec))
             rows = [_trial_row(spec, settings, outcome) for outcome in outcomes]
             best = _pick_best(rows)
             progress(f"best: {best.model} reward {best.reward:.4f} ({best.val_top1_error:.2f}% val top-1 error)")

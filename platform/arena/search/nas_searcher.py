@@ -60,7 +60,9 @@ class NasSearcher(Searcher):
         reward_of: Callable[[Candidate, float], float],
         progress: Callable[[str], None],
     ) -> None:
-        super().__init__(metric="val_top1_error", mode="min")
+        # The trials are ranked (by ASHA) on the reward each epoch reports; this searcher learns from
+        # the reward of a trial's last val error, the same number.
+        super().__init__(metric=REWARD, mode="max")
         self.tuning = tuning
         self.evaluate = evaluate
         self.to_config = to_config

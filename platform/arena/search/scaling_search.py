@@ -20,7 +20,9 @@ from arena.search.pricing import Budget, Price, Priced, describe_dropped, price_
 from arena.models.scaled import ScaledModel, build_architecture, save_scaled_model
 from arena.search.scaling_report import DroppedRow, FamilyRow, ReleasedRow, ScalingResult, TrialRow
 from arena.search.spec import ScalingSearchSpec, load_scaling_spec
-from arena.search.trials import Progress, TrialOutcome, TrialRequest, closing_parent_run, print_progress, run_trials
+from arena.search.trials import (
+    VAL_ERROR, Progress, TrialOutcome, TrialRequest, closing_parent_run, print_progress, run_trials,
+)
 from arena.settings import Settings, load_settings
 from arena.spec import JobSpec, flatten, parse_spec
 from arena.tracking import run_log, search_log
@@ -159,7 +161,8 @@ def run_scaling_search(
         parent = _open_parent(spec, settings, priced)
         progress(f"search {spec.name}: {len(requests)} trials in MLflow run {parent}")
         with closing_parent_run(settings, parent):
-            outcomes = run_trials(requests, spec.tune, settings, kind=KIND_TRIAL, parent_run_id=parent, progress=progress)
+            outcomes = run_trials(requests, spec.tune, settings, kind=KIND_TRIAL, parent_run_id=parent, progress=progress,
+                                  metric=VAL_ERROR)
             by_id = {item.candidate.coefficients.id: item for item in kept}
             best = pick_best(outcomes, {key: item.price.gflops for key, item in by_id.items()})
             winner = by_id[best.id].candidate.coefficients

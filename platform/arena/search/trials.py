@@ -2,8 +2,10 @@
 
 A trial is a Tune function trainable (the "driver") that trains its candidate's JobSpec with
 `run_training`, which builds a Ray Train V2 TorchTrainer; `TuneReportCallback` passes each epoch's
-metrics to Tune, so ASHA sees `val_top1_error` per epoch (training_iteration = epoch). Every trial
-opens its own MLflow run nested under the search's parent run. Shared by every search.
+metrics to Tune, so ASHA ranks trials per epoch (training_iteration = epoch) by the search's
+`TrialMetric`: `val_top1_error` (lowest first) by default, or a metric the search scores from each
+epoch's report (the NAS search's reward, highest first). Every trial opens its own MLflow run
+nested under the search's parent run. Shared by every search.
 
 Candidates are either known up front (a list of TrialRequests, grid or TPE over their ids) or
 proposed while the search runs by a Tune `Searcher` whose configs carry each trial's own job
@@ -18,10 +20,12 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal
 
 import ray
 from ray import tune
+from ray.tune.integration.ray_train import TuneReportCallback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import Searcher
 
@@ -31,8 +35,10 @@ from arena.spec import JobSpec, parse_spec
 from arena.tracking import run_log, search_log
 from arena.training import ray_driver
 
-METRIC = "val_top1_error"
-MODE = "min"
+if TYPE_CHECKING:
+    from ray.train import Checkpoint
+    from ray.train.v2._internal.execution.context import TrainRunContext
+
 DRIVER_CPUS = 0.01
 """The trial driver only waits on its TorchTrainer; Tune refuses 0, and 0.01 leaves the CPUs to Train workers."""
 
@@ -43,6 +49,43 @@ TrialStatus = Literal["completed", "stopped", "failed"]
 def print_progress(line: str) -> None:
     """Write a progress line to stderr (stdout stays free for JSON)."""
     print(line, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class TrialMetric:
+    """What the scheduler ranks trials by: a metric of every epoch's report, and which way is better."""
+
+    name: str
+    mode: Literal["min", "max"]
+    score: Callable[[Mapping[str, Any], Mapping[str, Any]], float] | None = None
+    """Computes the metric from the trial's config and one epoch's metrics; None when training reports it.
+
+    It runs inside Ray (the trial's Train controller), so it must pickle: a module-level function
+    or a partial of one.
+    """
+
+
+VAL_ERROR = TrialMetric("val_top1_error", "min")
+"""The epoch's val top-1 error (percent), lowest first: what training reports and the scaling search ranks by."""
+
+
+class ScoredReportCallback(TuneReportCallback):
+    """Pass each epoch's metrics to Tune with the search's own metric added, `name` = score(metrics)."""
+
+    def __init__(self, name: str, score: Callable[[Mapping[str, Any]], float]) -> None:
+        super().__init__()
+        self.name = name
+        self.score = score
+
+    def after_report(self, run_context: TrainRunContext, metrics: list[dict[str, Any]], checkpoint: Checkpoint | None) -> None:
+        super().after_report(run_context, [{**row, self.name: self.score(row)} for row in metrics], checkpoint)
+
+
+def report_callback(metric: TrialMetric, config: Mapping[str, Any]) -> TuneReportCallback:
+    """The callback that reports a trial's epochs to Tune, scoring `metric` when training does not report it."""
+    if metric.score is None:
+        return TuneReportCallback()
+    return ScoredReportCallback(metric.name, partial(metric.score, config))
 
 
 @dataclass(frozen=True)
@@ -69,14 +112,13 @@ class TrialOutcome:
 
 
 def _drive_trial(
-    config: dict[str, Any], *, specs: Mapping[str, dict[str, Any]], kind: str, parent_run_id: str, environment: dict[str, str]
+    config: dict[str, Any], *, specs: Mapping[str, dict[str, Any]], kind: str, parent_run_id: str,
+    environment: dict[str, str], metric: TrialMetric,
 ) -> None:
     """Train one candidate (Tune's function trainable; runs in its own Ray actor)."""
     # The trial's actor may live on a cluster started without arena's settings, and the candidate's
     # model is resolved by name from ARENA_HOME: give it the search's settings first.
     os.environ.update(environment)
-    from ray.tune.integration.ray_train import TuneReportCallback
-
     from arena.training.launcher import run_training
 
     candidate = config["candidate"]
@@ -86,7 +128,7 @@ def _drive_trial(
         kind=kind,
         parent_run_id=parent_run_id,
         extra_tags={"arena.candidate": candidate, "arena.trial": tune.get_context().get_trial_id()},
-        callbacks=[TuneReportCallback()],
+        callbacks=[report_callback(metric, config)],
         show_progress=False,
     )
 
@@ -94,24 +136,30 @@ def _drive_trial(
 class _ProgressCallback(tune.Callback):
     """Print each trial's start, epochs and end on the driver side."""
 
-    def __init__(self, progress: Progress, epochs: int) -> None:
+    def __init__(self, progress: Progress, epochs: int, metric: TrialMetric) -> None:
         self.progress = progress
         self.epochs = epochs
+        self.metric = metric
+
+    def _describe(self, result: dict) -> str:
+        line = f"val_top1_error {result.get(VAL_ERROR.name, float('nan')):.2f}%"
+        if self.metric.name != VAL_ERROR.name:
+            line += f", {self.metric.name} {result.get(self.metric.name, float('nan')):.4f}"
+        return line
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.progress(f"trial {trial.config['candidate']}: started")
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         self.progress(
-            f"trial {trial.config['candidate']}: epoch {result.get('training_iteration')}/{self.epochs} "
-            f"val_top1_error {result.get(METRIC, float('nan')):.2f}%"
+            f"trial {trial.config['candidate']}: epoch {result.get('training_iteration')}/{self.epochs} {self._describe(result)}"
         )
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         result = trial.last_result or {}
         done = int(result.get("training_iteration", 0))
         how = "finished" if done >= self.epochs else f"stopped early by the scheduler after {done} epochs"
-        self.progress(f"trial {trial.config['candidate']}: {how}, val_top1_error {result.get(METRIC, float('nan')):.2f}%")
+        self.progress(f"trial {trial.config['candidate']}: {how}, {self._describe(result)}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.progress(f"trial {trial.config['candidate']}: failed")
@@ -129,9 +177,9 @@ def trials_that_fit(request: TrialRequest, settings: Settings) -> int:
 
 def build_tuner(
     requests: Sequence[TrialRequest], tuning: TuneSpec, settings: Settings, *, kind: str, parent_run_id: str,
-    progress: Progress, searcher: Searcher | None = None,
+    progress: Progress, searcher: Searcher | None = None, metric: TrialMetric = VAL_ERROR,
 ) -> tune.Tuner:
-    """Assemble the Tuner: driver resources, searcher, scheduler, concurrency and progress.
+    """Assemble the Tuner: driver resources, searcher, scheduler ranking by `metric`, concurrency and progress.
 
     With `searcher`, it proposes tuning.num_samples trials (configs with "candidate" and "spec").
     """
@@ -156,7 +204,7 @@ def build_tuner(
     trainable = tune.with_resources(
         tune.with_parameters(
             _drive_trial, specs={r.id: r.spec.model_dump(mode="json") for r in requests}, kind=kind,
-            parent_run_id=parent_run_id, environment=settings_environment(settings),
+            parent_run_id=parent_run_id, environment=settings_environment(settings), metric=metric,
         ),
         {"CPU": DRIVER_CPUS},
     )
@@ -164,12 +212,12 @@ def build_tuner(
         trainable,
         param_space=param_space,
         tune_config=tune.TuneConfig(
-            metric=METRIC, mode=MODE, scheduler=scheduler, search_alg=search_alg, num_samples=num_samples,
+            metric=metric.name, mode=metric.mode, scheduler=scheduler, search_alg=search_alg, num_samples=num_samples,
             max_concurrent_trials=tuning.max_concurrent or trials_that_fit(requests[0], settings),
         ),
         run_config=tune.RunConfig(
             name=f"search-{parent_run_id}", storage_path=settings.storage, verbose=0,
-            callbacks=[_ProgressCallback(progress, epochs)],
+            callbacks=[_ProgressCallback(progress, epochs, metric)],
         ),
     )
 
@@ -189,11 +237,12 @@ def closing_parent_run(settings: Settings, parent_run_id: str) -> Iterator[None]
 
 def run_trials(
     requests: Sequence[TrialRequest], tuning: TuneSpec, settings: Settings, *, kind: str, parent_run_id: str,
-    progress: Progress = print_progress, searcher: Searcher | None = None,
+    progress: Progress = print_progress, searcher: Searcher | None = None, metric: TrialMetric = VAL_ERROR,
 ) -> list[TrialOutcome]:
-    """Train the candidates as Tune trials (Ray must be connected); return one outcome per trial."""
+    """Train the candidates as Tune trials ranked by `metric` (Ray must be connected); return one outcome per trial."""
     tuner = build_tuner(
-        requests, tuning, settings, kind=kind, parent_run_id=parent_run_id, progress=progress, searcher=searcher
+        requests, tuning, settings, kind=kind, parent_run_id=parent_run_id, progress=progress, searcher=searcher,
+        metric=metric,
     )
     # Tune prints its experiment banner with plain print() even at verbose=0: keep stdout free for
     # the search's JSON by sending it to stderr, beside the progress lines.
@@ -214,7 +263,7 @@ def run_trials(
         done = int(metrics.get("training_iteration", 0))
         wanted = epochs.get(candidate, template_epochs)
         status: TrialStatus = "failed" if result.error else ("completed" if done >= wanted else "stopped")
-        error = metrics.get(METRIC)
+        error = metrics.get(VAL_ERROR.name)
         outcome = TrialOutcome(
             id=candidate, status=status, val_top1_error=None if error is None else float(error), epochs=done,
             run_id=runs.get(str(metrics.get("trial_id"))),
