@@ -103,17 +103,22 @@ def upsert(
     key: tuple[str, ...],
     update: list[str],
 ) -> None:
-    """INSERT ... ON CONFLICT (key) DO UPDATE for SQLite and PostgreSQL, in batches."""
+    """INSERT ... ON CONFLICT (key) DO UPDATE for SQLite and PostgreSQL, as one executemany.
+
+    One statement with bound parameters, compiled once and run over every row by the driver; a
+    multi-row VALUES clause would be compiled afresh per batch, which costs more than the writing.
+    """
+    if not rows:
+        return
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    for start in range(0, len(rows), 1000):
-        statement = dialect.insert(table).values(rows[start : start + 1000])
-        if update:
-            statement = statement.on_conflict_do_update(
-                index_elements=list(key), set_={column: statement.excluded[column] for column in update}
-            )
-        else:
-            statement = statement.on_conflict_do_nothing(index_elements=list(key))
-        connection.execute(statement)
+    statement = dialect.insert(table)
+    if update:
+        statement = statement.on_conflict_do_update(
+            index_elements=list(key), set_={column: statement.excluded[column] for column in update}
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=list(key))
+    connection.execute(statement, rows)
 
 
 def _delete_stale(connection: Connection, keep: set[tuple[Any, ...]]) -> None:

@@ -110,13 +110,13 @@ def _write(connection: Connection, rows: list[dict[str, Any]]) -> tuple[int, int
     added = updated = 0
     columns = [getattr(MeasuredResult, name) for name in _COLUMNS]
     ids = list(by_id)
+    write = []
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         stored = {
             found.run_id: found._mapping
             for found in connection.execute(select(*columns).where(MeasuredResult.run_id.in_(chunk)))
         }
-        write = []
         for run_id in chunk:
             row = by_id[run_id]
             if run_id not in stored:
@@ -126,8 +126,7 @@ def _write(connection: Connection, rows: list[dict[str, Any]]) -> tuple[int, int
             else:
                 continue
             write.append(row)
-        if write:
-            upsert(connection, MeasuredResult, write, ("run_id",), [name for name in _COLUMNS if name != "run_id"])
+    upsert(connection, MeasuredResult, write, ("run_id",), [name for name in _COLUMNS if name != "run_id"])
     return added, updated
 
 
