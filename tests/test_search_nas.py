@@ -324,6 +324,39 @@ def test_asha_ranks_nas_trials_by_each_epochs_reward(arena_env, monkeypatch) -> 
     assert reported[0]["reward"] == pytest.approx(reward(0.7, timed.price.latency_ms, 5.0, -0.07, -1.0))
 
 
+def test_the_search_chart_draws_every_trial_and_is_logged_on_the_parent_run(arena_env, tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from arena.search.nas_report import NasBest, NasResult, NasTrialRow
+    from arena.search.nas_search import chart_points
+    from arena.tracking import run_log, search_log
+
+    def row(model: str, gflops: float, error: float | None, status: str) -> NasTrialRow:
+        score = None if error is None else reward(accuracy_of(error), gflops, 0.002, -0.07)
+        return NasTrialRow(model=model, architecture={}, params=1000, gflops=gflops, latency_ms=None, val_top1_error=error,
+                           accuracy=None if error is None else accuracy_of(error), reward=score, status=status, epochs=1,
+                           run_id=None)
+
+    rows = (row("nas:a", 0.0015, 40.0, "completed"), row("nas:b", 0.003, 30.0, "completed"),
+            row("nas:c", 0.002, 70.0, "stopped"), row("nas:d", 0.004, None, "failed"))
+    best = NasBest(model="nas:b", architecture={}, params=1000, gflops=0.003, latency_ms=None, val_top1_error=30.0,
+                   reward=rows[1].reward, run_id=None)
+    result = NasResult(name="unit", parent_run_id="-", objective="flops", target=0.002, w=-0.07, w_over=None,
+                       resolution=16, best=best, trials=rows)
+    points = chart_points(result)
+    assert [(p.label, p.completed, p.best) for p in points] == [
+        ("nas:a", True, False), ("nas:b", True, True), ("nas:c", False, False), ("nas:d", False, False)]
+    assert points[1].reward == best.reward and points[3].reward is None
+
+    path = search_log.draw_nas_chart(tmp_path / "chart.png", trials=points, target_gflops=0.002, title="unit")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+    run_id = run_log.start_run(arena_env.tracking_uri, arena_env.artifact_root, experiment="arena", run_name="unit",
+                               tags={}, params={})
+    search_log.log_nas_chart(arena_env.tracking_uri, run_id, trials=points, target_gflops=None, title="unit (latency)")
+    assert "search_chart.png" in {item.path for item in MlflowClient(arena_env.tracking_uri).list_artifacts(run_id)}
+
+
 # --- end to end on Ray Tune ---------------------------------------------------------------------
 
 
@@ -356,6 +389,7 @@ def test_a_tiny_nas_search_finds_a_model_that_trains(arena_env, ray_head, monkey
     info = get_model_info(best["model"])
     assert info.family == "nas" and info.gflops == pytest.approx(best["gflops"]) and math.isclose(info.resolution, 16)
     assert any("started" in line for line in lines) and any("best:" in line for line in lines)
+    assert any("epoch 1/1" in line and "reward" in line for line in lines)  # Tune saw each epoch's reward
     assert "stages" in render_nas_result(result)
 
     client = MlflowClient(settings.tracking_uri)
@@ -363,6 +397,7 @@ def test_a_tiny_nas_search_finds_a_model_that_trains(arena_env, ray_head, monkey
     assert parent.info.status == "FINISHED" and parent.data.tags["arena.kind"] == "nas-search"
     assert parent.data.params["best.model"] == best["model"]
     assert parent.data.metrics["best_reward"] == pytest.approx(best["reward"])
+    assert "search_chart.png" in {item.path for item in client.list_artifacts(result.parent_run_id)}
     children = client.search_runs([parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{result.parent_run_id}'")
     assert {child.data.tags["arena.kind"] for child in children} == {"nas-trial"} and len(children) == 2
     for child in children:

@@ -180,6 +180,12 @@ def _open_parent(spec: NasSearchSpec, settings: Settings) -> str:
     return run_id
 
 
+def chart_points(result: NasResult) -> list[search_log.NasChartPoint]:
+    """Every trial as the search's chart draws it (reward and val error against GFLOPs), the best starred."""
+    return [search_log.NasChartPoint(t.gflops, t.val_top1_error, t.reward, t.model, completed=t.status == "completed",
+                                     best=t.model == result.best.model) for t in result.trials]
+
+
 def _log_parent(settings: Settings, result: NasResult) -> None:
     best = result.best
     counts = {status: sum(t.status == status for t in result.trials) for status in ("completed", "stopped", "failed")}
@@ -193,6 +199,12 @@ def _log_parent(settings: Settings, result: NasResult) -> None:
         series={"trial_reward": [(step, t.reward) for step, t in enumerate(result.trials, 1) if t.reward is not None]},
     )
     run_log.log_text(settings.tracking_uri, result.parent_run_id, json.dumps(best.architecture, indent=2) + "\n", "best_architecture.json")
+    unit = "GFLOPs" if result.objective == "flops" else "ms"
+    search_log.log_nas_chart(
+        settings.tracking_uri, result.parent_run_id, trials=chart_points(result),
+        target_gflops=result.target if result.objective == "flops" else None,
+        title=f"{result.name}: reward = ACC x (cost / {result.target:g} {unit})^{result.w:g}; best {best.model}",
+    )
     lines = [f"{t.model}\tparams {t.params}\tgflops {t.gflops:.6g}\treward {t.reward}\t{t.status}" for t in result.trials]
     lines += [f"nas:{d.id}\tparams {d.params}\tgflops {d.gflops:.6g}\tdropped: {'; '.join(d.reasons)}" for d in result.dropped]
     run_log.log_text(settings.tracking_uri, result.parent_run_id, "\n".join(lines) + "\n", "trials.tsv")
