@@ -2,7 +2,8 @@
 
 - `scaling`: the pure compound-scaling math (alpha, beta, gamma, phi and the rounding rules).
 - `pricing`: build and count every candidate, drop those over the budget, before anything trains.
-- `trials`: run priced candidates as Tune trials through the one training path, nested in MLflow.
+- `trials`: run priced candidates as Tune trials through the one training path, nested in MLflow,
+  ranked per epoch by the search's metric (val error for scaling, MnasNet's reward for NAS).
 - `scaling_search`: the `arena search scaling` command's function and its result.
 - `nas_space`, `nas_reward`, `nas_spec`: MnasNet's factorised space (pure sampling and mutation),
   its reward ACC x (cost / T)^w, and the NAS spec.
