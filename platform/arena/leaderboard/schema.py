@@ -82,11 +82,15 @@ class MeasuredResult(Base):
 
     __tablename__ = "measured_results"
     __table_args__ = (
-        # Best run per model / family on a dataset, and the error-vs-gflops frontier, read these.
+        # Best run per model / family on a dataset: a seek to the lowest top1_error.
         Index("ix_measured_dataset_model_top1", "dataset", "model", "top1_error"),
         Index("ix_measured_dataset_family_top1", "dataset", "family", "top1_error"),
-        Index("ix_measured_dataset_gflops_top1", "dataset", "gflops", "top1_error"),
-        Index("ix_measured_finished", "finished"),
+        # The error-vs-gflops frontier: a walk in (gflops, top1_error, id) order, with or without a family.
+        Index("ix_measured_dataset_gflops_top1_id", "dataset", "gflops", "top1_error", "id"),
+        Index("ix_measured_dataset_family_gflops_top1_id", "dataset", "family", "gflops", "top1_error", "id"),
+        # The runs listing, newest first, on every dataset or on one.
+        Index("ix_measured_finished_id", "finished", "id"),
+        Index("ix_measured_dataset_finished_id", "dataset", "finished", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, literal, or_, select, union
+from sqlalchemy import Connection, Select, func, literal, select
+from sqlalchemy.orm import aliased
 
-from arena.errors import UnknownNameError
+from arena.errors import ArenaError, UnknownNameError
 from arena.leaderboard.schema import Architecture, LeaderboardState, MeasuredResult, ReferenceResult
 from arena.leaderboard.store import Store
 
@@ -34,6 +35,8 @@ COLUMNS: dict[str, list[str]] = {
                   "source", "note"],
 }
 VIEWS = tuple(COLUMNS)
+RUNS_PAGE = 100  # `runs` lists every measured run, so it pages unless asked for all (limit 0)
+PAGES: dict[str, int] = {"runs": RUNS_PAGE}  # rows a view shows when no limit is given
 
 M = MeasuredResult
 _MEASURED = {  # output name -> measured_results column
@@ -46,17 +49,32 @@ _MEASURED = {  # output name -> measured_results column
 
 
 def show(
-    store: Store, view: str = "ilsvrc", dataset: str | None = None, family: str | None = None, limit: int | None = None
+    store: Store,
+    view: str = "ilsvrc",
+    dataset: str | None = None,
+    family: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Rows of `view`; dataset defaults to the one with most measured runs (all datasets for `runs`)."""
+    """Rows of `view`; dataset defaults to the one with most measured runs (all datasets for `runs`).
+
+    `limit` rows at most, after skipping `offset`: None means the view's own page (the newest
+    RUNS_PAGE runs for `runs`, every row of the other views, which stay small), 0 means every row.
+    """
     if view not in COLUMNS:
         raise UnknownNameError("leaderboard view", view, VIEWS)
+    for name, value in (("limit", limit), ("offset", offset)):
+        if value is not None and value < 0:
+            raise ArenaError(f"{name} must be 0 or more, not {value}")
+    page = PAGES.get(view) if limit is None else (limit or None)  # None from here on: every row
     with store.reading() as connection:
         if dataset is None and view not in ("runs", "reference"):
             dataset = default_dataset(connection)
         query = _QUERIES[view](dataset, family)
-        if limit is not None:
-            query = query.limit(limit)
+        if page is not None:
+            query = query.limit(page)
+        if offset:
+            query = query.offset(offset)
         result = connection.execute(query)
         columns = COLUMNS[view]
         assert list(result.keys()) == columns, "each view's query selects exactly its columns, in order"
@@ -97,15 +115,24 @@ def _ilsvrc(dataset: str, family: str | None) -> Select:
 
     When that architecture was never measured on the dataset, the best run of its family stands in
     (a VGG-11 for VGG-16, say); `measured_model` names the model either way, so nothing is hidden.
+    An architecture's family is the zoo's, or else the one its measured runs carry; a family filter
+    keeps the entries of that family. Every lookup is a seek on (dataset, model) or (dataset, family).
     """
     R = ReferenceResult
-    filters = [M.family == family] if family else []
-    architecture_family = (
-        select(Architecture.family).where(Architecture.name == R.architecture).correlate(R).scalar_subquery()
+    zoo_family = select(Architecture.family).where(Architecture.name == R.architecture).correlate(R).scalar_subquery()
+    run = aliased(M)  # its own name: this seek must not correlate with the runs _best_id reads
+    measured_family = (
+        select(run.family)
+        .where(run.dataset == dataset, run.model == R.architecture)
+        .order_by(run.top1_error)  # the (dataset, model, top1_error) index's order, so planners seek it
+        .limit(1)
+        .correlate(R)
+        .scalar_subquery()
     )
+    architecture_family = func.coalesce(zoo_family, measured_family)
     best = func.coalesce(
-        _best_id(dataset, M.model == R.architecture, *filters),
-        _best_id(dataset, M.family == architecture_family, *filters),
+        _best_id(dataset, M.model == R.architecture),
+        _best_id(dataset, M.family == architecture_family),
     )
     entries = (
         select(R.year, R.team, R.entry, R.architecture, R.place, R.value.label("paper_top5_error"),
@@ -113,11 +140,7 @@ def _ilsvrc(dataset: str, family: str | None) -> Select:
         .where(R.place.is_not(None), R.metric == "top5_error", R.dataset == CHALLENGE_DATASET)
     )
     if family:
-        in_family = union(
-            select(Architecture.name).where(Architecture.family == family),
-            select(M.model).where(M.dataset == dataset, M.family == family).distinct(),
-        )
-        entries = entries.where(R.architecture.in_(in_family))
+        entries = entries.where(architecture_family == family)
     entries = entries.subquery()
     return (
         select(entries.c.year, entries.c.team, entries.c.entry, entries.c.architecture, entries.c.place,
@@ -147,27 +170,40 @@ def _family(dataset: str, family: str | None) -> Select:
 
 
 def _pareto(dataset: str, family: str | None) -> Select:
-    """Runs no other run beats on both top-1 error and gflops: the error-vs-compute frontier."""
-    scope = [M.dataset == dataset, M.gflops.is_not(None), M.top1_error.is_not(None)]
-    scope += [M.family == family] if family else []
-    points = select(M.gflops, func.min(M.top1_error).label("top1")).where(*scope).group_by(M.gflops).subquery()
-    better_before = func.min(points.c.top1).over(order_by=points.c.gflops, rows=(None, -1))
-    ranked = select(points.c.gflops, points.c.top1, better_before.label("better")).subquery()
-    frontier = (
-        select(ranked.c.gflops, ranked.c.top1)
-        .where(or_(ranked.c.better.is_(None), ranked.c.top1 < ranked.c.better))
-        .subquery()
+    """Runs no other run beats on both top-1 error and gflops: the error-vs-compute frontier.
+
+    A walk along the (dataset[, family], gflops, top1_error, id) index instead of a pass over every
+    run: start at the cheapest run (lowest error among equal gflops, lowest id among ties), then
+    step to the first run in index order that costs more and errs less than the last point. Each
+    step starts past the last point's gflops, so the walk reads the dataset's index entries once at
+    most, with no grouping or sorting of them, and the recursion holds only the frontier's points.
+    """
+    scope = [M.dataset == dataset] + ([M.family == family] if family else [])
+    in_index_order = (M.gflops, M.top1_error, M.id)
+    first = (
+        select(M.id)
+        .where(*scope, M.gflops.is_not(None), M.top1_error.is_not(None))
+        .order_by(*in_index_order)
+        .limit(1)
+        .scalar_subquery()
     )
-    pick = (
-        select(M.id).where(*scope, M.gflops == frontier.c.gflops, M.top1_error == frontier.c.top1)
-        .order_by(M.id).limit(1).scalar_subquery()
+    walk = select(M.id, M.gflops, M.top1_error).where(M.id == first).cte("frontier", recursive=True)
+    following = (
+        select(M.id)
+        .where(*scope, M.gflops > walk.c.gflops, M.top1_error < walk.c.top1_error)
+        .order_by(*in_index_order)
+        .limit(1)
+        .correlate(walk)
+        .scalar_subquery()
     )
-    chosen = select(frontier.c.gflops, pick.label("best_id")).subquery()
-    return select(*_measured_columns("pareto")).join(chosen, M.id == chosen.c.best_id).order_by(M.gflops)
+    point = aliased(M, name="point")
+    step = select(point.id, point.gflops, point.top1_error).select_from(walk).join(point, point.id == following)
+    walk = walk.union_all(step)
+    return select(*_measured_columns("pareto")).join(walk, M.id == walk.c.id).order_by(M.gflops)
 
 
 def _runs(dataset: str | None, family: str | None) -> Select:
-    """Every measured run, newest first."""
+    """Every measured run, newest first: the (finished, id) index read backwards, or (dataset, finished, id)."""
     query = select(*_measured_columns("runs"))
     if dataset:
         query = query.where(M.dataset == dataset)
