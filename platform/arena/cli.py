@@ -316,8 +316,17 @@ def search_nas(
     _print_result(run_search(spec_path, set_), format, render_nas_result)
 
 
-def _show_leaderboard(view: str, dataset: Optional[str], family: Optional[str], format: str, out_file: Optional[Path] = None) -> None:
+def _show_leaderboard(
+    view: str,
+    dataset: Optional[str],
+    family: Optional[str],
+    format: str,
+    out_file: Optional[Path] = None,
+    limit: Optional[int] = None,
+    offset: int = 0,
+) -> None:
     from arena.leaderboard import open_store, render, show
+    from arena.leaderboard.views import PAGES
     from arena.settings import load_settings
 
     settings = load_settings()
@@ -328,7 +337,11 @@ def _show_leaderboard(view: str, dataset: Optional[str], family: Optional[str], 
 
             text = render_page(store, dataset, family, settings.mlflow_ui_url, tracking_uri=settings.tracking_uri)
         else:
-            text = render(show(store, view, dataset=dataset, family=family), format, view)
+            rows = show(store, view, dataset=dataset, family=family, limit=limit, offset=offset)
+            text = render(rows, format, view)
+            if limit is None and len(rows) == PAGES.get(view):  # a full default page: there may be more
+                err.print(f"rows {offset + 1}-{offset + len(rows)}; --offset {offset + len(rows)} for the next page, "
+                          "--limit 0 for all", highlight=False)
     if out_file is not None:
         out_file.write_text(text)
         err.print(f"wrote {out_file}", highlight=False)
@@ -342,6 +355,11 @@ ViewOption = Annotated[str, typer.Option("--view", help="ilsvrc | family | paret
 DatasetOption = Annotated[Optional[str], typer.Option("--dataset", help="Measured runs on this dataset (default: the most measured).")]
 FamilyOption = Annotated[Optional[str], typer.Option("--family", help="Only this model family.")]
 FormatOption = Annotated[str, typer.Option("--format", help="table | json | csv | markdown | html.")]
+LimitOption = Annotated[
+    Optional[int],
+    typer.Option("--limit", help="Rows at most (default: every row; the runs view: one page of the newest). 0: every row."),
+]
+OffsetOption = Annotated[int, typer.Option("--offset", help="Skip this many rows first (the next page).")]
 
 
 @leaderboard_app.callback()
@@ -351,10 +369,12 @@ def leaderboard(
     dataset: DatasetOption = None,
     family: FamilyOption = None,
     format: FormatOption = "table",
+    limit: LimitOption = None,
+    offset: OffsetOption = 0,
 ) -> None:
     """The leaderboard (the ilsvrc view unless told otherwise)."""
     if context.invoked_subcommand is None:
-        _show_leaderboard(view, dataset, family, format)
+        _show_leaderboard(view, dataset, family, format, limit=limit, offset=offset)
 
 
 @leaderboard_app.command("show")
@@ -364,9 +384,11 @@ def leaderboard_show(
     family: FamilyOption = None,
     format: FormatOption = "table",
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+    limit: LimitOption = None,
+    offset: OffsetOption = 0,
 ) -> None:
     """One view of the leaderboard, in one format (html: the whole dashboard page as one file)."""
-    _show_leaderboard(view, dataset, family, format, out_file)
+    _show_leaderboard(view, dataset, family, format, out_file, limit=limit, offset=offset)
 
 
 @leaderboard_app.command("sync")
