@@ -113,26 +113,16 @@ def _best_id(dataset: str, *match: Any) -> Any:
 def _ilsvrc(dataset: str, family: str | None) -> Select:
     """Each ILSVRC winner and runner-up beside the best measured run of the same architecture.
 
-    When that architecture was never measured on the dataset, the best run of its family stands in
-    (a VGG-11 for VGG-16, say); `measured_model` names the model either way, so nothing is hidden.
-    An architecture's family is the zoo's, or else the one its measured runs carry; a family filter
-    keeps the entries of that family. Every lookup is a seek on (dataset, model) or (dataset, family).
+    When that architecture was never measured on the dataset, the best run of its zoo family stands
+    in (a VGG-11 for VGG-16, say); `measured_model` names the model either way, so nothing is hidden.
+    A family filter keeps the entries whose architecture is in the family: the zoo's word, or else
+    that of the architecture's own runs. Every lookup is a seek on (dataset, model) or (dataset, family).
     """
     R = ReferenceResult
     zoo_family = select(Architecture.family).where(Architecture.name == R.architecture).correlate(R).scalar_subquery()
-    run = aliased(M)  # its own name: this seek must not correlate with the runs _best_id reads
-    measured_family = (
-        select(run.family)
-        .where(run.dataset == dataset, run.model == R.architecture)
-        .order_by(run.top1_error)  # the (dataset, model, top1_error) index's order, so planners seek it
-        .limit(1)
-        .correlate(R)
-        .scalar_subquery()
-    )
-    architecture_family = func.coalesce(zoo_family, measured_family)
     best = func.coalesce(
         _best_id(dataset, M.model == R.architecture),
-        _best_id(dataset, M.family == architecture_family),
+        _best_id(dataset, M.family == zoo_family),
     )
     entries = (
         select(R.year, R.team, R.entry, R.architecture, R.place, R.value.label("paper_top5_error"),
@@ -140,7 +130,15 @@ def _ilsvrc(dataset: str, family: str | None) -> Select:
         .where(R.place.is_not(None), R.metric == "top5_error", R.dataset == CHALLENGE_DATASET)
     )
     if family:
-        entries = entries.where(architecture_family == family)
+        measured_family = (
+            select(M.family)
+            .where(M.dataset == dataset, M.model == R.architecture)
+            .order_by(M.top1_error)  # the (dataset, model, top1_error) index's order, so planners seek it
+            .limit(1)
+            .correlate(R)
+            .scalar_subquery()
+        )
+        entries = entries.where(func.coalesce(zoo_family, measured_family) == family)
     entries = entries.subquery()
     return (
         select(entries.c.year, entries.c.team, entries.c.entry, entries.c.architecture, entries.c.place,
