@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import threading
@@ -70,6 +71,21 @@ def test_list_finished_runs_reads_final_epoch_metrics(tracking: dict) -> None:
     assert alexnet.metrics["val_top1_error"] == 25.0  # the last epoch, not the first
     assert alexnet.tags["arena.model"] == "alexnet" and alexnet.params["model.gflops"] == "0.71"
     assert alexnet.experiment == "arena" and alexnet.end_ms >= alexnet.start_ms
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_reads_leave_the_garbage_collector_as_they_found_it(tracking: dict, enabled: bool) -> None:
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        threads = [threading.Thread(target=list_finished_runs, args=(tracking["uri"], None)) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
 
 
 def test_missing_tracking_store_is_an_arena_error(tmp_path) -> None:  # noqa: ANN001
