@@ -63,6 +63,9 @@ def test_two_workers_on_digits_follow_the_mlflow_contract(arena_env, ray_head, m
     for key in ("train_loss", "val_loss", "val_top1_error", "val_top5_error", "images_per_second", "lr"):
         assert epochs_logged(settings, result.run_id, key) == [1, 2, 3], key
     assert run.data.metrics["val_top1_error"] == pytest.approx(result.val_top1_error)
+    # When the first step ran (the benchmarks' start-up figure): inside the run, before its end.
+    first_step = float(run.data.tags["arena.first_step_at"])
+    assert run.info.start_time / 1000 <= first_step <= run.info.end_time / 1000
     artifacts = {item.path for item in mlflow_client(settings).list_artifacts(result.run_id)}
     assert {"spec.yaml", "checkpoint"} <= artifacts
     checkpoint_files = {item.path for item in mlflow_client(settings).list_artifacts(result.run_id, "checkpoint")}

@@ -24,8 +24,6 @@ Decoded = Image.Image | torch.Tensor
 
 DecoderName = Literal["pil", "torchvision", "torchvision-or-pil"]
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
-"""File endings an image folder is scanned for (compared lower-cased)."""
 
 
 def decode_with_pil(path: Path) -> Image.Image:

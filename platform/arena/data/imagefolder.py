@@ -25,7 +25,8 @@ from typing import Any
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from arena.data.decoding import DEFAULT_DECODER, IMAGE_EXTENSIONS, DecoderName, decode_rgb
+from arena.data.decoding import DEFAULT_DECODER, DecoderName, decode_rgb
+from arena.data.layout import is_image_file
 from arena.errors import ArenaError
 
 logger = logging.getLogger(__name__)
@@ -35,17 +36,6 @@ FILES_NAMED = 5
 
 SUBSTITUTE_ATTEMPTS = 32
 """How far past an unreadable image to look for a readable one before giving up on the folder."""
-
-
-def find_classes(folder: Path) -> list[str]:
-    """The sorted names of the class folders (non-hidden subfolders) of a split folder."""
-    with os.scandir(folder) as entries:
-        return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
-
-
-def is_image_file(name: str) -> bool:
-    """True when the file name ends like an image the decoders read."""
-    return name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
 
 
 def find_images(folder: Path, class_names: list[str]) -> list[tuple[Path, int]]:
@@ -59,20 +49,6 @@ def find_images(folder: Path, class_names: list[str]) -> list[tuple[Path, int]]:
             subfolders.sort()
             samples += [(Path(directory) / f, label) for f in sorted(files) if is_image_file(f)]
     return samples
-
-
-def split_classes(root: Path) -> list[str]:
-    """The class list of an image folder root; val/ must hold no class that train/ lacks."""
-    train_classes = find_classes(root / "train")
-    if not train_classes:
-        raise ArenaError(f"data.root: {root} has no class folders in train/")
-    unknown = sorted(set(find_classes(root / "val")) - set(train_classes))
-    if unknown:
-        shown = ", ".join(unknown[:10]) + (", ..." if len(unknown) > 10 else "")
-        raise ArenaError(
-            f"data.root: {root}/val has {len(unknown)} class folder(s) that train/ lacks: {shown}"
-        )
-    return train_classes
 
 
 def _new_shared_array(values: list[int]) -> Any:

@@ -18,7 +18,7 @@ from arena.data import (
     data_root,
     prepare_digits,
 )
-from arena.data.imagefolder import find_classes
+from arena.data.layout import find_classes
 from arena.data.transforms import eval_resize_size, interpolation_of
 from arena.errors import ArenaError
 from arena.evaluation.loading import TrainedRun

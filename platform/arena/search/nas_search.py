@@ -114,7 +114,7 @@ def run_nas_search(spec: NasSearchSpec, settings: Settings | None = None, *, pro
         spec.tune, evaluate=partial(price_architecture, spec), to_config=partial(trial_config, spec, settings.home),
         reward_of=partial(candidate_reward, spec), progress=progress,
     )
-    started_ray = ray_driver.connect(settings)
+    started_ray = ray_driver.connect(settings, dashboard=True)
     try:
         parent = _open_parent(spec, settings)
         progress(f"search {spec.name}: {spec.tune.num_samples} trials ({spec.tune.searcher}) in MLflow run {parent}")

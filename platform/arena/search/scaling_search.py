@@ -156,7 +156,7 @@ def run_scaling_search(
     for request in requests:
         check_job(request.spec, settings)
     base_price = price_model(build_architecture(spec.base.model, 1.0, 1.0, spec.budget.num_classes), base_resolution(spec))
-    started_ray = ray_driver.connect(settings)
+    started_ray = ray_driver.connect(settings, dashboard=True)
     try:
         parent = _open_parent(spec, settings, priced)
         progress(f"search {spec.name}: {len(requests)} trials in MLflow run {parent}")

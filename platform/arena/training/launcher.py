@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from arena import models
-from arena.data import check_data
+from arena.data.layout import check_data
 from arena.errors import ArenaError, RunFailed, SpecError, UnknownNameError
 from arena.settings import Settings, load_settings
 from arena.spec import JobSpec, spec_to_yaml
-from arena.tracking import run_log
 from arena.training import ray_driver as cluster
 
 
@@ -81,7 +80,15 @@ def run_params(spec: JobSpec) -> dict[str, str]:
     return params
 
 
+def _prepare_store(spec: JobSpec, settings: Settings) -> None:
+    from arena.tracking import run_log
+
+    run_log.ensure_experiment(run_log.client_for(settings.tracking_uri), spec.experiment, settings.artifact_root)
+
+
 def _open_run(spec: JobSpec, settings: Settings, kind: str, parent_run_id: str | None, extra_tags: dict[str, str] | None) -> str:
+    from arena.tracking import run_log
+
     run_id = run_log.start_run(
         settings.tracking_uri, settings.artifact_root, experiment=spec.experiment, run_name=spec.name,
         tags=run_tags(spec, kind, extra_tags), params=run_params(spec), parent_run_id=parent_run_id,
@@ -91,6 +98,8 @@ def _open_run(spec: JobSpec, settings: Settings, kind: str, parent_run_id: str |
 
 
 def _reopen_run(spec: JobSpec, settings: Settings, run_id: str) -> str:
+    from arena.tracking import run_log
+
     summary = run_log.get_run_summary(settings.tracking_uri, run_id)
     logged_model = summary["tags"].get("arena.model")
     if logged_model != spec.model:
@@ -114,8 +123,15 @@ def run_training(
     """Check `spec`, then train it with Ray Train V2 in one MLflow run (new, or `resume_run_id`'s)."""
     settings = settings or load_settings()
     check_job(spec, settings)
+    cluster.probe(settings)
+    # While Ray starts: import torch, Ray Train and MLflow, and open the MLflow store (a first
+    # use creates its tables). The run itself is created only once the cluster can take the job.
+    preloading = cluster.preload(then=lambda: _prepare_store(spec, settings))
     started_ray = cluster.connect(settings, verbose=verbose)
     try:
+        preloading.result()
+        from arena.tracking import run_log
+
         resources = cluster.plan_resources(spec, settings)
         run_id = _reopen_run(spec, settings, resume_run_id) if resume_run_id else _open_run(
             spec, settings, kind, parent_run_id, extra_tags
@@ -156,7 +172,9 @@ def run_lineup(
             problems += [f"{spec.name}: {problem}" for problem in error.problems]
     if problems:
         raise SpecError(problems, source="job specs")
+    preloading = cluster.preload()
     started_ray = cluster.connect(settings, verbose=verbose)
+    preloading.result()
     try:
         return [run_training(spec, settings, verbose=verbose) for spec in specs]
     finally:

@@ -1,32 +1,74 @@
-"""The Ray boundary on the driver side: connect to a cluster, size the workers, run a TorchTrainer."""
+"""The Ray boundary on the driver side: connect to a cluster, size the workers, run a TorchTrainer.
+
+Start-up is on the critical path of every run, so the driver imports torch, Ray Train and MLflow
+in a background thread (`preload`) while `connect` starts or reaches Ray, not before it.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import socket
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import ray
-import ray.train
-from ray.train.torch import TorchConfig, TorchTrainer
 
 from arena.errors import ArenaError, SpecError
 from arena.settings import Settings, settings_environment
 from arena.spec import JobSpec
 from arena.training.progress import ProgressBoard, ProgressPrinter
 from arena.training.storage import check_storage_for_cluster, host_count
-from arena.training.worker import train_worker
 
 NAMESPACE = "arena"
 
+DRIVER_MODULES = ("ray.train.torch", "arena.training.worker", "arena.tracking.run_log")
+"""What the driver needs after Ray is up: imported meanwhile by `preload`."""
 
-def connect(settings: Settings, *, verbose: bool = False) -> bool:
-    """Connect to RAY_ADDRESS, or start a local Ray; return True when this call started it."""
+LOCAL_RAY_ENVIRONMENT = {
+    # Preemption (a cloud node being drained) cannot happen to a Ray that arena started on this
+    # machine; the watcher would be one more process starting beside the first training worker.
+    "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
+}
+
+
+def preload(then: Callable[[], None] | None = None) -> Future:
+    """Import the driver's heavy modules (torch, Ray Train, MLflow) in a thread, then call `then`.
+
+    Wait on the returned future before using them; it re-raises what the thread raised.
+    """
+
+    def load() -> None:
+        for name in DRIVER_MODULES:
+            importlib.import_module(name)
+        if then is not None:
+            then()
+
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arena-preload")
+    future = executor.submit(load)
+    executor.shutdown(wait=False)
+    return future
+
+
+def probe(settings: Settings) -> None:
+    """Fail fast, with one line, when RAY_ADDRESS names a cluster nobody answers at."""
+    if settings.ray_address and not ray.is_initialized():
+        _probe(settings.ray_address)
+
+
+def connect(settings: Settings, *, verbose: bool = False, dashboard: bool = False) -> bool:
+    """Connect to RAY_ADDRESS, or start a local Ray; return True when this call started it.
+
+    A local Ray gets its dashboard (3 s more to start here) when a search asks for it or the user
+    asked for Ray's own output: Train V2's placement-group cleaner asks the state API, which the
+    dashboard serves, whether a run's controller is gone, and without it a finished Tune trial
+    keeps its CPUs. A single run's controller releases them itself.
+    """
     if ray.is_initialized():
         return False
     if settings.ray_address:
@@ -34,15 +76,16 @@ def connect(settings: Settings, *, verbose: bool = False) -> bool:
         _use_token_when_available()
     # Ray's banners and the Train controller's chatter stay out of the user's way unless asked for.
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
+    if settings.ray_address is None:  # processes of a local Ray inherit this environment
+        for key, value in LOCAL_RAY_ENVIRONMENT.items():
+            os.environ.setdefault(key, value)
     try:
         ray.init(
             address=settings.ray_address,
             namespace=NAMESPACE,
             log_to_driver=verbose,
             logging_level=logging.INFO if verbose else logging.ERROR,
-            # Train V2's placement-group cleaner asks the state API (served by the dashboard) whether
-            # a run's controller is gone; without it a finished Tune trial keeps its CPUs forever.
-            include_dashboard=True if settings.ray_address is None else None,
+            include_dashboard=(dashboard or verbose) if settings.ray_address is None else None,
             runtime_env={"env_vars": settings_environment(settings)} if settings.ray_address is None else None,
         )
     except (ConnectionError, RuntimeError, ValueError) as error:
@@ -154,6 +197,11 @@ def fit(
     show_progress: bool = True,
 ) -> FitResult:
     """Run `spec` as a TorchTrainer whose storage name is the MLflow run id (so resume finds it)."""
+    import ray.train
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    from arena.training.worker import train_worker
+
     use_gpu = resources.gpus_per_worker > 0
     board_name = f"arena-progress-{run_id}"
     board = ProgressBoard.options(name=board_name, namespace=NAMESPACE, get_if_exists=True).remote()

@@ -3,6 +3,9 @@
 Rank 0 saves a checkpoint every epoch, reports it to Ray Train, then logs the epoch to MLflow.
 After a restart the checkpoint's history fills in any epoch whose logging was lost, and
 `log_epochs` skips epochs MLflow already has, so no epoch is ever logged twice.
+
+MLflow is imported when rank 0 first logs, after the first epoch, not before the first step:
+a worker's start-up is on the critical path of every run and every search trial.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import ray.train
 import torch
 
 from arena.spec import parse_spec
-from arena.tracking import run_log
 from arena.training.checkpoint import load_checkpoint, save_checkpoint
 from arena.training.session import TrainingSession, build_session
 
@@ -28,10 +30,7 @@ PROGRESS_EVERY_SECONDS = 1.0
 class _ProgressSender:
     """Throttled, fire-and-forget progress updates from rank 0 to the driver's ProgressBoard."""
 
-    def __init__(
-        self, board_name: str | None, namespace: str | None, session: TrainingSession, tracking_uri: str, run_id: str
-    ) -> None:
-        self.tracking_uri, self.run_id = tracking_uri, run_id
+    def __init__(self, board_name: str | None, namespace: str | None, session: TrainingSession) -> None:
         self.first_step_at: float | None = None
         self.board = None
         if board_name:
@@ -50,7 +49,6 @@ class _ProgressSender:
         if self.first_step_at is None:
             # When training really began: `arena train` -> first step is arena's start-up cost.
             self.first_step_at = time.time()
-            run_log.set_tags(self.tracking_uri, self.run_id, {"arena.first_step_at": f"{self.first_step_at:.3f}"})
         now = time.monotonic()
         if now - self.last < PROGRESS_EVERY_SECONDS:
             return
@@ -84,12 +82,11 @@ def train_worker(config: dict[str, Any]) -> None:
     _resume(session)
     tracking_uri, run_id = config["tracking_uri"], config["run_id"]
     if rank == 0 and session.history:
+        from arena.tracking import run_log
+
         run_log.log_epochs(tracking_uri, run_id, session.history)
-    progress = (
-        _ProgressSender(config.get("progress_board"), config.get("namespace"), session, tracking_uri, run_id)
-        if rank == 0
-        else None
-    )
+    progress = _ProgressSender(config.get("progress_board"), config.get("namespace"), session) if rank == 0 else None
+    first_step_tagged = False
     while session.epoch < spec.train.epochs:
         row = session.run_epoch(on_step=progress.on_step if progress else None)
         metrics = {key: value for key, value in row.items() if isinstance(value, (int, float))}
@@ -101,7 +98,12 @@ def train_worker(config: dict[str, Any]) -> None:
                     checkpoint=ray.train.Checkpoint.from_directory(folder),
                     checkpoint_dir_name=f"epoch_{session.epoch:04d}",
                 )
+            from arena.tracking import run_log
+
             run_log.log_epochs(tracking_uri, run_id, session.history)
+            if not first_step_tagged and progress.first_step_at is not None:
+                run_log.set_tags(tracking_uri, run_id, {"arena.first_step_at": f"{progress.first_step_at:.3f}"})
+                first_step_tagged = True
             progress.send(epoch_done=row)
         else:
             ray.train.report(metrics, checkpoint=None)
