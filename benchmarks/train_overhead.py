@@ -90,28 +90,31 @@ PLAIN_RAY_TRAIN = textwrap.dedent('''
     from ray.train.torch import TorchTrainer
 
     def loop(config):
+        # The same first step as arena's job: torchvision's model, batch, image size, SGD.
         import torch, torchvision
-        model = torchvision.models.resnet18(num_classes=10)
-        images, labels = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        model = getattr(torchvision.models, config["model"])(num_classes=10)
+        batch, size = config["batch"], config["image_size"]
+        images, labels = torch.randn(batch, 3, size, size), torch.randint(0, 10, (batch,))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         torch.nn.functional.cross_entropy(model(images), labels).backward()
         optimizer.step()
         open(config["marker"], "w").write(repr(time.time()))
 
     ray.init(include_dashboard=False, log_to_driver=False)
-    TorchTrainer(loop, train_loop_config={"marker": sys.argv[1]},
+    TorchTrainer(loop, train_loop_config={"marker": sys.argv[1], "model": sys.argv[3],
+                                          "batch": int(sys.argv[4]), "image_size": int(sys.argv[5])},
                  scaling_config=ScalingConfig(num_workers=1, resources_per_worker={"CPU": %d}),
                  run_config=RunConfig(storage_path=sys.argv[2])).fit()
 ''')
 
 
-def plain_ray_train_startup(folder: Path) -> float:
-    """Seconds from launching a plain Ray Train example to its first step."""
+def plain_ray_train_startup(folder: Path, model: str, batch: int, image_size: int) -> float:
+    """Seconds from launching a plain Ray Train example (same model, batch, size) to its first step."""
     script = folder / "plain_ray_train.py"
     script.write_text(PLAIN_RAY_TRAIN % THREADS)
     marker = folder / "first-step"
     launched = time.time()
-    subprocess.run([sys.executable, str(script), str(marker), str(folder / "results")],
+    subprocess.run([sys.executable, str(script), str(marker), str(folder / "results"), model, str(batch), str(image_size)],
                    capture_output=True, timeout=900, check=True)
     return float(marker.read_text()) - launched
 
@@ -132,7 +135,7 @@ def main() -> None:
             measured = arena_run(job(args.model, args.image_size, args.batch, args.steps, epochs=3), folder)
             arena_rates.append(statistics.median(measured["images_per_second"][1:]))  # epoch 1 warms up
             arena_startups.append(measured["startup_seconds"])
-            plain_startups.append(plain_ray_train_startup(folder))
+            plain_startups.append(plain_ray_train_startup(folder, args.model, args.batch, args.image_size))
         print(f"repeat {repeat + 1}: plain {plain[-1]:.1f} img/s, arena {arena_rates[-1]:.1f} img/s, "
               f"start-up arena {arena_startups[-1]:.1f} s vs plain Ray Train {plain_startups[-1]:.1f} s", file=sys.stderr)
     rate_ratio = statistics.median(arena_rates) / statistics.median(plain)
