@@ -141,3 +141,30 @@ def _runs(settings):
     client = mlflow_client(settings)
     experiment = client.get_experiment_by_name("arena") if Path(settings.tracking_uri.removeprefix("sqlite:///")).exists() else None
     return client.search_runs([experiment.experiment_id]) if experiment else []
+
+
+def test_a_lineup_of_one_cpu_jobs_trains_side_by_side(arena_env, ray_head, monkeypatch) -> None:
+    monkeypatch.setenv("RAY_ADDRESS", ray_head)
+    from arena.training.launcher import run_lineup
+
+    settings = load_settings()
+    one_cpu = {"workers": 1, "cpus_per_worker": 1}
+    specs = [parse_spec(digits_spec(name, resources=one_cpu, train={"epochs": 2})) for name in ("lane-a", "lane-b")]
+    results = run_lineup(specs, settings)
+    runs = [mlflow_client(settings).get_run(result.run_id) for result in results]
+    assert [run.info.run_name for run in runs] == ["lane-a", "lane-b"]  # results in the order given
+    assert all(run.info.status == "FINISHED" and result.epochs == 2 for run, result in zip(runs, results))
+    first, second = sorted(runs, key=lambda run: run.info.start_time)
+    assert second.info.start_time < first.info.end_time, "the two 1-CPU jobs ran one after another"
+
+
+def test_lineup_lanes_share_the_cpus_only_among_jobs_that_name_theirs(monkeypatch) -> None:
+    from arena.training import ray_driver
+
+    monkeypatch.setattr(ray_driver.ray, "cluster_resources", lambda: {"CPU": 8.0})
+    one = parse_spec(digits_spec("one", resources={"workers": 1, "cpus_per_worker": 1}))
+    two = parse_spec(digits_spec("two", resources={"workers": 2, "cpus_per_worker": 1}))
+    whole = parse_spec(digits_spec("whole", resources={"workers": 1, "cpus_per_worker": None}))
+    assert ray_driver.lineup_lanes([one, one, one]) == 3
+    assert ray_driver.lineup_lanes([one, two] * 4) == 4
+    assert ray_driver.lineup_lanes([one, whole]) == 1

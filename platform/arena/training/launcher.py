@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -162,7 +163,14 @@ def run_training(
 def run_lineup(
     specs: Sequence[JobSpec], settings: Settings | None = None, *, verbose: bool = False
 ) -> list[TrainResult]:
-    """Check every spec first (all problems together), then train them one after another on one Ray."""
+    """Check every spec first (all problems together), then train them on one Ray.
+
+    Jobs that name their CPUs (`resources.cpus_per_worker`) run side by side when the cluster
+    has room for several (a 2-core machine runs two 1-CPU jobs at once): one job's start-up
+    then overlaps another's training. Jobs that take every CPU run one after another. Results
+    come back in the order of `specs`; a failed job does not stop the others, and the first
+    failure is raised once all have ended.
+    """
     settings = settings or load_settings()
     problems: list[str] = []
     for spec in specs:
@@ -172,11 +180,24 @@ def run_lineup(
             problems += [f"{spec.name}: {problem}" for problem in error.problems]
     if problems:
         raise SpecError(problems, source="job specs")
+    cluster.probe(settings)
     preloading = cluster.preload()
     started_ray = cluster.connect(settings, verbose=verbose)
-    preloading.result()
     try:
-        return [run_training(spec, settings, verbose=verbose) for spec in specs]
+        preloading.result()
+        lanes = cluster.lineup_lanes(specs)
+        if lanes == 1:
+            return [run_training(spec, settings, verbose=verbose) for spec in specs]
+        pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="arena-lineup")
+        futures = [pool.submit(run_training, spec, settings, verbose=verbose) for spec in specs]
+        try:
+            wait(futures)
+        finally:  # on Ctrl-C: start nothing more; shutting Ray down below ends the running jobs
+            pool.shutdown(wait=False, cancel_futures=True)
+        failures = [future.exception() for future in futures if future.exception() is not None]
+        if failures:
+            raise failures[0]
+        return [future.result() for future in futures]
     finally:
         if started_ray:
             cluster.disconnect()

@@ -59,7 +59,8 @@ def train_one_epoch(
     """Train one pass over `loader`; return the mean loss, images seen, seconds and images/s (global)."""
     model.train()
     clipped = [p for name, p in model.named_parameters() if not _is_classifier(name)] if agc_clip else []
-    loss_sum, images_seen, steps = 0.0, 0, 0
+    # The loss adds up on the device: a .item() per step would make the host wait for the GPU.
+    loss_total, images_seen, steps = torch.zeros((), device=device), 0, 0
     start = time.perf_counter()
     for images, targets in loader:
         if max_steps is not None and steps >= max_steps:
@@ -85,13 +86,13 @@ def train_one_epoch(
         if ema is not None:
             ema.update_parameters(_unwrap(model))
         batch = images.shape[0]
-        loss_sum += loss.detach().float().item() * batch
+        loss_total += loss.detach().float() * batch
         images_seen += batch
         steps += 1
         if on_step is not None:
             on_step(steps, images_seen, time.perf_counter() - start)
     seconds = time.perf_counter() - start
-    loss_sum, images_total = _all_reduce_sum([loss_sum, float(images_seen)], device)
+    loss_sum, images_total = _all_reduce_sum([loss_total.item(), float(images_seen)], device)
     return {
         "train_loss": loss_sum / max(images_total, 1.0),
         "images": images_total,

@@ -43,7 +43,7 @@ class ProgressPrinter:
         self, board: Any, name: str, epochs: int, console: Console | None = None, every: float = 0.5, quiet_seconds: float = 15.0
     ) -> None:
         self.board, self.name, self.epochs, self.every = board, name, epochs, every
-        self.console = console or Console(stderr=True)
+        self.console = console or Console(stderr=True, soft_wrap=True)  # a log file gets whole lines
         # A terminal gets a step line on every change; a log file one every `quiet_seconds`.
         self.quiet_seconds = 0.0 if self.console.is_terminal else quiet_seconds
         self.last_printed = 0.0

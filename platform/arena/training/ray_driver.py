@@ -170,6 +170,19 @@ def plan_resources(spec: JobSpec, settings: Settings) -> WorkerResources:
     return WorkerResources(workers, per_worker, spec.resources.gpus_per_worker)
 
 
+def lineup_lanes(specs: Sequence[JobSpec]) -> int:
+    """How many jobs of a lineup can train side by side on this cluster's CPUs (at least 1).
+
+    Only jobs that name their CPUs share the cluster; a job that leaves `cpus_per_worker` unset
+    takes every CPU, so such a lineup runs one job at a time.
+    """
+    if any(spec.resources.cpus_per_worker is None or spec.resources.gpus_per_worker for spec in specs):
+        return 1
+    cpus = int(ray.cluster_resources().get("CPU", 0))
+    largest = max(spec.resources.workers * spec.resources.cpus_per_worker for spec in specs)
+    return max(1, min(len(specs), int(cpus // largest)))
+
+
 def _storage_problems(storage: str, nodes: list[dict]) -> list[str]:
     try:
         # Nodes on one machine share its disk; only separate machines need shared storage.
