@@ -59,7 +59,7 @@ def main() -> int:
             del os.environ[key]
         os.environ["ARENA_HOME"] = home
         settings = load_settings()
-        started = ray_driver.connect(settings)
+        started = ray_driver.connect(settings, dashboard=True)
         try:
             for scheduler in ("fifo", "asha"):
                 spec = grid_search_spec(scheduler, args)
@@ -67,14 +67,18 @@ def main() -> int:
                 began = time.perf_counter()
                 result = run_scaling_search(spec, settings)
                 seconds = time.perf_counter() - began
-                rows[scheduler] = (sum(t.epochs for t in result.trials), seconds, (result.alpha, result.beta, result.gamma))
+                rows[scheduler] = (sum(t.epochs for t in result.trials), seconds, (result.alpha, result.beta, result.gamma), len(result.trials))
         finally:
             if started:
                 ray_driver.disconnect()
-    for scheduler, (epochs, seconds, winner) in rows.items():
-        print(f"{scheduler:5s} trial-epochs {epochs:4d}  wall {seconds:7.1f} s  winner alpha/beta/gamma {winner}")
     ratio = rows["asha"][0] / rows["fifo"][0]
-    print(f"ASHA / FIFO trial-epochs: {ratio:.2f} (goal <= 0.40); same winner: {rows['asha'][2] == rows['fifo'][2]}")
+    print(f"## Search efficiency (compound-scaling grid on digits, {args.epochs} epochs x {args.steps} steps per trial)\n")
+    print("| scheduler | trials | trial-epochs | wall s | winner (alpha, beta, gamma) |\n|---|---|---|---|---|")
+    for scheduler, (epochs, seconds, winner, trials) in rows.items():
+        print(f"| {scheduler} | {trials} | {epochs} | {seconds:.0f} | {winner} |")
+    print(f"\nASHA / FIFO trial-epochs: **{ratio:.2f}** (goal <= 0.40); same winner: {rows['asha'][2] == rows['fifo'][2]}\n")
+    print(f"Reproduce: `.venv/bin/python benchmarks/search_efficiency.py --epochs {args.epochs} --steps {args.steps} "
+          f"--tolerance {args.tolerance} --reduction-factor {args.reduction_factor:g}`")
     return 0
 
 

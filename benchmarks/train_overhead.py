@@ -27,7 +27,7 @@ BIN = Path(sys.executable).parent
 THREADS = os.cpu_count() or 1
 
 
-def job(model: str, image_size: int, batch: int, steps: int, epochs: int) -> dict:
+def job(model: str, image_size: int, batch: int, steps: int, epochs: int, workers: int = 1) -> dict:
     return {
         "name": f"overhead-{model}",
         "model": model,
@@ -35,7 +35,7 @@ def job(model: str, image_size: int, batch: int, steps: int, epochs: int) -> dic
                  "train_size": batch * steps, "val_size": batch},
         "train": {"epochs": epochs, "batch_size": batch, "optimizer": {"name": "sgd", "lr": 0.01},
                   "max_steps_per_epoch": steps},
-        "resources": {"workers": 1, "cpus_per_worker": THREADS},
+        "resources": {"workers": workers, "cpus_per_worker": THREADS // workers},
     }
 
 
@@ -64,6 +64,7 @@ def arena_run(spec: dict, home: Path) -> dict:
     """Run `arena train` in a fresh process; return its per-epoch images/s and start-up seconds."""
     from mlflow.tracking import MlflowClient
 
+    home.mkdir(parents=True, exist_ok=True)
     spec_path = home / "spec.yaml"
     spec_path.write_text(yaml.safe_dump(spec))
     env = {**os.environ, "ARENA_HOME": str(home)}
@@ -126,8 +127,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ddp", action="store_true", help="also time 2 DDP workers (half the CPUs each) against 1")
     args = parser.parse_args()
-    plain, arena_rates, arena_startups, plain_startups = [], [], [], []
+    plain, arena_rates, arena_startups, plain_startups, ddp_rates = [], [], [], [], []
     for repeat in range(args.repeats):
         with tempfile.TemporaryDirectory(prefix="arena-bench-") as folder:
             folder = Path(folder)
@@ -136,6 +138,9 @@ def main() -> None:
             arena_rates.append(statistics.median(measured["images_per_second"][1:]))  # epoch 1 warms up
             arena_startups.append(measured["startup_seconds"])
             plain_startups.append(plain_ray_train_startup(folder, args.model, args.batch, args.image_size))
+            if args.ddp and THREADS >= 2:
+                ddp = arena_run(job(args.model, args.image_size, args.batch, args.steps, epochs=3, workers=2), folder / "ddp")
+                ddp_rates.append(statistics.median(ddp["images_per_second"][1:]))
         print(f"repeat {repeat + 1}: plain {plain[-1]:.1f} img/s, arena {arena_rates[-1]:.1f} img/s, "
               f"start-up arena {arena_startups[-1]:.1f} s vs plain Ray Train {plain_startups[-1]:.1f} s", file=sys.stderr)
     rate_ratio = statistics.median(arena_rates) / statistics.median(plain)
@@ -147,8 +152,13 @@ def main() -> None:
           f"{statistics.median(arena_rates):.1f} | {statistics.median(plain):.1f} | {rate_ratio:.3f} |")
     print(f"| seconds from launch to first step (arena train / plain Ray Train example; goal <= 0.5) | "
           f"{statistics.median(arena_startups):.1f} | {statistics.median(plain_startups):.1f} | {startup_ratio:.3f} |")
+    if ddp_rates:
+        print(f"| DDP images/s (2 workers x {THREADS // 2} CPUs / 1 worker x {THREADS} CPUs, both arena) | "
+              f"{statistics.median(ddp_rates):.1f} | {statistics.median(arena_rates):.1f} | "
+              f"{statistics.median(ddp_rates) / statistics.median(arena_rates):.3f} |")
     print(f"\nReproduce: `.venv/bin/python benchmarks/train_overhead.py --model {args.model} "
-          f"--image-size {args.image_size} --batch {args.batch} --steps {args.steps} --repeats {args.repeats}`")
+          f"--image-size {args.image_size} --batch {args.batch} --steps {args.steps} --repeats {args.repeats}"
+          f"{' --ddp' if args.ddp else ''}`")
 
 
 if __name__ == "__main__":
