@@ -18,7 +18,8 @@ from arena.training.session import build_session
 
 
 def tiny_net(classes: int = 3) -> nn.Module:
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, classes))
+    # No conv bias before batch norm: its gradient is zero by construction, so "every weight moves" could not hold.
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, classes))
 
 
 def loader(n: int = 32, classes: int = 3, batch: int = 8) -> DataLoader:

@@ -272,5 +272,8 @@ def run_trials(
         if outcome.status == "stopped" and outcome.run_id:
             # Tune stops a trial by interrupting its training, which the launcher may have logged as FAILED.
             search_log.mark_stopped(settings.tracking_uri, outcome.run_id, reason="scheduler")
+        elif outcome.status == "completed" and outcome.run_id:
+            # ASHA also stops a trial at its last epoch (max_t), before the launcher closes its run.
+            search_log.mark_completed(settings.tracking_uri, outcome.run_id)
         outcomes.append(outcome)
     return outcomes

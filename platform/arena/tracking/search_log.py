@@ -88,6 +88,13 @@ def close_unfinished_children(tracking_uri: str, parent_run_id: str, *, status: 
     return closed
 
 
+def mark_completed(tracking_uri: str, run_id: str) -> None:
+    """Close a trial's run that trained every epoch as FINISHED (Tune may end it before the launcher does)."""
+    client = client_for(tracking_uri)
+    if client.get_run(run_id).info.status != "FINISHED":
+        client.set_terminated(run_id, status="FINISHED")
+
+
 def mark_stopped(tracking_uri: str, run_id: str, *, reason: str) -> None:
     """Close a trial's run that the scheduler cut short as KILLED (stopping it may have looked like a failure)."""
     client = client_for(tracking_uri)

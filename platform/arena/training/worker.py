@@ -1,7 +1,7 @@
 """The Ray Train worker: a thin shell around `TrainingSession` (the Ray boundary on the worker side).
 
-Rank 0 saves a checkpoint every epoch, reports it to Ray Train, then logs the epoch to MLflow.
-After a restart the checkpoint's history fills in any epoch whose logging was lost, and
+Rank 0 logs each epoch to MLflow, then saves a checkpoint and reports it to Ray Train. A worker
+lost between the two is restarted from the previous checkpoint and trains that epoch again;
 `log_epochs` skips epochs MLflow already has, so no epoch is ever logged twice.
 
 MLflow is imported when rank 0 first logs, after the first epoch, not before the first step:
@@ -91,13 +91,8 @@ def train_worker(config: dict[str, Any]) -> None:
         row = session.run_epoch(on_step=progress.on_step if progress else None)
         metrics = {key: value for key, value in row.items() if isinstance(value, (int, float))}
         if rank == 0:
-            with tempfile.TemporaryDirectory(prefix="arena-ckpt-") as folder:
-                save_checkpoint(Path(folder), session.state_dict())
-                ray.train.report(
-                    metrics,
-                    checkpoint=ray.train.Checkpoint.from_directory(folder),
-                    checkpoint_dir_name=f"epoch_{session.epoch:04d}",
-                )
+            # MLflow first, the report last: a Tune scheduler may stop the trial as soon as it sees
+            # the report, and the epoch must be logged by then.
             from arena.tracking import run_log
 
             run_log.log_epochs(tracking_uri, run_id, session.history)
@@ -105,6 +100,13 @@ def train_worker(config: dict[str, Any]) -> None:
                 run_log.set_tags(tracking_uri, run_id, {"arena.first_step_at": f"{progress.first_step_at:.3f}"})
                 first_step_tagged = True
             progress.send(epoch_done=row)
+            with tempfile.TemporaryDirectory(prefix="arena-ckpt-") as folder:
+                save_checkpoint(Path(folder), session.state_dict())
+                ray.train.report(
+                    metrics,
+                    checkpoint=ray.train.Checkpoint.from_directory(folder),
+                    checkpoint_dir_name=f"epoch_{session.epoch:04d}",
+                )
         else:
             ray.train.report(metrics, checkpoint=None)
         _maybe_inject_failure(rank, session.epoch)
