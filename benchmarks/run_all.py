@@ -18,8 +18,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
 BENCHMARKS = {
-    "train_overhead": ["train_overhead.py", "--repeats", "3", "--ddp"],
-    "train_overhead_resnet50": ["train_overhead.py", "--model", "resnet50", "--steps", "8", "--repeats", "2"],
+    "train_overhead": ["train_overhead.py", "--repeats", "2", "--ddp"],
+    "train_overhead_resnet50": ["train_overhead.py", "--model", "resnet50", "--steps", "6", "--repeats", "2"],
     "input_pipeline": ["input_pipeline.py", "--repeats", "3"],
     "leaderboard": ["leaderboard.py"],
     "search_efficiency": ["search_efficiency.py"],
