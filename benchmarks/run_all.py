@@ -1,12 +1,16 @@
 """Run every benchmark (each measures arena against a baseline it runs itself) and write BENCHMARKS.md.
 
     make bench            # or: .venv/bin/python benchmarks/run_all.py [--only NAME ...]
+
+With --only, the named sections are measured again and replace theirs in the existing file; the
+others are kept as they were, each with the date it was measured.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import platform
 import subprocess
 import sys
@@ -45,26 +49,42 @@ def describe_machine() -> str:
             f"torch {torch.__version__}")
 
 
+SECTION = re.compile(r"<!-- bench:(?P<name>[\w-]+) -->\n(?P<body>.*?)(?=<!-- bench:|\Z)", re.S)
+
+
+def read_sections(path: Path) -> dict[str, str]:
+    """The sections of an existing BENCHMARKS.md, by benchmark name (empty when there is none)."""
+    if not path.exists():
+        return {}
+    return {match["name"]: match["body"] for match in SECTION.finditer(path.read_text())}
+
+
+def run_one(name: str) -> str:
+    """Run one benchmark in its own process; return its markdown section (or its failure)."""
+    command = [sys.executable, str(HERE / BENCHMARKS[name][0]), *BENCHMARKS[name][1:]]
+    print(f"running {name} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    minutes = (time.perf_counter() - started) / 60
+    when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    if result.returncode == 0:
+        # Each benchmark prints its own markdown: a heading, a table with its ratios, a Reproduce line.
+        return f"{result.stdout.strip()}\n\n({minutes:.1f} min, measured {when})\n\n"
+    return f"## {name}: FAILED (exit {result.returncode}, {when})\n\n```\n{result.stderr[-2000:]}\n```\n\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), help="run only these")
     parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     args = parser.parse_args()
-    sections = []
+    sections = read_sections(args.out) if args.only else {}
     for name in args.only or BENCHMARKS:
-        command = [sys.executable, str(HERE / BENCHMARKS[name][0]), *BENCHMARKS[name][1:]]
-        print(f"running {name} ...", file=sys.stderr, flush=True)
-        started = time.perf_counter()
-        result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
-        minutes = (time.perf_counter() - started) / 60
-        if result.returncode == 0:
-            # Each benchmark prints its own markdown: a heading, a table with its ratios, a Reproduce line.
-            sections.append(f"{result.stdout.strip()}\n\n({minutes:.1f} min)\n")
-        else:
-            sections.append(f"## {name}: FAILED (exit {result.returncode})\n\n```\n{result.stderr[-2000:]}\n```\n")
+        sections[name] = run_one(name)
     header = (f"# Benchmarks\n\nEach figure is a ratio against a baseline run side by side in the same run.\n\n"
-              f"Machine: {describe_machine()}\n\nWritten by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.\n")
-    args.out.write_text("\n".join([header, *sections]))
+              f"Machine: {describe_machine()}\n\nWritten by `make bench` (`benchmarks/run_all.py`).\n\n")
+    ordered = [name for name in BENCHMARKS if name in sections]
+    args.out.write_text(header + "".join(f"<!-- bench:{name} -->\n{sections[name]}" for name in ordered))
     print(f"wrote {args.out}", file=sys.stderr)
 
 

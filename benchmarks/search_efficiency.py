@@ -4,7 +4,7 @@ Runs `arena search scaling` twice on the built-in digits (tiny EfficientNets at 
 temporary ARENA_HOME, once with the ASHA scheduler and once with FIFO (every trial trains every
 epoch), and prints the trial-epochs each used and the ratio ASHA / FIFO (goal: at most 0.40).
 
-    python benchmarks/search_efficiency.py [--epochs 9] [--steps 4] [--tolerance 0.1] [--reduction-factor 3]
+    python benchmarks/search_efficiency.py [--epochs 9] [--steps 10] [--tolerance 0.05] [--reduction-factor 3]
 
 Uses RAY_ADDRESS when set, else a local Ray started for the run. Takes several minutes on a laptop.
 """
@@ -48,8 +48,8 @@ def main() -> int:
     """Run both searches and print trial-epochs, wall time, winners and the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=9, help="epochs per trial (ASHA's max_t)")
-    parser.add_argument("--steps", type=int, default=4, help="training steps per epoch")
-    parser.add_argument("--tolerance", type=float, default=0.1, help="relative slack around alpha*beta^2*gamma^2 = 2")
+    parser.add_argument("--steps", type=int, default=10, help="training steps per epoch")
+    parser.add_argument("--tolerance", type=float, default=0.05, help="relative slack around alpha*beta^2*gamma^2 = 2")
     parser.add_argument("--reduction-factor", type=float, default=3.0, help="ASHA's reduction factor")
     args = parser.parse_args()
     rows = {}

@@ -1,7 +1,9 @@
 """arena's training path against plain baselines, side by side in one run.
 
 1. Steady-state step rate: a plain PyTorch loop against arena's worker path (`arena train`: Ray Train
-   V2, one worker with every CPU) on the same model, synthetic data, batch and threads.
+   V2, one worker with every CPU) on the same model, synthetic data, batch and threads; and arena's
+   own loop (the worker's `TrainingSession`) in this process, without Ray, which tells arena's code
+   apart from the Ray runtime beside it.
 2. Start-up: seconds from launching `arena train` to its first training step, against a plain Ray
    Train example (ray.init + TorchTrainer with a one-step loop) launched the same way.
 
@@ -58,6 +60,18 @@ def plain_loop_images_per_second(model_name: str, image_size: int, batch: int, s
             optimizer.step()
         seconds = time.perf_counter() - start
     return batch * steps / seconds
+
+
+def arena_loop_images_per_second(spec: dict, home: Path) -> float:
+    """The worker's own path (`build_session` + `run_epoch`) in this process, without Ray or MLflow."""
+    from arena.spec import parse_spec
+    from arena.training.session import build_session
+
+    torch.set_num_threads(THREADS)
+    session = build_session(parse_spec(spec), home=home)
+    while session.epoch < session.spec.train.epochs:
+        session.run_epoch()
+    return statistics.median(row["images_per_second"] for row in session.history[1:])  # epoch 1 warms up
 
 
 def arena_run(spec: dict, home: Path) -> dict:
@@ -129,11 +143,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ddp", action="store_true", help="also time 2 DDP workers (half the CPUs each) against 1")
     args = parser.parse_args()
-    plain, arena_rates, arena_startups, plain_startups, ddp_rates = [], [], [], [], []
+    plain, loop_rates, arena_rates, arena_startups, plain_startups, ddp_rates = [], [], [], [], [], []
     for repeat in range(args.repeats):
         with tempfile.TemporaryDirectory(prefix="arena-bench-") as folder:
             folder = Path(folder)
             plain.append(plain_loop_images_per_second(args.model, args.image_size, args.batch, args.steps))
+            loop_rates.append(arena_loop_images_per_second(
+                job(args.model, args.image_size, args.batch, args.steps, epochs=3), folder))
             measured = arena_run(job(args.model, args.image_size, args.batch, args.steps, epochs=3), folder)
             arena_rates.append(statistics.median(measured["images_per_second"][1:]))  # epoch 1 warms up
             arena_startups.append(measured["startup_seconds"])
@@ -141,7 +157,8 @@ def main() -> None:
             if args.ddp and THREADS >= 2:
                 ddp = arena_run(job(args.model, args.image_size, args.batch, args.steps, epochs=3, workers=2), folder / "ddp")
                 ddp_rates.append(statistics.median(ddp["images_per_second"][1:]))
-        print(f"repeat {repeat + 1}: plain {plain[-1]:.1f} img/s, arena {arena_rates[-1]:.1f} img/s, "
+        print(f"repeat {repeat + 1}: plain {plain[-1]:.1f} img/s, arena loop without Ray {loop_rates[-1]:.1f} img/s, "
+              f"arena {arena_rates[-1]:.1f} img/s, "
               f"start-up arena {arena_startups[-1]:.1f} s vs plain Ray Train {plain_startups[-1]:.1f} s", file=sys.stderr)
     rate_ratio = statistics.median(arena_rates) / statistics.median(plain)
     startup_ratio = statistics.median(arena_startups) / statistics.median(plain_startups)
@@ -150,6 +167,9 @@ def main() -> None:
     print("| measure | arena | baseline | ratio |\n|---|---|---|---|")
     print(f"| steady-state images/s (arena worker path / plain PyTorch loop; goal >= 0.97) | "
           f"{statistics.median(arena_rates):.1f} | {statistics.median(plain):.1f} | {rate_ratio:.3f} |")
+    print(f"| steady-state images/s (arena's loop without Ray, this process / plain PyTorch loop) | "
+          f"{statistics.median(loop_rates):.1f} | {statistics.median(plain):.1f} | "
+          f"{statistics.median(loop_rates) / statistics.median(plain):.3f} |")
     print(f"| seconds from launch to first step (arena train / plain Ray Train example; goal <= 0.5) | "
           f"{statistics.median(arena_startups):.1f} | {statistics.median(plain_startups):.1f} | {startup_ratio:.3f} |")
     if ddp_rates:

@@ -323,7 +323,7 @@ def test_an_unknown_scaled_name_lists_the_known_ones(arena_env) -> None:
 @pytest.mark.ray
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
-def test_a_tiny_search_trains_trials_nested_in_mlflow(arena_env, ray_head, monkeypatch) -> None:
+def test_a_tiny_search_trains_trials_nested_in_mlflow(arena_env, ray_head, monkeypatch, capfd) -> None:
     monkeypatch.setenv("RAY_ADDRESS", ray_head)
     from mlflow.tracking import MlflowClient
 
@@ -350,6 +350,10 @@ def test_a_tiny_search_trains_trials_nested_in_mlflow(arena_env, ray_head, monke
         assert get_model_info(row["model"]).gflops == pytest.approx(row["gflops"])
     assert any("started" in line for line in lines) and any("best:" in line for line in lines)
     assert "family" in render_scaling_result(result)
+    shown = capfd.readouterr()
+    # Tune's experiment banner is Ray's noise, not arena's output (it shows with --verbose).
+    assert "Configuration for experiment" not in shown.out + shown.err
+    assert "View detailed results here" not in shown.out + shown.err
 
     client = MlflowClient(settings.tracking_uri)
     parent = client.get_run(result.parent_run_id)

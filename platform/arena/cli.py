@@ -246,12 +246,13 @@ def search_scaling(
     spec_path: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="The compound-scaling search spec.")],
     set_: Annotated[list[str], typer.Option("--set", help="Override a spec field: key.path=value.")] = [],
     format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show Ray's and Tune's own logs.")] = False,
 ) -> None:
     """EfficientNet-style compound scaling: find alpha, beta, gamma on Ray Tune, then grow the family."""
     from arena.search.scaling_report import render_scaling_result
     from arena.search.scaling_search import search_scaling as run_search
 
-    _print_result(run_search(spec_path, set_), format, render_scaling_result)
+    _print_result(run_search(spec_path, set_, verbose=verbose), format, render_scaling_result)
 
 
 DataRootOption = Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this image folder's val/ instead of the run's own data.")]
@@ -308,12 +309,13 @@ def search_nas(
     spec_path: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="The NAS search spec.")],
     set_: Annotated[list[str], typer.Option("--set", help="Override a spec field: key.path=value.")] = [],
     format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show Ray's and Tune's own logs.")] = False,
 ) -> None:
     """MnasNet-style architecture search on Ray Tune; the best is saved as nas:<id>."""
     from arena.search.nas_report import render_nas_result
     from arena.search.nas_search import search_nas as run_search
 
-    _print_result(run_search(spec_path, set_), format, render_nas_result)
+    _print_result(run_search(spec_path, set_, verbose=verbose), format, render_nas_result)
 
 
 def _show_leaderboard(

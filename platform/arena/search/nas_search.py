@@ -97,12 +97,16 @@ def trial_config(spec: NasSearchSpec, home: Path, candidate: Candidate) -> dict[
     return {"candidate": candidate.id, "spec": trial_job_tree(spec, candidate.id), "cost": price.cost(spec.objective.kind)}
 
 
-def search_nas(path: str | Path, overrides: Sequence[str] = (), *, progress: Progress = print_progress) -> NasResult:
+def search_nas(
+    path: str | Path, overrides: Sequence[str] = (), *, progress: Progress = print_progress, verbose: bool = False
+) -> NasResult:
     """`arena search nas SPEC.yaml [--set k=v ...]`: load the spec, run the search, return its result."""
-    return run_nas_search(load_nas_spec(path, overrides), progress=progress)
+    return run_nas_search(load_nas_spec(path, overrides), progress=progress, verbose=verbose)
 
 
-def run_nas_search(spec: NasSearchSpec, settings: Settings | None = None, *, progress: Progress = print_progress) -> NasResult:
+def run_nas_search(
+    spec: NasSearchSpec, settings: Settings | None = None, *, progress: Progress = print_progress, verbose: bool = False
+) -> NasResult:
     """Run the whole search (see the module docstring); progress lines go to `progress` (stderr by default).
 
     `settings` must be this process's own (`load_settings()`, the default): `nas:` names resolve
@@ -114,13 +118,14 @@ def run_nas_search(spec: NasSearchSpec, settings: Settings | None = None, *, pro
         spec.tune, evaluate=partial(price_architecture, spec), to_config=partial(trial_config, spec, settings.home),
         reward_of=partial(candidate_reward, spec), progress=progress,
     )
-    started_ray = ray_driver.connect(settings, dashboard=True)
+    started_ray = ray_driver.connect(settings, verbose=verbose, dashboard=True)
     try:
         parent = _open_parent(spec, settings)
         progress(f"search {spec.name}: {spec.tune.num_samples} trials ({spec.tune.searcher}) in MLflow run {parent}")
         with closing_parent_run(settings, parent):
             outcomes = run_trials([TrialRequest("template", spec.base)], spec.tune, settings, kind=KIND_TRIAL,
-                                  parent_run_id=parent, progress=progress, searcher=searcher, metric=trial_metric(spec))
+                                  parent_run_id=parent, progress=progress, searcher=searcher, metric=trial_metric(spec),
+                                  verbose=verbose)
             rows = [_trial_row(spec, settings, outcome) for outcome in outcomes]
             best = _pick_best(rows)
             progress(f"best: {best.model} reward {best.reward:.4f} ({best.val_top1_error:.2f}% val top-1 error)")

@@ -121,14 +121,14 @@ def build_family(
 
 
 def search_scaling(
-    path: str | Path, overrides: Sequence[str] = (), *, progress: Progress = print_progress
+    path: str | Path, overrides: Sequence[str] = (), *, progress: Progress = print_progress, verbose: bool = False
 ) -> ScalingResult:
     """`arena search scaling SPEC.yaml [--set k=v ...]`: load the spec, run the search, return its result."""
-    return run_scaling_search(load_scaling_spec(path, overrides), progress=progress)
+    return run_scaling_search(load_scaling_spec(path, overrides), progress=progress, verbose=verbose)
 
 
 def run_scaling_search(
-    spec: ScalingSearchSpec, settings: Settings | None = None, *, progress: Progress = print_progress
+    spec: ScalingSearchSpec, settings: Settings | None = None, *, progress: Progress = print_progress, verbose: bool = False
 ) -> ScalingResult:
     """Run the whole search (see the module docstring); progress lines go to `progress` (stderr by default).
 
@@ -156,13 +156,13 @@ def run_scaling_search(
     for request in requests:
         check_job(request.spec, settings)
     base_price = price_model(build_architecture(spec.base.model, 1.0, 1.0, spec.budget.num_classes), base_resolution(spec))
-    started_ray = ray_driver.connect(settings, dashboard=True)
+    started_ray = ray_driver.connect(settings, verbose=verbose, dashboard=True)
     try:
         parent = _open_parent(spec, settings, priced)
         progress(f"search {spec.name}: {len(requests)} trials in MLflow run {parent}")
         with closing_parent_run(settings, parent):
             outcomes = run_trials(requests, spec.tune, settings, kind=KIND_TRIAL, parent_run_id=parent, progress=progress,
-                                  metric=VAL_ERROR)
+                                  metric=VAL_ERROR, verbose=verbose)
             by_id = {item.candidate.coefficients.id: item for item in kept}
             best = pick_best(outcomes, {key: item.price.gflops for key, item in by_id.items()})
             winner = by_id[best.id].candidate.coefficients

@@ -15,6 +15,7 @@ under "spec" (the NAS search); then `requests` holds the one template job they s
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 import sys
@@ -238,15 +239,18 @@ def closing_parent_run(settings: Settings, parent_run_id: str) -> Iterator[None]
 def run_trials(
     requests: Sequence[TrialRequest], tuning: TuneSpec, settings: Settings, *, kind: str, parent_run_id: str,
     progress: Progress = print_progress, searcher: Searcher | None = None, metric: TrialMetric = VAL_ERROR,
+    verbose: bool = False,
 ) -> list[TrialOutcome]:
-    """Train the candidates as Tune trials ranked by `metric` (Ray must be connected); return one outcome per trial."""
+    """Train the candidates as Tune trials ranked by `metric` (Ray must be connected); return one outcome per trial.
+
+    Tune prints its experiment banner with plain print() even at verbose=0: it is dropped unless
+    `verbose`, and then goes to stderr, so stdout stays free for the search's JSON.
+    """
     tuner = build_tuner(
         requests, tuning, settings, kind=kind, parent_run_id=parent_run_id, progress=progress, searcher=searcher,
         metric=metric,
     )
-    # Tune prints its experiment banner with plain print() even at verbose=0: keep stdout free for
-    # the search's JSON by sending it to stderr, beside the progress lines.
-    with contextlib.redirect_stdout(sys.stderr):
+    with contextlib.redirect_stdout(sys.stderr if verbose else io.StringIO()):
         grid = tuner.fit()
     # A trial the scheduler stops is killed mid-run: its nested MLflow run never closed itself.
     search_log.close_unfinished_children(settings.tracking_uri, parent_run_id, reason="scheduler")
