@@ -109,6 +109,14 @@ def test_api_leaderboard_filters_and_limits(client) -> None:  # noqa: ANN001
     assert len(client.get("/api/leaderboard?view=runs&limit=2").get_json()["rows"]) == 2
 
 
+def test_api_leaderboard_pages_through_the_runs(client, store) -> None:  # noqa: ANN001
+    every = json.loads(json.dumps(show(store, "runs", limit=0)))
+    assert len(every) >= 3
+    pages = [client.get(f"/api/leaderboard?view=runs&limit=2&offset={start}").get_json() for start in range(0, len(every), 2)]
+    assert [page["offset"] for page in pages] == list(range(0, len(every), 2))
+    assert [row for page in pages for row in page["rows"]] == every  # newest first, nothing twice, nothing missed
+
+
 def test_api_dashboard_carries_searches(client, history: dict) -> None:  # noqa: ANN001
     body = client.get("/api/dashboard").get_json()
     assert body["dataset"] == "digits" and "resnet" in body["families"]
@@ -127,6 +135,7 @@ def test_api_dashboard_carries_searches(client, history: dict) -> None:  # noqa:
         ("/api/leaderboard?view=bogus", "unknown leaderboard view 'bogus'"),
         ("/api/leaderboard?limit=0", "limit must be a positive whole number"),
         ("/api/leaderboard?limit=ten", "limit must be a positive whole number"),
+        ("/api/leaderboard?view=runs&offset=-1", "offset must be a whole number, not '-1'"),
         ("/api/leaderboard?dataset=imagenet-21k", "unknown dataset 'imagenet-21k'"),
         ("/api/dashboard?family=resnt", "unknown family 'resnt'; closest: resnet"),
         ("/?dataset=nope", "unknown dataset 'nope'"),

@@ -1,7 +1,7 @@
 """`arena dashboard`: the leaderboard page and its JSON endpoints, served on loopback with Flask.
 
     GET /                                   the page (?dataset=&family=)
-    GET /api/leaderboard?view=&dataset=&family=&limit=   a leaderboard view's rows
+    GET /api/leaderboard?view=&dataset=&family=&limit=&offset=   a leaderboard view's rows (a page of them)
     GET /api/dashboard?dataset=&family=     everything the page shows, as JSON
     GET /api/filters                        the datasets and families one can filter by
 
@@ -28,7 +28,7 @@ from arena.leaderboard.dashboard_views import filter_choices
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 _ARGUMENTS = {"/": {"dataset", "family"}, "/api/dashboard": {"dataset", "family"},
-              "/api/leaderboard": {"view", "dataset", "family", "limit"}, "/api/filters": set()}
+              "/api/leaderboard": {"view", "dataset", "family", "limit", "offset"}, "/api/filters": set()}
 log = logging.getLogger(__name__)
 
 
@@ -61,8 +61,9 @@ def create_app(store: Store, *, tracking_uri: str | None = None, mlflow_ui_url: 
         dataset, family = _arg("dataset"), _arg("family")
         if view not in ("runs", "reference"):  # those two list every dataset unless told one
             dataset, family, _ = check_filters(store, dataset, family)
-        rows = show(store, view, dataset, family, _limit())
-        return jsonify({"view": view, "dataset": dataset, "family": family, "rows": rows})
+        limit, offset = _whole("limit", least=1), _whole("offset", least=0) or 0
+        rows = show(store, view, dataset, family, limit, offset)
+        return jsonify({"view": view, "dataset": dataset, "family": family, "offset": offset, "rows": rows})
 
     @app.get("/api/dashboard")
     def dashboard() -> Response:
@@ -141,13 +142,14 @@ def _arg(name: str) -> str | None:
     return request.args.get(name) or None
 
 
-def _limit() -> int | None:
-    """The `limit` argument as a positive int."""
-    raw = _arg("limit")
+def _whole(name: str, *, least: int) -> int | None:
+    """A whole-number argument of at least `least` (limit: 1, so one request never dumps a whole table)."""
+    raw = _arg(name)
     if raw is None:
         return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise BadQuery(f"limit must be a positive whole number, not {raw!r}")
+    if not raw.isdigit() or int(raw) < least:
+        kind = "a positive whole number" if least > 0 else "a whole number"
+        raise BadQuery(f"{name} must be {kind}, not {raw!r}")
     return int(raw)
 
 
