@@ -99,3 +99,13 @@ def test_every_checked_in_job_spec_validates(path: Path) -> None:
     from arena import models
 
     models.get_model_info(spec.model)  # the model exists in the zoo
+
+
+def test_make_demo_trains_every_demo_spec_once() -> None:
+    """The demo lists its jobs longest first (Makefile DEMO_JOBS); a new spec in jobs/demo/ must join it."""
+    import re
+
+    listed = re.search(r"^DEMO_JOBS := (.*)$", (REPO / "Makefile").read_text(), re.M).group(1).split()
+    on_disk = sorted(path.stem for path in (REPO / "jobs" / "demo").glob("*.yaml"))
+    assert sorted(listed) == on_disk and len(set(listed)) == len(listed)
+    assert all(load_spec(REPO / "jobs" / "demo" / f"{name}.yaml").resources.cpus_per_worker == 1 for name in listed)
