@@ -72,6 +72,26 @@ def test_two_workers_on_digits_follow_the_mlflow_contract(arena_env, ray_head, m
     assert "checkpoint/checkpoint.pt" in checkpoint_files
 
 
+def test_raylet_warnings_stay_off_stdout(arena_env, ray_head, monkeypatch, capsys) -> None:
+    """`--format json` owns stdout: Ray's error listener would print its raylet's warnings there."""
+    monkeypatch.setenv("RAY_ADDRESS", ray_head)
+    from ray._private import worker as ray_worker
+
+    from arena.training import ray_driver
+
+    warning = {"lines": ["WARNING: 8 PYTHON worker processes have been started"], "pid": "raylet", "is_err": False}
+    for verbose in (False, True):
+        started = ray_driver.connect(load_settings(), verbose=verbose)
+        try:
+            ray_worker.print_to_stdstream(dict(warning), ignore_prefix=False)  # what the listener thread calls
+            shown = capsys.readouterr()
+            assert shown.out == ""
+            assert ("8 PYTHON worker processes" in shown.err) == verbose
+        finally:
+            if started:
+                ray_driver.disconnect()
+
+
 def test_a_worker_that_dies_is_replaced_and_no_epoch_is_logged_twice(arena_env, ray_head, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("RAY_ADDRESS", ray_head)
     marker = tmp_path / "killed-once"

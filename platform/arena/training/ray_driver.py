@@ -10,6 +10,7 @@ import importlib
 import logging
 import os
 import socket
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -91,7 +92,30 @@ def connect(settings: Settings, *, verbose: bool = False, dashboard: bool = Fals
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = settings.ray_address or "a local Ray instance"
         raise ArenaError(f"cannot connect to the Ray cluster at {where}: {str(error).splitlines()[0]}") from None
+    _route_raylet_messages(verbose)
     return True
+
+
+def _route_raylet_messages(verbose: bool) -> None:
+    """Keep stdout for arena's results: Ray prints its raylet's warnings there, from a thread.
+
+    (Say, "N PYTHON worker processes have been started ... 4x the maximum expected startup
+    concurrency" while a search starts its trials.) They go to stderr with --verbose and to the
+    `ray` logger at debug level otherwise. Ray looks its printer up by name on every message.
+    """
+    from ray._private import worker as ray_worker
+
+    if not hasattr(ray_worker, "print_worker_logs"):
+        return
+
+    def route(data: dict[str, Any], ignore_prefix: bool) -> None:
+        if verbose:
+            ray_worker.print_worker_logs(data, sys.stderr, ignore_prefix)
+        else:
+            for line in data.get("lines", ()):
+                logging.getLogger("ray").debug("(%s) %s", data.get("pid"), line)
+
+    ray_worker.print_to_stdstream = route
 
 
 def _use_token_when_available() -> None:
