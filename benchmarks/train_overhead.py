@@ -147,10 +147,10 @@ def main() -> None:
     for repeat in range(args.repeats):
         with tempfile.TemporaryDirectory(prefix="arena-bench-") as folder:
             folder = Path(folder)
+            spec = job(args.model, args.image_size, args.batch, args.steps, epochs=3)
             plain.append(plain_loop_images_per_second(args.model, args.image_size, args.batch, args.steps))
-            loop_rates.append(arena_loop_images_per_second(
-                job(args.model, args.image_size, args.batch, args.steps, epochs=3), folder))
-            measured = arena_run(job(args.model, args.image_size, args.batch, args.steps, epochs=3), folder)
+            loop_rates.append(arena_loop_images_per_second(spec, folder))
+            measured = arena_run(spec, folder)
             arena_rates.append(statistics.median(measured["images_per_second"][1:]))  # epoch 1 warms up
             arena_startups.append(measured["startup_seconds"])
             plain_startups.append(plain_ray_train_startup(folder, args.model, args.batch, args.image_size))
