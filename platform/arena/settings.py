@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,12 +42,50 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
-    """The ARENA_* variables that carry these settings to another process (a Ray job or worker)."""
+    """The ARENA_* variables that carry these settings to another process (a Ray job or worker).
+
+    Not the leaderboard database: training never writes it, and its URL usually holds a password,
+    which Ray would show in every worker's runtime environment.
+    """
     return {
         "ARENA_HOME": str(settings.home),
         "ARENA_TRACKING_URI": settings.tracking_uri,
         "ARENA_ARTIFACT_ROOT": settings.artifact_root,
-        "ARENA_DB_URL": settings.db_url,
         "ARENA_STORAGE": settings.storage,
         "ARENA_MLFLOW_UI_URL": settings.mlflow_ui_url,
     }
+
+
+_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@")
+MACHINE_LOCAL = ("ARENA_HOME", "ARENA_DB_URL")
+"""Settings that never travel with a job: a path on the submitting machine, and the leaderboard
+database (training never writes it, and its URL usually carries a password)."""
+
+
+def has_password(value: str) -> bool:
+    """True when `value` holds a URI with a password (`scheme://user:secret@host`)."""
+    return _CREDENTIALS.search(value) is not None
+
+
+def masked(value: str) -> str:
+    """`value` with the password of every URI in it replaced by ***, for messages and reports."""
+    return _CREDENTIALS.sub(lambda match: f"{match['scheme']}{match['user']}:***@", value)
+
+
+def travelling_settings(environ: dict[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
+    """The ARENA_* variables a submitted job takes from this machine, and the names held back.
+
+    Only what the user set explicitly travels, so the cluster's own settings (the environment its
+    nodes were started with) win everywhere else. Machine-local settings stay, and so does any
+    value with a password: Ray shows a job's environment to everyone who can open its dashboard.
+    """
+    env = os.environ if environ is None else environ
+    travelling, held_back = {}, []
+    for name in sorted(env):
+        if not name.startswith("ARENA_") or not env[name]:
+            continue
+        if name in MACHINE_LOCAL or has_password(env[name]):
+            held_back.append(name)
+        else:
+            travelling[name] = env[name]
+    return travelling, held_back

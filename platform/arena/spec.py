@@ -135,6 +135,8 @@ class ResourcesSpec(_Frozen):
     gpus_per_worker: int = Field(0, ge=0)
     max_failures: int = Field(0, ge=-1)
     """Worker or node failures survived by restarting from the last checkpoint (-1: unlimited)."""
+    scale_up_timeout_s: float = Field(900.0, gt=0)
+    """How long a job on an autoscaling cluster waits for nodes that can hold its workers (a cold GPU node takes minutes)."""
 
 
 class JobSpec(_Frozen):

@@ -1,5 +1,6 @@
 """Ray clusters from the outside: job submission through the Ray Jobs API and storage checks."""
 
+from arena.cluster.check import CheckResult, check_cluster_from_outside, first_error_line, submit_checked
 from arena.cluster.connection import DEFAULT_ADDRESS, connect, resolve_address
 from arena.cluster.jobs import (
     job_logs,
@@ -13,6 +14,10 @@ from arena.cluster.jobs import (
 from arena.training.storage import check_storage_for_cluster, host_count
 
 __all__ = [
+    "CheckResult",
+    "check_cluster_from_outside",
+    "first_error_line",
+    "submit_checked",
     "DEFAULT_ADDRESS",
     "check_storage_for_cluster",
     "connect",

@@ -1,8 +1,9 @@
 """Send arena jobs to a Ray cluster through the Ray Jobs API; list, follow and stop them.
 
 A submitted job runs `python -m arena.cli train <spec> [--set ...]` on the cluster, the same path as
-a local `arena train`. Its working directory carries arena's source and the spec file, and its
-environment carries the ARENA_* settings, so tracking, leaderboard and storage travel with it.
+a local `arena train`. Its working directory carries arena's source and the spec file. It runs with
+the cluster's settings (the environment its nodes were started with): only the ARENA_* variables
+the user set explicitly travel with it, and never one that holds a password.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import arena
 from arena.cluster.connection import cluster_errors, connect, resolve_address
-from arena.training.storage import SHARED_VARIABLE
 from arena.errors import ArenaError
-from arena.settings import Settings, load_settings, settings_environment
+from arena.settings import travelling_settings
 from arena.spec import load_spec
 
 if TYPE_CHECKING:
@@ -44,10 +46,12 @@ def train_entrypoint(spec_file: str, overrides: Sequence[str] = ()) -> str:
     return shlex.join(words)
 
 
-def stage_job_files(spec_path: Path, destination: Path) -> str:
-    """Copy arena's source and the spec file into `destination`; return the spec's path inside it."""
+def stage_job_files(spec_path: Path | None, destination: Path) -> str | None:
+    """Copy arena's source (and the spec file) into `destination`; return the spec's path inside it."""
     package = Path(arena.__file__).resolve().parent
     shutil.copytree(package, destination / "arena", ignore=shutil.ignore_patterns(*_SOURCE_EXCLUDES))
+    if spec_path is None:
+        return None
     (destination / SPEC_FOLDER).mkdir(parents=True, exist_ok=True)
     shutil.copy2(spec_path, destination / SPEC_FOLDER / spec_path.name)
     return f"{SPEC_FOLDER}/{spec_path.name}"
@@ -75,29 +79,44 @@ def submit_entrypoint(
         )
 
 
-def submit_job(
-    spec_path: Path,
-    address: str | None,
-    overrides: Sequence[str] = (),
-    *,
-    settings: Settings | None = None,
-) -> str:
-    """Validate the spec here, then run it on the cluster at `address` with `arena train`; return the job id."""
+@dataclass(frozen=True)
+class Submission:
+    """A job sent to a cluster, and which of this machine's settings went with it."""
+
+    job_id: str
+    travelled: list[str]
+    held_back: list[str]
+
+
+@contextmanager
+def staged_job(spec_path: Path | None, environ: Mapping[str, str] | None = None) -> Iterator[tuple[str | None, Path, dict[str, str], list[str]]]:
+    """A working directory with arena's source (and the spec), and the settings that travel with it.
+
+    Yields (the spec's path inside the folder or None, the folder, env_vars, names held back).
+    """
+    env_vars, held_back = travelling_settings(dict(os.environ if environ is None else environ))
+    with tempfile.TemporaryDirectory(prefix="arena-job-") as staging:
+        spec_file = stage_job_files(None if spec_path is None else Path(spec_path), Path(staging))
+        yield spec_file, Path(staging), env_vars, held_back
+
+
+def submit_job(spec_path: Path, address: str | None, overrides: Sequence[str] = ()) -> Submission:
+    """Validate the spec here, then run it on the cluster at `address` with `arena train`.
+
+    The job runs with the cluster's settings; only the ARENA_* variables set here explicitly
+    travel with it (see `travelling_settings`).
+    """
     spec_path = Path(spec_path)
     spec = load_spec(spec_path, overrides)  # a bad spec stops here, before anything is sent
-    settings = settings or load_settings()
-    env_vars = settings_environment(settings)
-    if os.environ.get(SHARED_VARIABLE):
-        env_vars[SHARED_VARIABLE] = os.environ[SHARED_VARIABLE]
-    with tempfile.TemporaryDirectory(prefix="arena-job-") as staging:
-        spec_file = stage_job_files(spec_path, Path(staging))
-        return submit_entrypoint(
+    with staged_job(spec_path) as (spec_file, folder, env_vars, held_back):
+        job_id = submit_entrypoint(
             address,
             train_entrypoint(spec_file, overrides),
-            working_dir=Path(staging),
+            working_dir=folder,
             env_vars=env_vars,
             metadata={"arena_spec": spec.name, "arena_model": spec.model},
         )
+    return Submission(job_id, sorted(env_vars), held_back)
 
 
 def wait_for_job(

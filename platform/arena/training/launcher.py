@@ -42,7 +42,10 @@ def check_job(spec: JobSpec, settings: Settings) -> None:
         info = models.get_model_info(spec.model)
     except UnknownNameError as error:
         problems.append(f"model: {error}")
-    problems += check_data(spec.data, home=settings.home)
+    if settings.ray_address is None:
+        # On a cluster the data is read on the worker hosts, not where the driver runs (often a
+        # head without the dataset): `cluster_checks` looks for it there once Ray is reached.
+        problems += check_data(spec.data, home=settings.home)
     if info is not None and spec.data.image_size is not None and spec.data.image_size < info.input.min_input:
         problems.append(
             f"data.image_size: {spec.data.image_size} is below {spec.model}'s smallest input "
@@ -55,6 +58,15 @@ def check_job(spec: JobSpec, settings: Settings) -> None:
         )
     if spec.train.precision == "fp16" and spec.resources.gpus_per_worker == 0:
         problems.append("train.precision: fp16 needs GPUs (resources.gpus_per_worker >= 1); use bf16 or fp32 on CPU")
+    if problems:
+        raise SpecError(problems)
+
+
+def check_on_nodes(spec: JobSpec, settings: Settings) -> None:
+    """On a cluster: the data on the worker hosts, shared storage, the tracking server from every host."""
+    from arena.training.cluster_checks import check_cluster
+
+    problems = check_cluster(spec, settings, resources=False).problems
     if problems:
         raise SpecError(problems)
 
@@ -133,6 +145,8 @@ def run_training(
         preloading.result()
         from arena.tracking import run_log
 
+        if settings.ray_address is not None:
+            check_on_nodes(spec, settings)
         resources = cluster.plan_resources(spec, settings)
         run_id = _reopen_run(spec, settings, resume_run_id) if resume_run_id else _open_run(
             spec, settings, kind, parent_run_id, extra_tags

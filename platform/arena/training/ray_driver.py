@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,9 +25,10 @@ from arena.errors import ArenaError, SpecError
 from arena.settings import Settings, settings_environment
 from arena.spec import JobSpec
 from arena.training.progress import ProgressBoard, ProgressPrinter
-from arena.training.storage import check_storage_for_cluster, host_count
+from arena.training.placement import WorkerResources, node_capacities, plan_workers
 
 NAMESPACE = "arena"
+SCALE_UP_POLL_SECONDS = 5.0
 
 DRIVER_MODULES = ("ray.train.torch", "arena.training.worker", "arena.tracking.run_log")
 """What the driver needs after Ray is up: imported meanwhile by `preload`."""
@@ -156,42 +158,62 @@ def disconnect() -> None:
     ray.shutdown()
 
 
-@dataclass(frozen=True)
-class WorkerResources:
-    """How many workers, and what each one gets."""
+def plan_resources(spec: JobSpec, settings: Settings, *, say: Callable[[str], None] | None = None) -> WorkerResources:
+    """Size the workers against the cluster's nodes; what cannot fit is a SpecError.
 
-    workers: int
-    cpus_per_worker: float
-    gpus_per_worker: int
+    On a cluster with an autoscaler, a job that does not fit yet asks it for the nodes and waits
+    for them up to `resources.scale_up_timeout_s`, saying so through `say`.
+    """
+    wanted = spec.resources
+    plan, problem = plan_workers(node_capacities(ray.nodes()), wanted.workers, wanted.cpus_per_worker, wanted.gpus_per_worker)
+    if plan is None and autoscaler_running():
+        plan, problem = _wait_for_nodes(spec, problem or "", say or (lambda text: print(text, file=sys.stderr)))
+    if plan is None:
+        raise SpecError([problem or "resources: the job does not fit on the cluster"])
+    return plan
 
-    @property
-    def threads(self) -> int:
-        """Torch threads per worker: the whole CPUs reserved (0.99 of a CPU still runs one thread)."""
-        return max(1, round(self.cpus_per_worker))
+
+def autoscaler_running() -> bool:
+    """True when an autoscaler looks after this cluster (Ray's own, or KubeRay's)."""
+    try:
+        from ray._private import ray_constants
+        from ray.experimental.internal_kv import _internal_kv_get
+
+        if _internal_kv_get(ray_constants.DEBUG_AUTOSCALING_STATUS):
+            return True
+        from ray._raylet import GcsClient
+        from ray.core.generated.autoscaler_pb2 import GetClusterStatusReply
+
+        reply = GetClusterStatusReply()
+        reply.ParseFromString(GcsClient(ray.get_runtime_context().gcs_address).get_cluster_status(timeout_s=10))
+        return reply.autoscaling_state.autoscaler_state_version > 0
+    except Exception:  # an older or stripped-down cluster: no autoscaler we can see
+        return False
 
 
-def plan_resources(spec: JobSpec, settings: Settings) -> WorkerResources:
-    """Size the workers from the spec and the cluster; a request the cluster cannot meet is a SpecError."""
-    total = ray.cluster_resources()
-    cpus, gpus = int(total.get("CPU", 0)), int(total.get("GPU", 0))
-    nodes = [node for node in ray.nodes() if node.get("Alive")]
-    workers = spec.resources.workers
-    per_worker = spec.resources.cpus_per_worker or max(1, cpus // workers)
-    problems = []
-    if spec.resources.gpus_per_worker and gpus < spec.resources.gpus_per_worker:
-        problems.append(
-            f"resources.gpus_per_worker: {spec.resources.gpus_per_worker} requested but the cluster has {gpus} GPUs"
-        )
-    autoscaling = settings.ray_address is not None
-    if not autoscaling and workers * per_worker > cpus:
-        problems.append(
-            f"resources: {workers} workers x {per_worker:g} CPUs need {workers * per_worker:g} CPUs; "
-            f"this machine has {cpus}"
-        )
-    problems += _storage_problems(settings.storage, nodes)
-    if problems:
-        raise SpecError(problems)
-    return WorkerResources(workers, per_worker, spec.resources.gpus_per_worker)
+def _wait_for_nodes(spec: JobSpec, problem: str, say: Callable[[str], None]) -> tuple[WorkerResources | None, str | None]:
+    from ray.autoscaler.sdk import request_resources
+
+    wanted = spec.resources
+    bundle = {"CPU": wanted.cpus_per_worker or 1.0}
+    if wanted.gpus_per_worker:
+        bundle["GPU"] = float(wanted.gpus_per_worker)
+    timeout = wanted.scale_up_timeout_s
+    say(f"waiting up to {timeout:g} s for the autoscaler to add nodes: {problem.removeprefix('resources: ')}")
+    request_resources(bundles=[bundle] * wanted.workers)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(SCALE_UP_POLL_SECONDS)
+            plan, problem = plan_workers(node_capacities(ray.nodes()), wanted.workers, wanted.cpus_per_worker, wanted.gpus_per_worker)
+            if plan is not None:
+                return plan, None
+    finally:
+        request_resources(bundles=[])  # the placement group asks for itself from here on
+    return None, (
+        f"{problem}; the autoscaler added no room for them within resources.scale_up_timeout_s "
+        f"({timeout:g} s): check the cluster's node types and quotas (`ray status` on the head)"
+    )
 
 
 def lineup_lanes(specs: Sequence[JobSpec]) -> int:
@@ -205,15 +227,6 @@ def lineup_lanes(specs: Sequence[JobSpec]) -> int:
     cpus = int(ray.cluster_resources().get("CPU", 0))
     largest = max(spec.resources.workers * spec.resources.cpus_per_worker for spec in specs)
     return max(1, min(len(specs), int(cpus // largest)))
-
-
-def _storage_problems(storage: str, nodes: list[dict]) -> list[str]:
-    try:
-        # Nodes on one machine share its disk; only separate machines need shared storage.
-        check_storage_for_cluster(storage, host_count(nodes))
-    except ArenaError as error:
-        return [str(error)]
-    return []
 
 
 @dataclass(frozen=True)

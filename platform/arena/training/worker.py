@@ -67,17 +67,28 @@ def _resume(session: TrainingSession) -> None:
             session.load_state_dict(load_checkpoint(Path(folder)))
 
 
+def worker_device(gpus_per_worker: int) -> torch.device:
+    """This worker's device: the first of the GPUs Ray Train gave it, or the CPU.
+
+    Ray Train's own assignment, not `cuda:<local rank>`: with 2 GPUs a worker, local rank 1 owns
+    its node's GPUs 2 and 3, and `cuda:1` would be worker 0's second GPU.
+    """
+    if gpus_per_worker == 0:
+        return torch.device("cpu")
+    from ray.train.torch import get_device
+
+    return get_device()
+
+
 def train_worker(config: dict[str, Any]) -> None:
     """Train the job in `config["spec"]` on this Ray Train worker."""
     context = ray.train.get_context()
     rank, world_size = context.get_world_rank(), context.get_world_size()
     torch.set_num_threads(config["threads"])
     spec = parse_spec(config["spec"])
-    if spec.resources.gpus_per_worker > 0:
-        device = torch.device("cuda", context.get_local_rank())
+    device = worker_device(spec.resources.gpus_per_worker)
+    if device.type == "cuda":
         torch.cuda.set_device(device)
-    else:
-        device = torch.device("cpu")
     session = build_session(spec, home=Path(config["home"]), rank=rank, world_size=world_size, device=device)
     _resume(session)
     tracking_uri, run_id = config["tracking_uri"], config["run_id"]

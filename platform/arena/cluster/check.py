@@ -1,0 +1,134 @@
+"""`arena cluster check`: from the laptop, would a job run on this cluster?
+
+The laptop reaches a cluster only through its Jobs API, so the node-by-node checks
+(`arena.training.cluster_checks`) run as a small job of their own, with the same working directory
+and travelling settings a real job would get; its report comes back in the job's log.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from arena.cluster.connection import cluster_errors, connect, resolve_address
+from arena.cluster.jobs import ARENA_METADATA, Submission, staged_job, submit_job, wait_for_job
+from arena.errors import ArenaError
+from arena.spec import load_spec
+
+REPORT_PREFIX = "ARENA-CLUSTER-REPORT "
+"""Marks the log line that carries the check job's JSON report."""
+CHECK_TIMEOUT_SECONDS = 300.0
+"""A check job that has not ended by then is stopped (a cluster too busy to run a 0-CPU job)."""
+
+
+@dataclass
+class CheckResult:
+    """What `arena cluster check` found: the cluster's report, what travelled, every problem."""
+
+    address: str
+    report: dict[str, Any] = field(default_factory=dict)
+    travelled: list[str] = field(default_factory=list)
+    held_back: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {"address": self.address, "ok": self.ok, "travelled": self.travelled, "held_back": self.held_back,
+                "problems": self.problems, **self.report}
+
+
+def report_entrypoint(spec_file: str | None, overrides: Sequence[str] = ()) -> str:
+    """The command the check job runs on the cluster."""
+    words = ["python", "-m", "arena.cli", "cluster", "report"]
+    if spec_file is not None:
+        words.append(spec_file)
+    for override in overrides:
+        words += ["--set", override]
+    return shlex.join(words)
+
+
+def check_cluster_from_outside(
+    address: str | None, spec_path: Path | None = None, overrides: Sequence[str] = (), *,
+    environ: Mapping[str, str] | None = None, timeout_seconds: float = CHECK_TIMEOUT_SECONDS,
+) -> CheckResult:
+    """Run the cluster's node checks (and the spec's, when given) as a job; gather every problem."""
+    url = resolve_address(address)
+    if spec_path is not None:
+        load_spec(spec_path, overrides)  # a bad spec is the user's first problem: nothing is sent
+    client = connect(url)  # unreachable cluster or bad token: one line, here
+    with staged_job(spec_path, environ) as (spec_file, folder, env_vars, held_back):
+        with cluster_errors(url):
+            job_id = client.submit_job(
+                entrypoint=report_entrypoint(spec_file, overrides),
+                runtime_env={"working_dir": str(folder), "env_vars": env_vars},
+                metadata={ARENA_METADATA: "1", "arena_spec": "cluster check"},
+            )
+    result = CheckResult(url, travelled=sorted(env_vars), held_back=held_back)
+    try:
+        status = wait_for_job(client, job_id, timeout_seconds=timeout_seconds)
+    except ArenaError:
+        with cluster_errors(url, job_id):
+            client.stop_job(job_id)
+        result.problems.append(f"the check job {job_id} did not end within {timeout_seconds:g} s (is the cluster busy?)")
+        return result
+    with cluster_errors(url, job_id):
+        logs = client.get_job_logs(job_id)
+    report = parse_report(logs)
+    if report is None:
+        result.problems.append(f"the check job {job_id} ended {status} without a report: {first_error_line(logs)}")
+        return result
+    result.report = report
+    result.problems += report.get("problems", [])
+    return result
+
+
+def format_report_line(report: Mapping[str, Any]) -> str:
+    """The log line that carries a report from the cluster to the laptop."""
+    return REPORT_PREFIX + json.dumps(report)
+
+
+def parse_report(logs: str) -> dict[str, Any] | None:
+    """The report in a check job's log, or None when it has none."""
+    for line in reversed(logs.splitlines()):
+        if line.startswith(REPORT_PREFIX):
+            return json.loads(line.removeprefix(REPORT_PREFIX))
+    return None
+
+
+def first_error_line(logs: str) -> str:
+    """The line of a failed job's log that says why: arena's own `error:` line, else the last exception line."""
+    lines = [line.strip() for line in logs.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("error:"):
+            return line.removeprefix("error:").strip()
+    for line in reversed(lines):
+        head = line.split(":", 1)[0]
+        if head.endswith(("Error", "Exception", "Failed")) and " " not in head:
+            return line
+    return lines[-1] if lines else "(the job printed nothing)"
+
+
+class ClusterNotReady(ArenaError):
+    """The cluster would not run the job: every problem the check found, one a line."""
+
+    def __init__(self, result: CheckResult) -> None:
+        self.result = result
+        lines = [f"the cluster at {result.address} would not run this job ({len(result.problems)} problem(s)):"]
+        lines += [f"  - {problem}" for problem in result.problems]
+        super().__init__("\n".join(lines))
+
+
+def submit_checked(spec_path: Path, address: str | None, overrides: Sequence[str] = (), *, check: bool = True) -> Submission:
+    """`arena submit`: check the cluster for this job first (unless `check` is off), then send it."""
+    if check:
+        result = check_cluster_from_outside(address, spec_path, overrides)
+        if not result.ok:
+            raise ClusterNotReady(result)
+    return submit_job(spec_path, address, overrides)

@@ -1,0 +1,223 @@
+"""Check a Ray cluster from the inside, node by node, before a job starts on it.
+
+What a job needs is true or false per host, so each check runs as a small task pinned to each
+alive node: the data is checked where it is read (a worker host, not the head that runs the
+driver), checkpoint storage is shared only if a marker one host writes is read on every other,
+and the tracking server must answer from every host. `arena train` on a cluster runs these before
+it opens its MLflow run; `arena cluster check` runs them as a job and shows the report.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from arena.data.layout import check_data
+from arena.settings import Settings, masked, settings_environment
+from arena.spec import JobSpec, parse_spec
+from arena.training.placement import NodeCapacity, node_capacities, plan_workers
+from arena.training.storage import is_remote_uri, local_path
+
+MARKER_FOLDER = ".arena-cluster-check"
+"""Folder under ARENA_STORAGE where each host leaves (and then removes) its marker."""
+FILE_TRACKING_SCHEMES = ("sqlite", "file", "")
+"""Tracking URIs that are a file on one host's disk: every host would write a store of its own."""
+TRACKING_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass
+class NodeReport:
+    """What one node saw."""
+
+    node_id: str
+    host: str
+    address: str
+    cpus: float
+    gpus: float
+    is_head: bool
+    tracking_error: str | None = None
+    storage_error: str | None = None
+    markers_seen: list[str] = field(default_factory=list)
+    data_problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ClusterReport:
+    """The whole cluster as a job would meet it, and every problem found."""
+
+    settings: dict[str, str]
+    nodes: list[NodeReport]
+    problems: list[str]
+
+    @property
+    def hosts(self) -> int:
+        return len({node.address for node in self.nodes})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "settings": self.settings,
+            "hosts": self.hosts,
+            "nodes": [vars(node) for node in self.nodes],
+            "problems": self.problems,
+        }
+
+
+def tracking_is_file(tracking_uri: str) -> bool:
+    """True for a tracking URI that names a file (SQLite, a file store) rather than a server or database."""
+    scheme = tracking_uri.split("://", 1)[0] if "://" in tracking_uri else ""
+    return scheme in FILE_TRACKING_SCHEMES
+
+
+def check_cluster(spec: JobSpec | None, settings: Settings, *, resources: bool = True) -> ClusterReport:
+    """Run every check on every alive node of the connected cluster; never raises for what it finds.
+
+    `resources=False` leaves out whether the spec's workers fit the nodes (the launcher plans that
+    itself, and waits for an autoscaler where there is one).
+    """
+    capacities = node_capacities(ray.nodes())
+    head_id = _head_node_id()
+    token = uuid.uuid4().hex[:12]
+    spec_tree = spec.model_dump(mode="json") if spec is not None else None
+    worker_ids = {node.node_id for node in _worker_nodes(capacities, spec)}
+    visits = [
+        _on_node(node, _inspect_node, settings.storage, settings.tracking_uri, str(settings.home),
+                 spec_tree if node.node_id in worker_ids else None, token)
+        for node in capacities
+    ]
+    seen = dict(zip([node.node_id for node in capacities], ray.get(visits)))
+    markers = ray.get([_on_node(node, _read_markers, settings.storage, token) for node in capacities])
+    ray.get([_on_node(node, _remove_marker, settings.storage, token) for node in capacities])
+    nodes = []
+    for node, found in zip(capacities, markers):
+        report = NodeReport(node.node_id, seen[node.node_id]["host"], node.address, node.cpus, node.gpus,
+                            node.node_id == head_id, **{k: v for k, v in seen[node.node_id].items() if k != "host"})
+        report.markers_seen = found
+        nodes.append(report)
+    shown = {name: masked(value) for name, value in settings_environment(settings).items()}
+    problems = _problems(nodes, spec, settings, capacities if resources else None)
+    return ClusterReport(settings=shown, nodes=nodes, problems=problems)
+
+
+def _problems(
+    nodes: list[NodeReport], spec: JobSpec | None, settings: Settings, capacities: list[NodeCapacity] | None
+) -> list[str]:
+    problems: list[str] = []
+    hosts = len({node.address for node in nodes})
+    if hosts > 1 and tracking_is_file(settings.tracking_uri):
+        problems.append(
+            f"ARENA_TRACKING_URI={masked(settings.tracking_uri)} is a file, and each of the cluster's {hosts} hosts "
+            "would write its own copy, so the run would exist on none of them; point ARENA_TRACKING_URI at an "
+            "MLflow tracking server every node reaches (http://HOST:5000; see infra/README.md)"
+        )
+    unreachable = [f"{node.host} ({node.tracking_error})" for node in nodes if node.tracking_error]
+    if unreachable:
+        problems.append(f"ARENA_TRACKING_URI={masked(settings.tracking_uri)} does not answer from {', '.join(unreachable)}")
+    problems += _storage_problems(nodes, settings, hosts)
+    for node in nodes:
+        problems += [f"{problem} (on {node.host})" for problem in node.data_problems]
+    if spec is not None and capacities is not None:
+        _, misfit = plan_workers(capacities, spec.resources.workers, spec.resources.cpus_per_worker, spec.resources.gpus_per_worker)
+        if misfit:
+            problems.append(misfit)
+    return problems
+
+
+def _storage_problems(nodes: list[NodeReport], settings: Settings, hosts: int) -> list[str]:
+    broken = [f"{node.host}: {node.storage_error}" for node in nodes if node.storage_error]
+    if broken:
+        return [f"ARENA_STORAGE={masked(settings.storage)} cannot be written on {'; '.join(broken)}"]
+    everyone = {node.node_id for node in nodes}
+    blind = [node.host for node in nodes if set(node.markers_seen) != everyone]
+    if hosts > 1 and blind:
+        return [
+            f"ARENA_STORAGE={masked(settings.storage)} is not shared between the cluster's hosts: a file written "
+            f"there on one host is missing on {', '.join(sorted(set(blind)))}; every training worker must reach "
+            "the same checkpoints (a bucket URI such as s3://BUCKET/arena, or a folder every host mounts, e.g. NFS)"
+        ]
+    return []
+
+
+def _worker_nodes(capacities: list[NodeCapacity], spec: JobSpec | None) -> list[NodeCapacity]:
+    """The nodes a training worker of `spec` could be placed on (where its data must be)."""
+    gpus = spec.resources.gpus_per_worker if spec is not None else 0
+    return [node for node in capacities if node.cpus > 0 and node.gpus >= gpus]
+
+
+def _head_node_id() -> str | None:
+    for node in ray.nodes():
+        if node.get("Alive") and "node:__internal_head__" in node.get("Resources", {}):
+            return node["NodeID"]
+    return None
+
+
+def _on_node(node: NodeCapacity, function: Any, *args: Any) -> ray.ObjectRef:
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    remote = ray.remote(num_cpus=0, max_retries=0)(function)
+    strategy = NodeAffinitySchedulingStrategy(node_id=node.node_id, soft=False)
+    return remote.options(scheduling_strategy=strategy).remote(*args)
+
+
+def _inspect_node(storage: str, tracking_uri: str, home: str, spec_tree: dict | None, token: str) -> dict[str, Any]:
+    """On one node: who am I, does the tracking server answer, can I write storage, is the data here."""
+    node_id = ray.get_runtime_context().get_node_id()
+    found: dict[str, Any] = {"host": socket.gethostname(), "tracking_error": _tracking_error(tracking_uri)}
+    try:
+        filesystem, folder = _storage(storage)
+        filesystem.create_dir(f"{folder}/{MARKER_FOLDER}/{token}", recursive=True)
+        with filesystem.open_output_stream(f"{folder}/{MARKER_FOLDER}/{token}/{node_id}") as stream:
+            stream.write(socket.gethostname().encode())
+    except Exception as error:  # a read-only path, a bucket without credentials, ...
+        found["storage_error"] = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if spec_tree is not None:
+        found["data_problems"] = check_data(parse_spec(spec_tree).data, home=Path(home))
+    return found
+
+
+def _read_markers(storage: str, token: str) -> list[str]:
+    from pyarrow import fs
+
+    try:
+        filesystem, folder = _storage(storage)
+        entries = filesystem.get_file_info(fs.FileSelector(f"{folder}/{MARKER_FOLDER}/{token}", allow_not_found=True))
+    except Exception:
+        return []
+    return sorted(entry.base_name for entry in entries)
+
+
+def _remove_marker(storage: str, token: str) -> None:
+    try:
+        filesystem, folder = _storage(storage)
+        filesystem.delete_dir(f"{folder}/{MARKER_FOLDER}/{token}")
+    except Exception:  # another host removed it first, or it was never written
+        pass
+
+
+def _storage(storage: str) -> tuple[Any, str]:
+    from pyarrow import fs
+
+    if is_remote_uri(storage):
+        return fs.FileSystem.from_uri(storage)
+    return fs.LocalFileSystem(), os.path.abspath(local_path(storage))
+
+
+def _tracking_error(tracking_uri: str) -> str | None:
+    """None when the tracking server answers its health check, else why not."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return None
+    try:
+        with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=TRACKING_TIMEOUT_SECONDS) as answer:
+            return None if answer.status == 200 else f"HTTP {answer.status}"
+    except urllib.error.HTTPError as error:
+        return f"HTTP {error.code}"
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        return str(reason).splitlines()[0] or type(error).__name__
