@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from arena.errors import ArenaError
 
@@ -31,9 +32,10 @@ AddressOption = Annotated[
     typer.Option("--address", help="The cluster's dashboard URL (default: RAY_API_SERVER_ADDRESS, RAY_ADDRESS, http://127.0.0.1:8265)."),
 ]
 
-# A pipe or a log gets wide tables instead of rich's 80-column default.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True)
+# A pipe or a log gets wide tables instead of rich's 80-column default. No console reads rich
+# markup: names (a run called "[/x]") and arena's own text ("[conv1x1 > conv3x3]") print as they are.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)
 
 
 class ListFormat(str, Enum):
@@ -56,7 +58,7 @@ def _print_result(result: object, format: ResultFormat, render: object) -> None:
     if format is ResultFormat.json:
         _print_json(result.to_json())
     else:
-        out.print(render(result), highlight=False, markup=False)
+        out.print(render(result), highlight=False)
 
 
 def _fmt(value: object, digits: int = 2) -> str:
@@ -105,16 +107,16 @@ def models_show(name: str) -> None:
     from arena import models
 
     info = models.get_model_info(name)
-    out.print(f"[bold]{info.name}[/]  ({info.family}, {info.year})")
-    out.print(f"paper:      {info.paper_title} — {info.paper_authors}")
-    out.print(f"key idea:   {info.key_idea}")
-    out.print(f"block:      {info.block}")
-    out.print(f"params:     {_fmt(info.params)}")
-    out.print(f"gflops:     {_fmt(info.gflops)} (multiply-accumulates at {info.input.resolution} px)")
-    out.print(f"input:      {info.input.resolution} px native, {info.input.min_input} px smallest, crop {info.input.crop_pct}")
-    out.print(f"paper top-1 / top-5 error: {_fmt(info.paper_top1_error, 1)}% / {_fmt(info.paper_top5_error, 1)}%")
+    out.print(Text.assemble((info.name, "bold"), f"  ({info.family}, {info.year})"), highlight=False)
+    out.print(f"paper:      {info.paper_title} — {info.paper_authors}", highlight=False)
+    out.print(f"key idea:   {info.key_idea}", highlight=False)
+    out.print(f"block:      {info.block}", highlight=False)
+    out.print(f"params:     {_fmt(info.params)}", highlight=False)
+    out.print(f"gflops:     {_fmt(info.gflops)} (multiply-accumulates at {info.input.resolution} px)", highlight=False)
+    out.print(f"input:      {info.input.resolution} px native, {info.input.min_input} px smallest, crop {info.input.crop_pct}", highlight=False)
+    out.print(f"paper top-1 / top-5 error: {_fmt(info.paper_top1_error, 1)}% / {_fmt(info.paper_top5_error, 1)}%", highlight=False)
     if info.notes:
-        out.print(f"notes:      {info.notes}")
+        out.print(f"notes:      {info.notes}", highlight=False)
 
 
 @data_app.command("prepare")
@@ -165,8 +167,10 @@ def train(
         return
     for spec, result in zip(specs, results):
         err.print(
-            f"[bold green]done[/] {spec.name}: run {result.run_id}, {result.epochs} epochs, "
-            f"val top-1 error {_fmt(result.val_top1_error)}%, top-5 error {_fmt(result.val_top5_error)}%",
+            Text.assemble(("done", "bold green"), (
+                f" {spec.name}: run {result.run_id}, {result.epochs} epochs, "
+                f"val top-1 error {_fmt(result.val_top1_error)}%, top-5 error {_fmt(result.val_top5_error)}%"
+            )),
             highlight=False,
         )
 
@@ -195,7 +199,7 @@ def submit(
                               printer=lambda line: err.out(line, highlight=False))
         if status != "SUCCEEDED":
             reason = first_error_line("".join(job_logs(address, submission.job_id)))
-            raise RunFailed(f"job {submission.job_id} {status}: {reason}")
+            raise RunFailed(f"job {submission.job_id}: {status} ({reason})")
         err.print(f"job {submission.job_id}: {status}", highlight=False, markup=False)
 
 
@@ -424,7 +428,7 @@ def _show_leaderboard(
         out_file.write_text(text)
         err.print(f"wrote {out_file}", highlight=False)
     elif format == "table":
-        out.print(text, highlight=False, markup=False)
+        out.print(text, highlight=False)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
@@ -493,7 +497,7 @@ def leaderboard_sync() -> None:
 
 @app.command("dashboard")
 def dashboard(
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8050,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free one).")] = 8050,
     host: Annotated[str, typer.Option("--host", help="Address to bind (keep 127.0.0.1 unless you know why).")] = "127.0.0.1",
 ) -> None:
     """Serve the leaderboard dashboard until Ctrl-C."""
@@ -516,25 +520,40 @@ def ui(port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] =
     raise typer.Exit(run_mlflow_ui(load_settings(), port=port))
 
 
+def _print_error(message: str) -> None:
+    """One `error: ...` line on stderr; the message is shown as is, never read as rich markup."""
+    err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
+
+
+def _usage_error_line(error: typer.TyperException) -> str:
+    """A usage error (unknown command or option, bad value) as one line that says where to look."""
+    message = error.format_message().strip().replace("\n", " ")
+    context = getattr(error, "ctx", None)
+    if context is not None:
+        return f"{message} (see '{context.command_path} --help')"
+    return message
+
+
 def main() -> None:
-    """Run the CLI; user-fixable problems print one line (no traceback) and exit 2."""
+    """Run the CLI; a user's mistake prints one line and exits 2, a failed run exits 1, no traceback."""
     try:
-        app(standalone_mode=False)
+        # Non-standalone mode returns (not raises) the code of a typer.Exit: pass it on.
+        code = app(standalone_mode=False)
     except ArenaError as error:
-        err.print(f"[bold red]error:[/] {error}", highlight=False)
+        _print_error(str(error))
         sys.exit(error.exit_code)
-    except typer.Exit as exit_:
+    except typer.Exit as exit_:  # raised outside click's own handling (a callback, say)
         sys.exit(exit_.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        err.print("aborted")
+        err.print("aborted", highlight=False)
         sys.exit(130)
-    except Exception as error:  # click's usage errors
-        import click
-
-        if isinstance(error, click.ClickException):
+    except typer.TyperException as error:  # typer's own click: usage errors, bad parameter values
+        if type(error).__name__ == "NoArgsIsHelpError":  # a bare `arena models`: its help, as click does
             error.show()
-            sys.exit(2)
-        raise
+        else:
+            _print_error(_usage_error_line(error))
+        sys.exit(error.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -108,7 +108,7 @@ def make_dashboard_server(
     # Bind here: werkzeug answers a busy port with sys.exit, not an exception the CLI can report.
     try:
         listener = socket.create_server((host, port), reuse_port=False)
-    except OSError as error:
+    except (OSError, OverflowError) as error:  # busy, not ours, unknown host; a port past 65535
         raise ArenaError(f"cannot serve the dashboard on {host}:{port}: {error.strerror or error}") from None
     with listener:
         server = make_server(host, port, app, threaded=True, fd=listener.fileno())  # werkzeug keeps a duplicate

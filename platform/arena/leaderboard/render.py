@@ -102,7 +102,7 @@ def _table(title: str, columns: list[str], cells: list[list[str]]) -> str:
     widths = [min(40, max([len(column)] + [len(row[index]) for row in cells])) for index, column in enumerate(columns)]
     buffer = io.StringIO()
     width = max(80, len(title), sum(widths) + 3 * len(columns) + 1)
-    Console(file=buffer, width=width, color_system=None, force_terminal=False).print(table)
+    Console(file=buffer, width=width, color_system=None, force_terminal=False, markup=False).print(table)
     return buffer.getvalue().rstrip("\n")
 
 

@@ -85,7 +85,7 @@ def render_nas_result(result: NasResult, width: int = 120) -> str:
     from arena.models.nas import describe_stage, parse_architecture
 
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width, force_terminal=False, color_system=None)
+    console = Console(file=buffer, width=width, force_terminal=False, color_system=None, markup=False)
     unit = "GFLOPs" if result.objective == "flops" else "ms"
     best = result.best
     console.print(

@@ -98,7 +98,7 @@ def render_scaling_result(result: ScalingResult, width: int = 120) -> str:
     from rich.table import Table
 
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width, force_terminal=False, color_system=None)
+    console = Console(file=buffer, width=width, force_terminal=False, color_system=None, markup=False)
     console.print(
         f"{result.name}: alpha={result.alpha}, beta={result.beta}, gamma={result.gamma} "
         f"(alpha*beta^2*gamma^2 = {result.alpha * result.beta**2 * result.gamma**2:.3f}, target {result.target}); "

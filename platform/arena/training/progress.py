@@ -8,6 +8,7 @@ from typing import Any
 
 import ray
 from rich.console import Console
+from rich.text import Text
 
 
 @ray.remote(num_cpus=0)
@@ -43,7 +44,8 @@ class ProgressPrinter:
         self, board: Any, name: str, epochs: int, console: Console | None = None, every: float = 0.5, quiet_seconds: float = 15.0
     ) -> None:
         self.board, self.name, self.epochs, self.every = board, name, epochs, every
-        self.console = console or Console(stderr=True, soft_wrap=True)  # a log file gets whole lines
+        # A log file gets whole lines; a run's name is printed as it is, never read as rich markup.
+        self.console = console or Console(stderr=True, soft_wrap=True, markup=False)
         # A terminal gets a step line on every change; a log file one every `quiet_seconds`.
         self.quiet_seconds = 0.0 if self.console.is_terminal else quiet_seconds
         self.last_printed = 0.0
@@ -74,20 +76,20 @@ class ProgressPrinter:
             return
         for row in epochs[self.printed_epochs :]:
             self.last_val_error = row["val_top1_error"]
-            self.console.print(
-                f"[bold]{self.name}[/] epoch {row['epoch']}/{self.epochs}  "
+            figures = (
+                f" epoch {row['epoch']}/{self.epochs}  "
                 f"train_loss {row['train_loss']:.4f}  val_loss {row['val_loss']:.4f}  "
                 f"top1_err {row['val_top1_error']:.2f}%  top5_err {row['val_top5_error']:.2f}%  "
-                f"{row['images_per_second']:.0f} img/s  lr {row['lr']:.3g}",
-                highlight=False,
+                f"{row['images_per_second']:.0f} img/s  lr {row['lr']:.3g}"
             )
+            self.console.print(Text.assemble((self.name, "bold"), figures), highlight=False)
         self.printed_epochs = len(epochs)
         if latest and latest.get("epoch", 0) > self.printed_epochs:
             line = self._step_line(latest)
             now = time.monotonic()
             if line != self.last_line and now - self.last_printed >= self.quiet_seconds:
                 self.last_line, self.last_printed = line, now
-                self.console.print(line, highlight=False, style="dim")
+                self.console.print(Text(line, style="dim"), highlight=False)
 
     def _step_line(self, latest: dict[str, Any]) -> str:
         epoch, step, steps = latest["epoch"], latest["step"], max(latest["steps"], 1)

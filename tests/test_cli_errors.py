@@ -1,0 +1,200 @@
+"""The `arena` command's exit codes and error lines: a user's mistake is one line and exit 2, a failure non-zero."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from arena import cli
+from arena.errors import RunFailed
+
+
+@dataclass
+class Outcome:
+    code: int
+    out: str
+    err: str
+
+
+def invoke(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> Outcome:
+    """Run `arena ARGS` through `cli.main()` in this process; return its exit code and output."""
+    monkeypatch.setattr(sys, "argv", ["arena", *args])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    captured = capsys.readouterr()
+    code = exit_.value.code
+    return Outcome(code if isinstance(code, int) else (0 if code is None else 1), captured.out, captured.err)
+
+
+def assert_one_clean_line(outcome: Outcome, code: int) -> None:
+    assert outcome.code == code, outcome.err
+    assert "Traceback" not in outcome.err + outcome.out
+    lines = [line for line in outcome.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), outcome.err
+
+
+class FakeJobClient:
+    """A Ray Jobs client whose job streams `chunks` as its log, then ends with `status`."""
+
+    def __init__(self, chunks: list[str], status: str) -> None:
+        self.chunks, self.status = chunks, status
+
+    async def _stream(self) -> AsyncIterator[str]:
+        for chunk in self.chunks:
+            yield chunk
+
+    def tail_job_logs(self, job_id: str) -> AsyncIterator[str]:
+        return self._stream()
+
+    def get_job_status(self, job_id: str) -> str:
+        return self.status
+
+
+def fake_cluster(monkeypatch: pytest.MonkeyPatch, status: str, chunks: list[str]) -> None:
+    import arena.cluster
+
+    from arena.cluster.jobs import Submission
+
+    monkeypatch.setattr(arena.cluster, "submit_checked", lambda spec, address, overrides, check: Submission("raysubmit_test", [], []))
+    monkeypatch.setattr(arena.cluster, "connect", lambda address: FakeJobClient(chunks, status))
+    monkeypatch.setattr(arena.cluster, "job_logs", lambda address, job_id: iter(chunks))
+
+
+def spec_file(tmp_path: Path, name: str = "cli-errors") -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": name, "model": "resnet18", "data": {"dataset": "synthetic", "image_size": 32},
+        "train": {"epochs": 1, "batch_size": 8},
+    }))
+    return path
+
+
+@pytest.mark.parametrize(("status", "code"), [("FAILED", 1), ("STOPPED", 1), ("SUCCEEDED", 0)])
+def test_submit_wait_exits_with_the_jobs_outcome(monkeypatch, capsys, tmp_path: Path, status: str, code: int) -> None:  # noqa: ANN001
+    fake_cluster(monkeypatch, status, ["epoch 1/2 done\n"])
+    outcome = invoke(monkeypatch, capsys, "submit", str(spec_file(tmp_path)), "--wait")
+    assert outcome.code == code
+    assert outcome.out.strip() == "raysubmit_test"
+    assert f"job raysubmit_test: {status}" in outcome.err
+
+
+def test_submit_wait_streams_the_log_line_by_line(monkeypatch, capsys, tmp_path: Path) -> None:  # noqa: ANN001
+    fake_cluster(monkeypatch, "SUCCEEDED", ["first line\nsecond line\n", "third line\n", "[/x] is a name\n"])
+    outcome = invoke(monkeypatch, capsys, "submit", str(spec_file(tmp_path)), "--wait")
+    lines = outcome.err.splitlines()
+    start = lines.index("first line")
+    assert lines[start:start + 4] == ["first line", "second line", "third line", "[/x] is a name"]
+    assert lines[start + 4] == "job raysubmit_test: SUCCEEDED"
+
+
+def test_submit_wait_names_the_jobs_own_error(monkeypatch, capsys, tmp_path: Path) -> None:  # noqa: ANN001
+    log = ["training...\n", "error: data.root: /data/imagenet does not exist (on arena-worker1)\n"]
+    fake_cluster(monkeypatch, "FAILED", log)
+    outcome = invoke(monkeypatch, capsys, "submit", str(spec_file(tmp_path)), "--wait")
+    assert outcome.code == 1
+    assert "job raysubmit_test: FAILED (data.root: /data/imagenet does not exist (on arena-worker1))" in outcome.err
+
+
+def test_ui_exits_with_mlflows_code(monkeypatch, capsys, arena_env) -> None:  # noqa: ANN001
+    import arena.dashboard
+
+    monkeypatch.setattr(arena.dashboard, "run_mlflow_ui", lambda settings, port: 3)
+    assert invoke(monkeypatch, capsys, "ui").code == 3
+
+
+def test_a_failed_run_exits_1_and_bad_input_2(monkeypatch, capsys, tmp_path: Path, arena_env) -> None:  # noqa: ANN001
+    import arena.training.launcher as launcher
+
+    def fail(spec, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        raise RunFailed(f"run 0123 ({spec.name}) failed: worker 0: RuntimeError: out of memory")
+
+    monkeypatch.setattr(launcher, "run_training", fail)
+    outcome = invoke(monkeypatch, capsys, "train", str(spec_file(tmp_path, name="[bold]x[/bold] [/x]")))
+    assert_one_clean_line(outcome, 1)
+    assert "([bold]x[/bold] [/x]) failed" in outcome.err
+
+
+# Each command that can fail, with an input that makes it fail: one line, exit 2, no traceback.
+FAILING = [
+    ("models", "list", "--family", "nosuch"),
+    ("models", "show", "resnet5O"),
+    ("data", "prepare", "nosuch"),
+    ("train", "{missing}"),
+    ("submit", "{missing}"),
+    ("jobs", "list", "--address", "http://127.0.0.1:1"),
+    ("jobs", "status", "raysubmit_x", "--address", "http://127.0.0.1:1"),
+    ("jobs", "logs", "raysubmit_x", "--address", "http://127.0.0.1:1"),
+    ("jobs", "stop", "raysubmit_x", "--address", "http://127.0.0.1:1"),
+    ("search", "scaling", "{missing}"),
+    ("search", "nas", "{missing}"),
+    ("eval", "0123456789abcdef0123456789abcdef"),
+    ("ensemble", "0123456789abcdef0123456789abcdef"),
+    ("leaderboard", "--view", "nosuch"),
+    ("leaderboard", "show", "--view", "nosuch"),
+    ("leaderboard", "show", "--format", "nosuch"),
+]
+
+
+@pytest.mark.parametrize("args", FAILING, ids=lambda args: " ".join(args[:2]))
+def test_each_failing_command_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path: Path, arena_env, args) -> None:  # noqa: ANN001
+    args = tuple(arg.format(missing=tmp_path / "missing.yaml") for arg in args)
+    assert_one_clean_line(invoke(monkeypatch, capsys, *args), 2)
+
+
+def test_dashboard_on_a_port_out_of_range_is_a_usage_error(monkeypatch, capsys, arena_env) -> None:  # noqa: ANN001
+    outcome = invoke(monkeypatch, capsys, "dashboard", "--port", "70000")
+    assert_one_clean_line(outcome, 2)
+    assert "--port" in outcome.err
+
+
+def _commands(command, path: tuple[str, ...] = ()):  # noqa: ANN001, ANN202
+    """(path, command) for every group and leaf command of the CLI."""
+    yield path, command
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        yield from _commands(sub, (*path, name))
+
+
+def _all_commands() -> list[tuple[tuple[str, ...], bool]]:
+    import typer.main
+
+    root = typer.main.get_command(cli.app)
+    return [(path, hasattr(command, "commands")) for path, command in _commands(root)]
+
+
+@pytest.mark.parametrize(("path", "is_group"), _all_commands(), ids=[" ".join(path) or "arena" for path, _ in _all_commands()])
+def test_usage_errors_are_one_line_and_exit_2(monkeypatch, capsys, arena_env, path, is_group) -> None:  # noqa: ANN001
+    outcome = invoke(monkeypatch, capsys, *path, "--no-such-option")
+    assert_one_clean_line(outcome, 2)
+    assert "--no-such-option" in outcome.err and "--help" in outcome.err
+    if is_group and path != ("leaderboard",):  # leaderboard runs its default view without a subcommand
+        outcome = invoke(monkeypatch, capsys, *path, "lst")
+        assert_one_clean_line(outcome, 2)
+        assert "No such command 'lst'" in outcome.err
+
+
+def test_a_mistyped_command_suggests_the_right_one(monkeypatch, capsys) -> None:  # noqa: ANN001
+    outcome = invoke(monkeypatch, capsys, "models", "lst")
+    assert_one_clean_line(outcome, 2)
+    assert "'list'" in outcome.err and "arena models --help" in outcome.err
+
+
+def test_models_show_prints_arenas_own_text_as_written(monkeypatch, capsys) -> None:  # noqa: ANN001
+    from arena import models
+
+    outcome = invoke(monkeypatch, capsys, "models", "show", "resnet50")
+    assert outcome.code == 0
+    block = models.get_model_info("resnet50").block
+    assert "[" in block  # the text under test carries brackets rich would take for a tag
+    assert f"block:      {block}" in outcome.out
+
+
+def test_error_lines_keep_brackets(monkeypatch, capsys) -> None:  # noqa: ANN001
+    outcome = invoke(monkeypatch, capsys, "models", "show", "[/x][bold]net")
+    assert_one_clean_line(outcome, 2)
+    assert "'[/x][bold]net'" in outcome.err
