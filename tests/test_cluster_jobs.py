@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from arena.cluster import connection, jobs
-from arena.training.storage import check_storage_for_cluster, host_count, is_network_path
 from arena.errors import ArenaError, SpecError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,40 +80,6 @@ def test_bad_spec_fails_before_any_connection(tmp_path: Path) -> None:
     spec.write_text(TINY_SPEC.replace("epochs: 1", "epoch: 1"))
     with pytest.raises(SpecError, match="train.epoch"):
         jobs.submit_job(spec, "http://127.0.0.1:9")  # no cluster there: validation must come first
-
-
-def test_storage_check_on_one_machine_accepts_anything() -> None:
-    check_storage_for_cluster("/home/me/.arena/ray_results", 1, shared=False, mounts=[])
-
-
-@pytest.mark.parametrize("storage", ["s3://bucket/arena", "gs://bucket/arena", "abfss://c@acct.dfs.core.windows.net/x"])
-def test_storage_check_accepts_buckets(storage: str) -> None:
-    check_storage_for_cluster(storage, 4, shared=False, mounts=[])
-
-
-def test_storage_check_refuses_a_local_path_on_many_machines() -> None:
-    with pytest.raises(ArenaError, match="ARENA_STORAGE=/home/me/runs .* 3 machines .*ARENA_STORAGE_SHARED=1"):
-        check_storage_for_cluster("/home/me/runs", 3, shared=False, mounts=[("/", "ext4")])
-    with pytest.raises(ArenaError):
-        check_storage_for_cluster("file:///home/me/runs", 3, shared=False, mounts=[("/", "ext4")])
-
-
-def test_storage_check_accepts_declared_or_network_mounts(monkeypatch: pytest.MonkeyPatch) -> None:
-    mounts = [("/", "ext4"), ("/mnt/shared", "nfs4")]
-    check_storage_for_cluster("/mnt/shared/arena", 3, shared=False, mounts=mounts)
-    check_storage_for_cluster("file:///mnt/shared/arena", 3, shared=False, mounts=mounts)
-    assert not is_network_path(Path("/mnt/sharedother"), mounts)
-    monkeypatch.setenv("ARENA_STORAGE_SHARED", "1")
-    check_storage_for_cluster("/home/me/runs", 3, mounts=[("/", "ext4")])
-
-
-def test_host_count_counts_machines_not_nodes() -> None:
-    nodes = [
-        {"NodeManagerAddress": "10.0.0.1", "Alive": True},
-        {"NodeManagerAddress": "10.0.0.1", "Alive": True},
-        {"NodeManagerAddress": "10.0.0.2", "Alive": False},
-    ]
-    assert host_count(nodes) == 1
 
 
 # ---- a real local cluster: head + one worker node, token auth on ---------------------------------
@@ -240,7 +205,7 @@ def test_unknown_job_and_wrong_token_are_clear_errors(cluster: str, tmp_path: Pa
 def test_submitted_spec_trains_to_success(cluster: str, tmp_path: Path, arena_env) -> None:
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY_SPEC)
-    job_id = jobs.submit_job(spec, cluster, ["train.max_steps_per_epoch=1"], settings=arena_env)
+    job_id = jobs.submit_job(spec, cluster, ["train.max_steps_per_epoch=1"]).job_id
     status = wait(cluster, job_id, timeout=800)
     logs = "".join(jobs.job_logs(cluster, job_id))
     assert status == "SUCCEEDED", logs[-3000:]

@@ -115,8 +115,9 @@ def test_ray_cluster_config_matches_rays_schema(path: Path) -> None:
     gpu_types = [name for name, node in config["available_node_types"].items() if name != config["head_node_type"]]
     assert gpu_types and all(config["available_node_types"][name]["min_workers"] == 0 for name in gpu_types)
     commands = "\n".join(config["setup_commands"] + config["head_start_ray_commands"])
-    for variable in ("ARENA_TRACKING_URI", "ARENA_DB_URL", "ARENA_STORAGE", "RAY_AUTH_MODE=token"):
+    for variable in ("ARENA_TRACKING_URI", "ARENA_STORAGE", "RAY_AUTH_MODE=token"):
         assert variable in commands, f"{path.name}: setup or start commands never set {variable}"
+    assert "ARENA_DB_URL" not in commands, f"{path.name}: every Ray process would carry the leaderboard's password"
     assert "ARENA_STORAGE=s3://" in commands or "ARENA_STORAGE=gs://" in commands
 
 
@@ -166,6 +167,40 @@ def test_job_specs_shipped_in_configmaps_are_valid_arena_specs() -> None:
     assert specs
     for name, tree in specs:
         parse_spec(tree, source=name)
+
+
+def test_rayjob_ships_the_repositorys_recipe_whole() -> None:
+    configmap = next(d for path in K8S_MANIFESTS for d in documents(path) if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "arena-job-spec")
+    shipped = yaml.safe_load(configmap["data"]["resnet50.yaml"])
+    assert shipped == yaml.safe_load((REPO / "jobs" / "ilsvrc" / "resnet50.yaml").read_text())
+
+
+def test_ray_pods_get_the_data_and_not_the_leaderboards_secret() -> None:
+    for document in (d for path in K8S_MANIFESTS for d in documents(path) if d["kind"] in ("RayCluster", "RayJob")):
+        cluster = document["spec"].get("rayClusterSpec", document["spec"])
+        groups = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
+        for group in groups:
+            for container in group["template"]["spec"]["containers"]:
+                assert {"secretRef": {"name": "arena-secrets"}} not in container.get("envFrom", []), document["metadata"]["name"]
+        for group in cluster["workerGroupSpecs"]:
+            mounts = [m["mountPath"] for c in group["template"]["spec"]["containers"] for m in c.get("volumeMounts", [])]
+            assert "/data/imagenet" in mounts, f"{document['metadata']['name']}: workers read data.root /data/imagenet"
+
+
+def test_hosts_script_is_clean_and_down_is_safe(tmp_path: Path) -> None:
+    script = INFRA / "local" / "hosts.sh"
+    shellcheck = shutil.which("shellcheck") or shutil.which("shellcheck", path=str(Path(sys.executable).parent))
+    if shellcheck is not None:
+        checked = subprocess.run([shellcheck, str(script)], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout
+    env = {**os.environ, "ARENA_HOSTS_DIR": str(tmp_path / "hosts")}
+    for _ in range(2):
+        down = subprocess.run(["bash", str(script), "down"], env=env, capture_output=True, text=True, timeout=60)
+        assert down.returncode == 0 and "hosts: down" in down.stdout, down.stderr
+    usage = subprocess.run(["bash", str(script), "restart"], env=env, capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and "usage:" in usage.stderr
+    unknown = subprocess.run(["bash", str(script), "kill", "nohost"], env=env, capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 2 and "no host nohost" in unknown.stderr
 
 
 def rayjob_document() -> dict[str, Any]:

@@ -10,8 +10,8 @@
 #   infra/local/hosts.sh up                 # laptop, head, worker1, worker2; Ray, PostgreSQL, MLflow
 #   infra/local/hosts.sh env                # what the laptop needs: RAY_AUTH_TOKEN and the addresses
 #   infra/local/hosts.sh exec HOST CMD ...  # run a command on a host (its own HOME=/home/arena)
-#   infra/local/hosts.sh add HOST           # one more machine on the switch (no services)
-#   infra/local/hosts.sh join HOST          # add HOST and start a Ray worker node on it
+#   infra/local/hosts.sh add HOST [shared]  # one more machine on the switch (with /mnt/shared: a cluster host)
+#   infra/local/hosts.sh join HOST          # start a Ray worker node on HOST (added first if new)
 #   infra/local/hosts.sh kill HOST          # pull the plug: link down, every process killed at once
 #   infra/local/hosts.sh list               # hosts, addresses, alive or not
 #   infra/local/hosts.sh down               # remove everything (safe to repeat)
@@ -49,8 +49,10 @@ alive() { local pid; pid=$(init_pid "$1"); [[ -n $pid ]] && kill -0 "$pid" 2>/de
 require_root_linux() {
   [[ $(uname -s) == Linux ]] || die "needs Linux network namespaces"
   [[ $(id -u) -eq 0 ]] || die "needs root (ip netns, mount namespaces)"
-  command -v ip >/dev/null && command -v unshare >/dev/null && command -v nsenter >/dev/null \
-    || die "needs ip (iproute2), unshare and nsenter (util-linux)"
+  local tool
+  for tool in ip unshare nsenter; do
+    command -v "$tool" >/dev/null || die "needs $tool (iproute2, util-linux)"
+  done
 }
 
 make_switch() {
@@ -84,6 +86,7 @@ add_host() {
   ip -n "$ns" link set eth0 up
   if [[ $shared == shared ]]; then mkdir -p "$folder/mnt/shared"; fi
   # The init process: PID 1 of the host. Binds come first: the private /tmp hides the state folder.
+  # shellcheck disable=SC2016  # the script's $1.. are its own arguments
   ip netns exec "$ns" unshare --uts --mount --pid --fork --mount-proc --propagation private \
     bash -c '
       set -e
@@ -122,21 +125,24 @@ token() { cat "$DIR/hosts/head/home/arena/.ray/auth_token"; }
 cluster_env() {
   echo "ARENA_TRACKING_URI=http://$(hostname_of head):$MLFLOW_PORT"
   echo "ARENA_STORAGE=/mnt/shared/ray_results"
-  echo "ARENA_STORAGE_SHARED=1"
   echo "MLFLOW_DISABLE_TELEMETRY=true"
 }
 
 start_ray_worker() {
   local name=$1
   # shellcheck disable=SC2046  # one word per setting
-  host_exec "$name" env $(cluster_env) RAY_AUTH_TOKEN="$(token)" ray start \
+  host_exec "$name" env $(cluster_env) RAY_AUTH_MODE=token RAY_AUTH_TOKEN="$(token)" ray start \
     --address="$(address head):$GCS_PORT" --node-ip-address="$(address "$name")" \
     --num-cpus="$WORKER_CPUS" --num-gpus=0 --disable-usage-stats >"$DIR/hosts/$name/ray.log" 2>&1 \
     || die "Ray did not start on $name; see $DIR/hosts/$name/ray.log"
 }
 
 start_head_services() {
-  local log=$DIR/hosts/head/services.log
+  local log=$DIR/hosts/head/services.log token_file=$DIR/hosts/head/home/arena/.ray/auth_token
+  # Token authentication, as Ray 2.60 clusters have it: the head keeps the token in its home;
+  # workers and the laptop are given it (`$0 token`).
+  mkdir -p "$(dirname "$token_file")"
+  (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$token_file")
   host_exec head bash "$HERE/postgres.sh" start "$HOST_HOME/postgres" 5432 >>"$log" 2>&1 \
     || die "PostgreSQL did not start on head; see $log"
   # MLflow on PostgreSQL, artifacts served through the server from the head's own disk. It answers
@@ -148,7 +154,7 @@ start_head_services() {
     --allowed-hosts "$(hostname_of head),$(hostname_of head):$MLFLOW_PORT,$(address head),$(address head):$MLFLOW_PORT,localhost:$MLFLOW_PORT,127.0.0.1:$MLFLOW_PORT" \
     </dev/null >>"$log" 2>&1 &
   # shellcheck disable=SC2046
-  host_exec head env $(cluster_env) ray start --head --node-ip-address="$(address head)" \
+  host_exec head env $(cluster_env) RAY_AUTH_MODE=token ray start --head --node-ip-address="$(address head)" \
     --port="$GCS_PORT" --num-cpus=0 --num-gpus=0 --include-dashboard=true --dashboard-host=0.0.0.0 \
     --dashboard-port="$DASHBOARD_PORT" --disable-usage-stats >"$DIR/hosts/head/ray.log" 2>&1 \
     || die "Ray did not start on head; see $DIR/hosts/head/ray.log"
@@ -172,7 +178,9 @@ up() {
   add_host worker1 shared
   add_host worker2 shared
   if [[ $SERVICES == 1 ]]; then
-    command -v ray >/dev/null && command -v mlflow >/dev/null || die "ray and mlflow must be on PATH (activate the virtualenv)"
+    if ! command -v ray >/dev/null || ! command -v mlflow >/dev/null; then
+      die "ray and mlflow must be on PATH (activate the virtualenv)"
+    fi
     start_head_services
     start_ray_worker worker1
     start_ray_worker worker2
@@ -228,7 +236,11 @@ case ${1:-} in
   env) echo "RAY_AUTH_TOKEN=$(token)"; echo "RAY_API_SERVER_ADDRESS=http://$(hostname_of head):$DASHBOARD_PORT" ;;
   address) [[ $# -eq 2 ]] || die "usage: $0 address HOST"; address "$2" ;;
   add) [[ $# -ge 2 ]] || die "usage: $0 add HOST [shared]"; require_root_linux; add_host "$2" "${3:-}" ;;
-  join) [[ $# -eq 2 ]] || die "usage: $0 join HOST"; require_root_linux; add_host "$2" shared; start_ray_worker "$2" ;;
+  join)
+    [[ $# -eq 2 ]] || die "usage: $0 join HOST"
+    require_root_linux
+    [[ -e $DIR/hosts/$2 ]] || add_host "$2" shared
+    start_ray_worker "$2" ;;
   kill) [[ $# -eq 2 ]] || die "usage: $0 kill HOST"; kill_host "$2" ;;
   exec) [[ $# -ge 3 ]] || die "usage: $0 exec HOST CMD ..."; shift; host_exec "$@" ;;
   *) echo "usage: $0 up|down|list|env|token|address HOST|add HOST|join HOST|kill HOST|exec HOST CMD ..." >&2; exit 2 ;;

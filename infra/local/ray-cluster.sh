@@ -79,8 +79,6 @@ start() {
   # Jobs run `python` from the PATH of the node; make it the python that sits beside this ray.
   PATH="$(dirname "$(command -v "$RAY")"):$PATH"
   export PATH
-  # Every node shares this machine's disk, so a local ARENA_STORAGE path is reachable from all of them.
-  export ARENA_STORAGE_SHARED=1
   # Worker nodes may join (0 here, as some test setups use, makes Ray refuse every `ray start --address`).
   export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=1
   start_node 0 --head --node-ip-address="$HOST" --port="$GCS_PORT" --num-cpus="$HEAD_CPUS" --num-gpus=0 \

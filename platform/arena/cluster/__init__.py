@@ -1,4 +1,4 @@
-"""Ray clusters from the outside: job submission through the Ray Jobs API and storage checks."""
+"""Ray clusters from the outside: job submission through the Ray Jobs API, and `arena cluster check`."""
 
 from arena.cluster.check import CheckResult, check_cluster_from_outside, first_error_line, submit_checked
 from arena.cluster.connection import DEFAULT_ADDRESS, connect, resolve_address
@@ -11,7 +11,6 @@ from arena.cluster.jobs import (
     submit_job,
     wait_for_job,
 )
-from arena.training.storage import check_storage_for_cluster, host_count
 
 __all__ = [
     "CheckResult",
@@ -19,9 +18,7 @@ __all__ = [
     "first_error_line",
     "submit_checked",
     "DEFAULT_ADDRESS",
-    "check_storage_for_cluster",
     "connect",
-    "host_count",
     "job_logs",
     "job_status",
     "list_jobs",

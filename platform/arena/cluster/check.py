@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from arena.cluster.connection import cluster_errors, connect, resolve_address
-from arena.cluster.jobs import ARENA_METADATA, Submission, staged_job, submit_job, wait_for_job
+from arena.cluster.jobs import Submission, staged_job, submit_job, wait_for_job
 from arena.errors import ArenaError
 from arena.spec import load_spec
 
 REPORT_PREFIX = "ARENA-CLUSTER-REPORT "
 """Marks the log line that carries the check job's JSON report."""
+CHECK_METADATA = "arena_check"
+"""Metadata key of a check job: not arena's training job (`arena jobs list` leaves it out)."""
 CHECK_TIMEOUT_SECONDS = 300.0
 """A check job that has not ended by then is stopped (a cluster too busy to run a 0-CPU job)."""
 
@@ -68,7 +70,7 @@ def check_cluster_from_outside(
             job_id = client.submit_job(
                 entrypoint=report_entrypoint(spec_file, overrides),
                 runtime_env={"working_dir": str(folder), "env_vars": env_vars},
-                metadata={ARENA_METADATA: "1", "arena_spec": "cluster check"},
+                metadata={CHECK_METADATA: "1"},
             )
     result = CheckResult(url, travelled=sorted(env_vars), held_back=held_back)
     try:

@@ -11,6 +11,7 @@ a worker's start-up is on the critical path of every run and every search trial.
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -60,6 +61,15 @@ class _ProgressSender:
         )
 
 
+def _worker_hosts(world_size: int) -> list[str]:
+    """The host names of the worker group, rank by rank (the run's `arena.worker_hosts` tag)."""
+    names = [socket.gethostname()]
+    if world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+        names = [""] * world_size
+        torch.distributed.all_gather_object(names, socket.gethostname())
+    return names
+
+
 def _resume(session: TrainingSession) -> None:
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is not None:
@@ -90,6 +100,7 @@ def train_worker(config: dict[str, Any]) -> None:
     if device.type == "cuda":
         torch.cuda.set_device(device)
     session = build_session(spec, home=Path(config["home"]), rank=rank, world_size=world_size, device=device)
+    hosts = _worker_hosts(world_size)  # every rank takes part
     _resume(session)
     tracking_uri, run_id = config["tracking_uri"], config["run_id"]
     if rank == 0 and session.history:
@@ -108,7 +119,9 @@ def train_worker(config: dict[str, Any]) -> None:
 
             run_log.log_epochs(tracking_uri, run_id, session.history)
             if not first_step_tagged and progress.first_step_at is not None:
-                run_log.set_tags(tracking_uri, run_id, {"arena.first_step_at": f"{progress.first_step_at:.3f}"})
+                run_log.set_tags(tracking_uri, run_id, {
+                    "arena.first_step_at": f"{progress.first_step_at:.3f}", "arena.worker_hosts": ",".join(hosts),
+                })
                 first_step_tagged = True
             progress.send(epoch_done=row)
             with tempfile.TemporaryDirectory(prefix="arena-ckpt-") as folder:

@@ -1,0 +1,121 @@
+"""What a cluster job relies on before it starts: workers planned per node, the checks' verdicts, the settings that travel."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from arena.cluster.check import first_error_line, format_report_line, parse_report
+from arena.settings import has_password, load_settings, masked, settings_environment, travelling_settings
+from arena.spec import parse_spec
+from arena.training import cluster_checks
+from arena.training.cluster_checks import NodeReport, tracking_is_file
+from arena.training.placement import NodeCapacity, plan_workers
+
+HEAD = NodeCapacity("head", "10.0.0.1", cpus=0, gpus=0)
+
+
+def gpu_node(name: str, cpus: float = 8, gpus: float = 4) -> NodeCapacity:
+    return NodeCapacity(name, f"10.0.0.{len(name)}", cpus, gpus)
+
+
+def test_workers_are_planned_per_node_not_against_the_totals() -> None:
+    nodes = [HEAD, NodeCapacity("w1", "10.0.0.2", 2, 0), NodeCapacity("w2", "10.0.0.3", 2, 0)]
+    plan, problem = plan_workers(nodes, 2, None, 0)
+    assert problem is None and plan.cpus_per_worker == 2  # one whole worker host each
+    plan, problem = plan_workers(nodes, 3, 2, 0)  # 6 CPUs asked, 4 in total, and no node holds 2 of 2
+    assert plan is None and "3 workers of 2 CPUs each do not fit" in problem and "which hold 2" in problem
+    plan, problem = plan_workers(nodes, 4, None, 0)  # the head's CPUs count for nothing
+    assert plan.cpus_per_worker == 1
+    plan, problem = plan_workers(nodes, 5, None, 0)
+    assert plan is None and "5 workers of at least 1 CPU" in problem
+
+
+def test_gpus_are_counted_per_worker_and_per_node() -> None:
+    nodes = [HEAD, gpu_node("gpu-a"), gpu_node("gpu-b")]
+    plan, _ = plan_workers(nodes, 4, None, 2)  # 2 GPUs each: two workers on each 4-GPU node
+    assert (plan.workers, plan.cpus_per_worker, plan.gpus_per_worker) == (4, 4.0, 2)
+    plan, problem = plan_workers(nodes, 3, None, 3)  # 9 GPUs asked, 8 in total, and a node holds one such worker
+    assert plan is None and "3 workers of at least 1 CPU and 3 GPUs each do not fit" in problem
+    plan, problem = plan_workers([HEAD], 1, None, 1)  # an autoscaling cluster with no GPU node up yet
+    assert plan is None and "10.0.0.1: 0 CPUs 0 GPUs" in problem
+
+
+def report(node_id: str, host: str, markers: list[str], **extra: object) -> NodeReport:
+    return NodeReport(node_id, host, f"10.0.0.{len(host)}-{node_id}", 1, 0, False, markers_seen=markers, **extra)
+
+
+def test_storage_is_shared_only_when_every_host_reads_every_marker(arena_env) -> None:
+    every = ["a", "b", "c"]
+    shared = [report("a", "head", every), report("b", "w1", every), report("c", "w2", every)]
+    assert cluster_checks._storage_problems(shared, arena_env, hosts=3) == []
+    private = [report("a", "head", ["a"]), report("b", "w1", ["b"]), report("c", "w2", every)]
+    (problem,) = cluster_checks._storage_problems(private, arena_env, hosts=3)
+    assert f"ARENA_STORAGE={arena_env.storage} is not shared" in problem and "missing on head, w1" in problem
+    assert cluster_checks._storage_problems(private, arena_env, hosts=1) == []  # nodes on one machine share its disk
+    unwritable = [report("a", "head", [], storage_error="[Errno 13] Permission denied")]
+    (problem,) = cluster_checks._storage_problems(unwritable, arena_env, hosts=1)
+    assert "cannot be written on head: [Errno 13] Permission denied" in problem
+
+
+def test_a_file_tracking_uri_is_refused_on_several_hosts_only(arena_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert tracking_is_file("sqlite:////x/mlflow.db") and tracking_is_file("/x/mlruns") and tracking_is_file("file:///x")
+    assert not tracking_is_file("http://mlflow:5000") and not tracking_is_file("postgresql://db/mlflow")
+    nodes = [report("a", "head", ["a", "b"]), report("b", "w1", ["a", "b"])]
+    problems = cluster_checks._problems(nodes, None, arena_env, None)
+    assert any(p.startswith("ARENA_TRACKING_URI=sqlite:///") and "MLflow tracking server" in p for p in problems)
+    one_host = [NodeReport("a", "head", "10.0.0.1", 1, 0, True, markers_seen=["a", "b"]),
+                NodeReport("b", "w1", "10.0.0.1", 1, 0, False, markers_seen=["a", "b"])]
+    assert cluster_checks._problems(one_host, None, arena_env, None) == []
+
+
+def test_data_is_checked_only_where_workers_can_run() -> None:
+    spec = parse_spec({"name": "g", "model": "resnet18", "data": {"dataset": "synthetic"},
+                       "train": {"epochs": 1, "batch_size": 8}, "resources": {"workers": 1, "gpus_per_worker": 1}})
+    nodes = [HEAD, NodeCapacity("cpu", "10.0.0.2", 8, 0), gpu_node("gpu")]
+    assert [node.node_id for node in cluster_checks._worker_nodes(nodes, spec)] == ["gpu"]
+    assert [node.node_id for node in cluster_checks._worker_nodes(nodes, None)] == ["cpu", "gpu"]
+
+
+def test_only_explicit_settings_travel_and_never_a_password() -> None:
+    environ = {
+        "ARENA_HOME": "/Users/me/.arena", "ARENA_DB_URL": "postgresql+psycopg://me:pw123@db/arena",
+        "ARENA_TRACKING_URI": "http://mlflow:5000", "ARENA_STORAGE": "s3://key:secret99@bucket/x",
+        "ARENA_EMPTY": "", "RAY_AUTH_TOKEN": "token", "PATH": "/bin",
+    }
+    travelling, held_back = travelling_settings(environ)
+    assert travelling == {"ARENA_TRACKING_URI": "http://mlflow:5000"}
+    assert held_back == ["ARENA_DB_URL", "ARENA_HOME", "ARENA_STORAGE"]
+    assert travelling_settings({"PATH": "/bin"}) == ({}, [])  # defaults never travel: the cluster's win
+
+
+def test_passwords_are_masked_and_the_database_never_reaches_workers() -> None:
+    assert masked("postgresql+psycopg://arena:pw123@db:5432/x") == "postgresql+psycopg://arena:***@db:5432/x"
+    assert has_password("http://u:p@mlflow:5000") and not has_password("http://mlflow:5000")
+    settings = load_settings({"ARENA_DB_URL": "postgresql+psycopg://arena:pw123@db/x"})
+    assert "pw123" not in repr(settings_environment(settings))
+
+
+def test_the_check_report_survives_a_noisy_log() -> None:
+    line = format_report_line({"problems": ["x"], "nodes": []})
+    logs = f"Runtime env is setting up.\nsomething else\n{line}\n(raylet) a warning\n"
+    assert parse_report(logs) == {"problems": ["x"], "nodes": []}
+    assert parse_report("no report here") is None
+
+
+def test_a_failed_jobs_reason_is_its_own_error_line() -> None:
+    assert first_error_line("step 1\nerror: data.root: /x does not exist (on w1)\n") == "data.root: /x does not exist (on w1)"
+    trace = "Traceback (most recent call last):\n  File \"x\", line 1\nRuntimeError: CUDA out of memory\n"
+    assert first_error_line(trace) == "RuntimeError: CUDA out of memory"
+    assert first_error_line("") == "(the job printed nothing)"
+
+
+def test_a_worker_takes_the_gpu_ray_train_gave_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ray.train.torch
+
+    from arena.training.worker import worker_device
+
+    # Local rank 1 with 2 GPUs a worker owns its node's GPUs 2 and 3: Ray Train says cuda:2, not cuda:1.
+    monkeypatch.setattr(ray.train.torch, "get_device", lambda: torch.device("cuda", 2))
+    assert worker_device(2) == torch.device("cuda", 2)
+    assert worker_device(0) == torch.device("cpu")
