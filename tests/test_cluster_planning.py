@@ -119,3 +119,55 @@ def test_a_worker_takes_the_gpu_ray_train_gave_it(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(ray.train.torch, "get_device", lambda: torch.device("cuda", 2))
     assert worker_device(2) == torch.device("cuda", 2)
     assert worker_device(0) == torch.device("cpu")
+
+
+def gpu_job(workers: int = 2, timeout: float = 0.2) -> object:
+    return parse_spec({"name": "g", "model": "resnet18", "data": {"dataset": "synthetic"},
+                       "train": {"epochs": 1, "batch_size": 8},
+                       "resources": {"workers": workers, "gpus_per_worker": 1, "scale_up_timeout_s": timeout}})
+
+
+def ray_node(node_id: str, cpus: float, gpus: float) -> dict:
+    return {"NodeID": node_id, "NodeManagerAddress": f"10.0.0.{len(node_id)}", "Alive": True,
+            "Resources": {"CPU": cpus, "GPU": gpus}}
+
+
+@pytest.fixture
+def autoscaling_cluster(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """ray.nodes() of a cluster whose autoscaler adds a GPU node on the third look; what was asked of it."""
+    import ray.autoscaler.sdk
+
+    from arena.training import ray_driver
+
+    state = {"looks": 0, "requests": []}
+
+    def nodes() -> list[dict]:
+        state["looks"] += 1
+        up = [ray_node("head", 0, 0)]
+        return up + [ray_node("gpu-node", 8, 2)] if state["looks"] >= 3 and state.get("adds", True) else up
+
+    monkeypatch.setattr(ray_driver.ray, "nodes", nodes)
+    monkeypatch.setattr(ray_driver, "autoscaler_running", lambda: True)
+    monkeypatch.setattr(ray_driver, "SCALE_UP_POLL_SECONDS", 0.01)
+    monkeypatch.setattr(ray.autoscaler.sdk, "request_resources", lambda bundles: state["requests"].append(bundles))
+    return state
+
+
+def test_a_gpu_job_waits_for_the_autoscaler_and_says_so(autoscaling_cluster: dict, arena_env) -> None:
+    from arena.training.ray_driver import plan_resources
+
+    said = []
+    plan = plan_resources(gpu_job(timeout=30), arena_env, say=said.append)
+    assert (plan.workers, plan.gpus_per_worker) == (2, 1)
+    assert said and said[0].startswith("waiting up to 30 s for the autoscaler to add nodes")
+    assert autoscaling_cluster["requests"][0] == [{"CPU": 1.0, "GPU": 1.0}] * 2  # it asked for the workers
+    assert autoscaling_cluster["requests"][-1] == []  # and withdrew the request once they were there
+
+
+def test_a_gpu_job_gives_up_after_the_stated_timeout(autoscaling_cluster: dict, arena_env) -> None:
+    from arena.errors import SpecError
+    from arena.training.ray_driver import plan_resources
+
+    autoscaling_cluster["adds"] = False
+    with pytest.raises(SpecError, match=r"within resources.scale_up_timeout_s \(0.2 s\)"):
+        plan_resources(gpu_job(timeout=0.2), arena_env, say=lambda text: None)
