@@ -108,6 +108,8 @@ def test_a_failed_jobs_reason_is_its_own_error_line() -> None:
     trace = "Traceback (most recent call last):\n  File \"x\", line 1\nRuntimeError: CUDA out of memory\n"
     assert first_error_line(trace) == "RuntimeError: CUDA out of memory"
     assert first_error_line("") == "(the job printed nothing)"
+    listed = "error: job spec: 2 problems\n  - data.root: /x does not exist (on w1)\n  - data.root: /x does not exist (on w2)\nlater\n"
+    assert first_error_line(listed) == "job spec: 2 problems: data.root: /x does not exist (on w1); data.root: /x does not exist (on w2)"
 
 
 def test_a_worker_takes_the_gpu_ray_train_gave_it(monkeypatch: pytest.MonkeyPatch) -> None:

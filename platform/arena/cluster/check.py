@@ -7,6 +7,7 @@ and travelling settings a real job would get; its report comes back in the job's
 
 from __future__ import annotations
 
+import itertools
 import json
 import shlex
 from collections.abc import Mapping, Sequence
@@ -107,9 +108,11 @@ def parse_report(logs: str) -> dict[str, Any] | None:
 def first_error_line(logs: str) -> str:
     """The line of a failed job's log that says why: arena's own `error:` line, else the last exception line."""
     lines = [line.strip() for line in logs.splitlines() if line.strip()]
-    for line in lines:
+    for index, line in enumerate(lines):
         if line.startswith("error:"):
-            return line.removeprefix("error:").strip()
+            # A spec error lists its problems on the lines below ("  - data.root: ..."): keep them.
+            listed = [item.removeprefix("- ") for item in itertools.takewhile(lambda x: x.startswith("- "), lines[index + 1:])]
+            return ": ".join([line.removeprefix("error:").strip(), "; ".join(listed)] if listed else [line.removeprefix("error:").strip()])
     for line in reversed(lines):
         head = line.split(":", 1)[0]
         if head.endswith(("Error", "Exception", "Failed")) and " " not in head:
