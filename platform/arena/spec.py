@@ -135,6 +135,9 @@ class ResourcesSpec(_Frozen):
     gpus_per_worker: int = Field(0, ge=0)
     max_failures: int = Field(0, ge=-1)
     """Worker or node failures survived by restarting from the last checkpoint (-1: unlimited)."""
+    local_mode: bool = True
+    """Let a single-worker job train in Ray Train's local mode (a reused lane actor, or the Tune trial's own
+    actor) instead of a worker group of its own, whose start-up costs more than a search trial trains."""
     scale_up_timeout_s: float = Field(900.0, gt=0)
     """How long a job on an autoscaling cluster waits for nodes that can hold its workers (a cold GPU node takes minutes)."""
 

@@ -35,6 +35,7 @@ from arena.settings import Settings, load_settings, settings_environment
 from arena.spec import JobSpec, parse_spec
 from arena.tracking import run_log, search_log
 from arena.training import ray_driver
+from arena.training.placement import WorkerResources
 
 if TYPE_CHECKING:
     from ray.train import Checkpoint
@@ -116,7 +117,11 @@ def _drive_trial(
     config: dict[str, Any], *, specs: Mapping[str, dict[str, Any]], kind: str, parent_run_id: str,
     environment: dict[str, str], metric: TrialMetric,
 ) -> None:
-    """Train one candidate (Tune's function trainable; runs in its own Ray actor)."""
+    """Train one candidate (Tune's function trainable; runs in a Ray actor that Tune reuses for the next trial).
+
+    A single-worker candidate trains right here, in Ray Train's local mode, and reports each epoch
+    to Tune itself; a multi-worker one gets a worker group whose reports `report_callback` passes on.
+    """
     # The trial's actor may live on a cluster started without arena's settings, and the candidate's
     # model is resolved by name from ARENA_HOME: give it the search's settings first.
     os.environ.update(environment)
@@ -131,7 +136,14 @@ def _drive_trial(
         extra_tags={"arena.candidate": candidate, "arena.trial": tune.get_context().get_trial_id()},
         callbacks=[report_callback(metric, config)],
         show_progress=False,
+        in_trial=True,
+        trial_score=partial(_scored, metric, config) if metric.score is not None else None,
     )
+
+
+def _scored(metric: TrialMetric, config: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str, float]:
+    """The search's own metric for one epoch's report (local mode: added before the report reaches Tune)."""
+    return {metric.name: metric.score(config, row)}
 
 
 class _ProgressCallback(tune.Callback):
@@ -166,11 +178,23 @@ class _ProgressCallback(tune.Callback):
         self.progress(f"trial {trial.config['candidate']}: failed")
 
 
+def trial_resources(request: TrialRequest, settings: Settings) -> tuple[WorkerResources, dict[str, float]]:
+    """The trial's plan, and what its Tune actor asks for: the worker itself in local mode, else a driver's sliver."""
+    resources = ray_driver.plan_resources(request.spec, settings, in_trial=True)
+    if not resources.local:
+        return resources, {"CPU": DRIVER_CPUS}
+    actor = {"CPU": resources.cpus_per_worker}
+    if resources.gpus_per_worker:
+        actor["GPU"] = float(resources.gpus_per_worker)
+    return resources, actor
+
+
 def trials_that_fit(request: TrialRequest, settings: Settings) -> int:
     """How many trials of this size the connected cluster holds at once (at least one)."""
-    resources = ray_driver.plan_resources(request.spec, settings)
+    resources, actor = trial_resources(request, settings)
+    driver = 0.0 if resources.local else DRIVER_CPUS
     total = ray.cluster_resources()
-    fits = math.floor(total.get("CPU", 0) / (resources.workers * resources.cpus_per_worker + DRIVER_CPUS) + 1e-9)
+    fits = math.floor(total.get("CPU", 0) / (resources.workers * resources.cpus_per_worker + driver) + 1e-9)
     if resources.gpus_per_worker:
         fits = min(fits, math.floor(total.get("GPU", 0) / (resources.workers * resources.gpus_per_worker)))
     return max(1, fits)
@@ -207,7 +231,7 @@ def build_tuner(
             _drive_trial, specs={r.id: r.spec.model_dump(mode="json") for r in requests}, kind=kind,
             parent_run_id=parent_run_id, environment=settings_environment(settings), metric=metric,
         ),
-        {"CPU": DRIVER_CPUS},
+        trial_resources(requests[0], settings)[1],
     )
     return tune.Tuner(
         trainable,
@@ -215,10 +239,15 @@ def build_tuner(
         tune_config=tune.TuneConfig(
             metric=metric.name, mode=metric.mode, scheduler=scheduler, search_alg=search_alg, num_samples=num_samples,
             max_concurrent_trials=tuning.max_concurrent or trials_that_fit(requests[0], settings),
+            # The next trial reuses a finished trial's actor: torch, the model code and the data
+            # stay loaded, and a local-mode trial starts training in well under a second.
+            reuse_actors=True,
         ),
         run_config=tune.RunConfig(
             name=f"search-{parent_run_id}", storage_path=settings.storage, verbose=0,
             callbacks=[_ProgressCallback(progress, epochs, metric)],
+            # Local mode has no worker-group retries: Tune restarts a failed trial from its last checkpoint.
+            failure_config=tune.FailureConfig(max_failures=max(r.spec.resources.max_failures for r in requests)),
         ),
     )
 

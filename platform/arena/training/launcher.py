@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -132,6 +132,8 @@ def run_training(
     callbacks: Sequence[Any] = (),
     verbose: bool = False,
     show_progress: bool = True,
+    in_trial: bool = False,
+    trial_score: Callable[[Mapping[str, Any]], Mapping[str, float]] | None = None,
 ) -> TrainResult:
     """Check `spec`, then train it with Ray Train V2 in one MLflow run (new, or `resume_run_id`'s)."""
     settings = settings or load_settings()
@@ -145,14 +147,15 @@ def run_training(
         preloading.result()
         from arena.tracking import run_log
 
-        if settings.ray_address is not None:
+        if settings.ray_address is not None and not in_trial:  # a search checks the cluster once, not per trial
             check_on_nodes(spec, settings)
-        resources = cluster.plan_resources(spec, settings)
+        resources = cluster.plan_resources(spec, settings, in_trial=in_trial)
         run_id = _reopen_run(spec, settings, resume_run_id) if resume_run_id else _open_run(
             spec, settings, kind, parent_run_id, extra_tags
         )
         try:
-            result = cluster.fit(spec, settings, run_id, resources, callbacks=callbacks, show_progress=show_progress)
+            result = cluster.fit(spec, settings, run_id, resources, callbacks=callbacks, show_progress=show_progress,
+                                 in_trial=in_trial, trial_score=trial_score)
         except KeyboardInterrupt:
             run_log.set_status(settings.tracking_uri, run_id, "KILLED")
             raise

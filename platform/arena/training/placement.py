@@ -31,6 +31,8 @@ class WorkerResources:
     workers: int
     cpus_per_worker: float
     gpus_per_worker: int
+    local: bool = False
+    """Ray Train runs the job in local mode: in a lane actor, or in the Tune trial's own actor."""
 
     @property
     def threads(self) -> int:
@@ -106,3 +108,13 @@ def plan_workers(
             f"{room} ({describe_nodes(nodes)})"
         )
     return WorkerResources(workers, cpus, gpus_per_worker), None
+
+
+def runs_in_local_mode(workers: int, gpus_per_worker: int, max_failures: int, *, in_trial: bool, allowed: bool = True) -> bool:
+    """Whether a job trains in Ray Train's local mode rather than in a worker group of its own.
+
+    One worker with at most one GPU needs no worker group; a fresh one costs more start-up than a
+    search trial or a demo job trains. Worker-group retries (`max_failures`) keep the worker group,
+    except in a Tune trial, where Tune restarts a failed trial from its own checkpoint instead.
+    """
+    return allowed and workers == 1 and gpus_per_worker <= 1 and (in_trial or max_failures == 0)

@@ -13,9 +13,10 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,9 @@ from arena.errors import ArenaError, SpecError
 from arena.settings import Settings, settings_environment
 from arena.spec import JobSpec
 from arena.training.progress import ProgressBoard, ProgressPrinter
-from arena.training.placement import WorkerResources, node_capacities, plan_workers
+from arena.training import lanes
+from arena.training.placement import WorkerResources, node_capacities, plan_workers, runs_in_local_mode
+from arena.training.reporting import CHECKPOINTS_KEPT, copy_latest_checkpoint
 
 NAMESPACE = "arena"
 SCALE_UP_POLL_SECONDS = 5.0
@@ -155,14 +158,18 @@ def _probe(address: str) -> None:
 
 def disconnect() -> None:
     """Shut down the Ray connection (and the local instance, if this process started it)."""
+    lanes.close_lanes()
     ray.shutdown()
 
 
-def plan_resources(spec: JobSpec, settings: Settings, *, say: Callable[[str], None] | None = None) -> WorkerResources:
-    """Size the workers against the cluster's nodes; what cannot fit is a SpecError.
+def plan_resources(
+    spec: JobSpec, settings: Settings, *, in_trial: bool = False, say: Callable[[str], None] | None = None
+) -> WorkerResources:
+    """Size the workers against the cluster's nodes, and choose local mode or a worker group.
 
-    On a cluster with an autoscaler, a job that does not fit yet asks it for the nodes and waits
-    for them up to `resources.scale_up_timeout_s`, saying so through `say`.
+    What cannot fit is a SpecError. On a cluster with an autoscaler, a job that does not fit yet
+    asks it for the nodes and waits for them up to `resources.scale_up_timeout_s`, saying so
+    through `say`.
     """
     wanted = spec.resources
     plan, problem = plan_workers(node_capacities(ray.nodes()), wanted.workers, wanted.cpus_per_worker, wanted.gpus_per_worker)
@@ -170,7 +177,9 @@ def plan_resources(spec: JobSpec, settings: Settings, *, say: Callable[[str], No
         plan, problem = _wait_for_nodes(spec, problem or "", say or (lambda text: print(text, file=sys.stderr)))
     if plan is None:
         raise SpecError([problem or "resources: the job does not fit on the cluster"])
-    return plan
+    local = runs_in_local_mode(wanted.workers, wanted.gpus_per_worker, wanted.max_failures, in_trial=in_trial,
+                               allowed=wanted.local_mode)
+    return replace(plan, local=local)
 
 
 def autoscaler_running() -> bool:
@@ -245,25 +254,59 @@ def fit(
     *,
     callbacks: Sequence[Any] = (),
     show_progress: bool = True,
+    trial_score: Callable[[Mapping[str, Any]], Mapping[str, float]] | None = None,
+    in_trial: bool = False,
 ) -> FitResult:
-    """Run `spec` as a TorchTrainer whose storage name is the MLflow run id (so resume finds it)."""
+    """Run `spec` on Ray Train V2: a worker group, or local mode (a lane, or this Tune trial's actor).
+
+    The run's storage name is its MLflow run id, so `--resume` finds its checkpoints. In a Tune
+    trial, local mode reports each epoch to Tune with `trial_score`'s metric added.
+    """
+    mode = ("tune" if in_trial else "local") if resources.local else "train"
+    board_name = f"arena-progress-{run_id}"
+    board = None
+    if mode != "tune":  # a trial's progress goes to Tune's own callback
+        board = ProgressBoard.options(name=board_name, namespace=NAMESPACE, get_if_exists=True).remote()
+    config = {
+        "spec": spec.model_dump(mode="json"),
+        "run_id": run_id,
+        "tracking_uri": settings.tracking_uri,
+        "home": str(settings.home),
+        "storage": settings.storage,
+        "threads": resources.threads,
+        "progress_board": board_name if board is not None else None,
+        "namespace": NAMESPACE,
+        "report_to": mode,
+        "score": trial_score if mode == "tune" else None,
+    }
+    try:
+        with ProgressPrinter(board, spec.name, spec.train.epochs) if board is not None and show_progress else nullcontext():
+            if mode == "train":
+                return _fit_worker_group(spec, settings, resources, config, callbacks)
+            if mode == "tune":
+                return _finished(lanes.local_trainer(config).fit().return_value)
+            with lanes.lane(resources.cpus_per_worker, resources.gpus_per_worker, _worker_environment(settings)) as handle:
+                outcome = _finished(ray.get(handle.fit.remote(config)))
+            return FitResult(outcome.metrics, copy_latest_checkpoint(settings.storage, run_id))
+    finally:
+        if board is not None:
+            ray.kill(board)
+
+
+def _finished(value: dict[str, Any]) -> FitResult:
+    folder = value.get("checkpoint_dir")
+    return FitResult(metrics=dict(value.get("metrics") or {}), checkpoint_dir=Path(folder) if folder else None)
+
+
+def _fit_worker_group(
+    spec: JobSpec, settings: Settings, resources: WorkerResources, config: dict[str, Any], callbacks: Sequence[Any]
+) -> FitResult:
     import ray.train
     from ray.train.torch import TorchConfig, TorchTrainer
 
     from arena.training.worker import train_worker
 
     use_gpu = resources.gpus_per_worker > 0
-    board_name = f"arena-progress-{run_id}"
-    board = ProgressBoard.options(name=board_name, namespace=NAMESPACE, get_if_exists=True).remote()
-    config = {
-        "spec": spec.model_dump(mode="json"),
-        "run_id": run_id,
-        "tracking_uri": settings.tracking_uri,
-        "home": str(settings.home),
-        "threads": resources.threads,
-        "progress_board": board_name,
-        "namespace": NAMESPACE,
-    }
     worker_resources = {"CPU": resources.cpus_per_worker}
     if use_gpu:
         worker_resources["GPU"] = resources.gpus_per_worker
@@ -275,22 +318,15 @@ def fit(
             num_workers=resources.workers, use_gpu=use_gpu, resources_per_worker=worker_resources
         ),
         run_config=ray.train.RunConfig(
-            name=run_id,
+            name=config["run_id"],
             storage_path=settings.storage,
             failure_config=ray.train.FailureConfig(max_failures=spec.resources.max_failures),
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
             callbacks=list(callbacks) or None,
             worker_runtime_env={"env_vars": _worker_environment(settings)},
         ),
     )
-    try:
-        if show_progress:
-            with ProgressPrinter(board, spec.name, spec.train.epochs):
-                result = trainer.fit()
-        else:
-            result = trainer.fit()
-    finally:
-        ray.kill(board)
+    result = trainer.fit()
     checkpoint_dir = None
     if result.checkpoint is not None:
         checkpoint_dir = Path(tempfile.mkdtemp(prefix="arena-final-"))

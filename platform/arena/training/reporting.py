@@ -1,0 +1,155 @@
+"""The one place that decides how the training function reports an epoch and finds its checkpoint.
+
+Ray Train V2 runs the same function (`arena.training.worker.train_worker`) three ways:
+
+- `train`: a worker group of a `TorchTrainer`. `ray.train.report` hands each checkpoint to Train,
+  which persists it under ARENA_STORAGE/<run id>/ and restarts a lost worker group from it.
+- `tune`: local mode (`num_workers=0`) inside a Tune trial's actor. Ray refuses `ray.train.report`
+  in a Tune session (Ray issue #49454), so the epoch goes to `ray.tune.report`, with the search's own
+  metric added; Tune persists the trial's checkpoints and restores a failed trial from them.
+- `local`: local mode in a long-lived lane actor (single-worker jobs, see `arena.training.lanes`).
+  Local mode keeps no checkpoints, so arena persists them itself, in the same place and layout
+  Train uses (ARENA_STORAGE/<run id>/epoch_NNNN, the last two kept): `--resume` finds them there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+ReportTo = Literal["train", "tune", "local"]
+CHECKPOINTS_KEPT = 2
+"""Checkpoints kept per run, as `CheckpointConfig(num_to_keep=2)` keeps them for a worker group."""
+
+
+def checkpoint_name(epoch: int) -> str:
+    """The folder of the checkpoint taken after `epoch` (Train's `checkpoint_dir_name` too)."""
+    return f"epoch_{epoch:04d}"
+
+
+@dataclass
+class Reporter:
+    """Reports epochs, and finds the checkpoint to resume from, the way this run's mode needs."""
+
+    to: ReportTo
+    storage: str = ""
+    run_id: str = ""
+    score: Callable[[Mapping[str, Any]], Mapping[str, float]] | None = None
+    """Local mode in a Tune trial: adds the search's own metric (say, the NAS reward) to each report."""
+
+    def rank_and_world(self) -> tuple[int, int]:
+        """(this worker's rank, the number of workers)."""
+        if self.to == "tune":
+            return 0, 1
+        import ray.train
+
+        context = ray.train.get_context()
+        return context.get_world_rank(), context.get_world_size()
+
+    @contextlib.contextmanager
+    def resume_folder(self) -> Iterator[Path | None]:
+        """The folder of the checkpoint to resume from, or None for a fresh start."""
+        if self.to == "local":
+            yield self._latest_local()
+            return
+        if self.to == "tune":
+            import ray.tune
+
+            checkpoint = ray.tune.get_checkpoint()
+        else:
+            import ray.train
+
+            checkpoint = ray.train.get_checkpoint()
+        if checkpoint is None:
+            yield None
+            return
+        with checkpoint.as_directory() as folder:
+            yield Path(folder)
+
+    def report(self, metrics: dict[str, Any], epoch: int, write: Callable[[Path], None] | None) -> None:
+        """Report one epoch; `write(folder)` saves its checkpoint (rank 0 only, None elsewhere)."""
+        if write is None:
+            import ray.train
+
+            ray.train.report(metrics, checkpoint=None)
+            return
+        with tempfile.TemporaryDirectory(prefix="arena-ckpt-") as folder:
+            write(Path(folder))
+            if self.to == "train":
+                import ray.train
+
+                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder),
+                                 checkpoint_dir_name=checkpoint_name(epoch))
+            elif self.to == "tune":
+                import ray.tune
+
+                scored = {**metrics, **(self.score(metrics) if self.score else {})}
+                ray.tune.report(scored, checkpoint=ray.tune.Checkpoint.from_directory(folder))
+            else:
+                self._persist(Path(folder), epoch)
+
+    def _filesystem(self) -> tuple[Any, str]:
+        from pyarrow import fs
+
+        from arena.training.storage import is_remote_uri, local_path
+
+        if is_remote_uri(self.storage):
+            filesystem, root = fs.FileSystem.from_uri(self.storage)
+        else:
+            filesystem, root = fs.LocalFileSystem(), str(local_path(self.storage).resolve())
+        return filesystem, f"{root}/{self.run_id}"
+
+    def _persist(self, folder: Path, epoch: int) -> None:
+        from pyarrow import fs
+
+        filesystem, run_folder = self._filesystem()
+        target = f"{run_folder}/{checkpoint_name(epoch)}"
+        filesystem.create_dir(target, recursive=True)
+        fs.copy_files(str(folder), target, source_filesystem=fs.LocalFileSystem(), destination_filesystem=filesystem)
+        for old in self._checkpoints(filesystem, run_folder)[:-CHECKPOINTS_KEPT]:
+            filesystem.delete_dir(old)
+
+    def _checkpoints(self, filesystem: Any, run_folder: str) -> list[str]:
+        from pyarrow import fs
+
+        entries = filesystem.get_file_info(fs.FileSelector(run_folder, allow_not_found=True))
+        return sorted(e.path for e in entries if e.type == fs.FileType.Directory and e.base_name.startswith("epoch_"))
+
+    def _latest_local(self) -> Path | None:
+        from pyarrow import fs
+
+        filesystem, run_folder = self._filesystem()
+        found = self._checkpoints(filesystem, run_folder)
+        if not found:
+            return None
+        if isinstance(filesystem, fs.LocalFileSystem):
+            return Path(found[-1])
+        copy = Path(tempfile.mkdtemp(prefix="arena-resume-"))
+        fs.copy_files(found[-1], str(copy), source_filesystem=filesystem, destination_filesystem=fs.LocalFileSystem())
+        return copy
+
+
+def copy_latest_checkpoint(storage: str, run_id: str) -> Path | None:
+    """A private copy of the newest checkpoint arena persisted for `run_id` (local mode), or None."""
+    from pyarrow import fs
+
+    reporter = Reporter(to="local", storage=storage, run_id=run_id)
+    filesystem, run_folder = reporter._filesystem()
+    found = reporter._checkpoints(filesystem, run_folder)
+    if not found:
+        return None
+    copy = Path(tempfile.mkdtemp(prefix="arena-final-"))
+    fs.copy_files(found[-1], str(copy), source_filesystem=filesystem, destination_filesystem=fs.LocalFileSystem())
+    return copy
+
+
+def reporter_from(config: Mapping[str, Any]) -> Reporter:
+    """The reporter the driver chose for this run (`config["report_to"]`, default `train`)."""
+    return Reporter(
+        to=config.get("report_to", "train"), storage=config.get("storage", ""), run_id=config.get("run_id", ""),
+        score=config.get("score"),
+    )
