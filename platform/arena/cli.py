@@ -432,12 +432,29 @@ def dashboard(
 
 
 @app.command("ui")
-def ui(port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 5000) -> None:
-    """Start the MLflow UI on arena's tracking store (127.0.0.1)."""
+def ui(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 5000,
+    browser: Annotated[bool, typer.Option("--browser/--no-browser", help="Open the leaderboard in the desktop's browser.")] = True,
+) -> None:
+    """Start the MLflow UI on arena's tracking store (127.0.0.1) and open it at the leaderboard."""
     from arena.dashboard import run_mlflow_ui
     from arena.settings import load_settings
 
-    raise typer.Exit(run_mlflow_ui(load_settings(), port=port))
+    settings = load_settings()
+
+    def show(addresses) -> None:  # noqa: ANN001 - arena.dashboard.mlflow_ui.UiAddresses
+        if addresses.leaderboard:
+            out.print(f"leaderboard: {addresses.leaderboard}", highlight=False, markup=False)
+        else:
+            out.print("leaderboard: not published yet (arena leaderboard sync publishes it)", highlight=False, markup=False)
+        out.print(f"runs table:  {addresses.runs_table}", highlight=False, markup=False)
+        if settings.mlflow_ui_url.rstrip("/") != addresses.server:
+            err.print(f"note: the dashboard's run links point at ARENA_MLFLOW_UI_URL={settings.mlflow_ui_url}, "
+                      f"not this UI ({addresses.server})", highlight=False, markup=False)
+        err.print(f"MLflow UI on {addresses.server} (Ctrl-C stops it)", highlight=False, markup=False)
+
+    err.print(f"starting the MLflow UI on http://127.0.0.1:{port} ...", highlight=False, markup=False)
+    raise typer.Exit(run_mlflow_ui(settings, port=port, ready=show, open_browser=browser))
 
 
 def main() -> None:
