@@ -169,6 +169,16 @@ def train(
             f"val top-1 error {_fmt(result.val_top1_error)}%, top-5 error {_fmt(result.val_top5_error)}%",
             highlight=False,
         )
+        _print_run_page(result.run_id)
+
+
+def _print_run_page(run_id: str) -> None:
+    """The line naming the run's page in the MLflow UI (its Model-training view), on stderr."""
+    from arena.dashboard.mlflow_links import run_page
+    from arena.settings import load_settings
+
+    settings = load_settings()
+    err.print(f"  MLflow: {run_page(settings.tracking_uri, settings.mlflow_ui_url, run_id)}", highlight=False, markup=False)
 
 
 @app.command("submit")
@@ -252,7 +262,10 @@ def search_scaling(
     from arena.search.scaling_report import render_scaling_result
     from arena.search.scaling_search import search_scaling as run_search
 
-    _print_result(run_search(spec_path, set_, verbose=verbose), format, render_scaling_result)
+    result = run_search(spec_path, set_, verbose=verbose)
+    _print_result(result, format, render_scaling_result)
+    if format is ResultFormat.text:
+        _print_run_page(result.parent_run_id)
 
 
 DataRootOption = Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this image folder's val/ instead of the run's own data.")]
@@ -265,6 +278,8 @@ def _print_evaluation(result: object, format: ResultFormat) -> None:
     from arena.evaluation import render_evaluation
 
     _print_result(result, format, render_evaluation)
+    if format is ResultFormat.text:
+        _print_run_page(result.eval_run_id)
 
 
 @app.command("eval")
@@ -315,7 +330,10 @@ def search_nas(
     from arena.search.nas_report import render_nas_result
     from arena.search.nas_search import search_nas as run_search
 
-    _print_result(run_search(spec_path, set_, verbose=verbose), format, render_nas_result)
+    result = run_search(spec_path, set_, verbose=verbose)
+    _print_result(result, format, render_nas_result)
+    if format is ResultFormat.text:
+        _print_run_page(result.parent_run_id)
 
 
 def _show_leaderboard(

@@ -41,3 +41,15 @@ def experiments_url(mlflow_ui_url: str) -> str:
 def _address(mlflow_ui_url: str, route: str, query: dict[str, str] | None = None) -> str:
     """`route` of the UI at `mlflow_ui_url`, in the Model-training view."""
     return f"{mlflow_ui_url.rstrip('/')}/#{route}?{urlencode({**(query or {}), **MODEL_TRAINING})}"
+
+
+def run_page(tracking_uri: str, mlflow_ui_url: str, run_id: str) -> str:
+    """The run's page, its experiment read from the tracking store (the run-only route when it cannot be read)."""
+    from arena.errors import ArenaError
+    from arena.tracking.run_log import get_run_summary  # MLflow takes seconds to import; callers have it loaded
+
+    try:
+        experiment_id = get_run_summary(tracking_uri, run_id)["experiment_id"]
+    except ArenaError:
+        experiment_id = None
+    return run_url(mlflow_ui_url, run_id, experiment_id)
