@@ -51,12 +51,14 @@ def _print_json(payload: object) -> None:
     sys.stdout.write(json.dumps(payload, indent=2) + "\n")
 
 
-def _print_result(result: object, format: ResultFormat, render: object) -> None:
-    """A command's result: its JSON object alone on stdout, or its readable rendering."""
+def _print_result(result: object, format: ResultFormat, render: object, run_id: str | None = None) -> None:
+    """A command's result: its JSON object alone on stdout, or its readable rendering (and its run's MLflow page)."""
     if format is ResultFormat.json:
         _print_json(result.to_json())
     else:
         out.print(render(result), highlight=False, markup=False)
+        if run_id:
+            _print_run_page(run_id)
 
 
 def _fmt(value: object, digits: int = 2) -> str:
@@ -263,9 +265,7 @@ def search_scaling(
     from arena.search.scaling_search import search_scaling as run_search
 
     result = run_search(spec_path, set_, verbose=verbose)
-    _print_result(result, format, render_scaling_result)
-    if format is ResultFormat.text:
-        _print_run_page(result.parent_run_id)
+    _print_result(result, format, render_scaling_result, result.parent_run_id)
 
 
 DataRootOption = Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this image folder's val/ instead of the run's own data.")]
@@ -277,9 +277,7 @@ WorkersOption = Annotated[Optional[int], typer.Option("--workers", help="Ray tas
 def _print_evaluation(result: object, format: ResultFormat) -> None:
     from arena.evaluation import render_evaluation
 
-    _print_result(result, format, render_evaluation)
-    if format is ResultFormat.text:
-        _print_run_page(result.eval_run_id)
+    _print_result(result, format, render_evaluation, result.eval_run_id)
 
 
 @app.command("eval")
@@ -331,9 +329,7 @@ def search_nas(
     from arena.search.nas_search import search_nas as run_search
 
     result = run_search(spec_path, set_, verbose=verbose)
-    _print_result(result, format, render_nas_result)
-    if format is ResultFormat.text:
-        _print_run_page(result.parent_run_id)
+    _print_result(result, format, render_nas_result, result.parent_run_id)
 
 
 def _show_leaderboard(
@@ -461,11 +457,8 @@ def ui(
     settings = load_settings()
 
     def show(addresses) -> None:  # noqa: ANN001 - arena.dashboard.mlflow_ui.UiAddresses
-        if addresses.leaderboard:
-            out.print(f"leaderboard: {addresses.leaderboard}", highlight=False, markup=False)
-        else:
-            out.print("leaderboard: not published yet (arena leaderboard sync publishes it)", highlight=False, markup=False)
-        out.print(f"runs table:  {addresses.runs_table}", highlight=False, markup=False)
+        leaderboard = addresses.leaderboard or "not published yet (arena leaderboard sync publishes it)"
+        out.print(f"leaderboard: {leaderboard}\nruns table:  {addresses.runs_table}", highlight=False, markup=False)
         if settings.mlflow_ui_url.rstrip("/") != addresses.server:
             err.print(f"note: the dashboard's run links point at ARENA_MLFLOW_UI_URL={settings.mlflow_ui_url}, "
                       f"not this UI ({addresses.server})", highlight=False, markup=False)

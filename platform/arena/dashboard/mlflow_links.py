@@ -33,11 +33,6 @@ def runs_table_url(mlflow_ui_url: str, experiment_id: str, saved_view: str | Non
     return _address(mlflow_ui_url, f"/experiments/{experiment_id}/runs", query)
 
 
-def experiments_url(mlflow_ui_url: str) -> str:
-    """The list of experiments."""
-    return _address(mlflow_ui_url, "/experiments")
-
-
 def _address(mlflow_ui_url: str, route: str, query: dict[str, str] | None = None) -> str:
     """`route` of the UI at `mlflow_ui_url`, in the Model-training view."""
     return f"{mlflow_ui_url.rstrip('/')}/#{route}?{urlencode({**(query or {}), **MODEL_TRAINING})}"

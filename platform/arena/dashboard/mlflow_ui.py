@@ -27,7 +27,7 @@ from types import FrameType
 from typing import IO
 from urllib.parse import unquote, urlsplit
 
-from arena.dashboard.mlflow_links import artifact_url, experiments_url, runs_table_url
+from arena.dashboard.mlflow_links import artifact_url, runs_table_url
 from arena.errors import ArenaError
 from arena.settings import Settings
 from arena.spec import JobSpec
@@ -43,7 +43,6 @@ class UiAddresses:
     """Where a user starts in the MLflow UI arena serves."""
 
     server: str
-    experiments: str
     runs_table: str
     leaderboard: str | None  # None until `arena leaderboard sync` publishes one
 
@@ -113,8 +112,7 @@ def ui_addresses(settings: Settings, server: str) -> UiAddresses:
         settings.tracking_uri, settings.artifact_root, experiment=EXPERIMENT, leaderboard_experiment=LEADERBOARD_EXPERIMENT
     )
     page = artifact_url(server, leaderboard[1], leaderboard[0], PAGE) if leaderboard else None
-    return UiAddresses(server=server, experiments=experiments_url(server),
-                       runs_table=runs_table_url(server, experiment_id, LEADERBOARD_VIEW), leaderboard=page)
+    return UiAddresses(server=server, runs_table=runs_table_url(server, experiment_id, LEADERBOARD_VIEW), leaderboard=page)
 
 
 class _Stopped(Exception):
