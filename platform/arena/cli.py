@@ -452,11 +452,12 @@ def ui(
 ) -> None:
     """Start the MLflow UI on arena's tracking store (127.0.0.1) and open it at the leaderboard."""
     from arena.dashboard import run_mlflow_ui
+    from arena.dashboard.mlflow_ui import UiAddresses
     from arena.settings import load_settings
 
     settings = load_settings()
 
-    def show(addresses) -> None:  # noqa: ANN001 - arena.dashboard.mlflow_ui.UiAddresses
+    def show(addresses: UiAddresses) -> None:
         leaderboard = addresses.leaderboard or "not published yet (arena leaderboard sync publishes it)"
         out.print(f"leaderboard: {leaderboard}\nruns table:  {addresses.runs_table}", highlight=False, markup=False)
         if settings.mlflow_ui_url.rstrip("/") != addresses.server:
