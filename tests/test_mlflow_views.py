@@ -110,3 +110,18 @@ def test_no_leaderboard_run_before_the_first_publication(arena_env) -> None:  # 
     client = run_log.client_for(arena_env.tracking_uri)
     assert find_leaderboard_run(client, "leaderboard") is None
 
+
+
+def test_arena_ui_on_a_busy_port_is_one_line_exit_2_and_starts_nothing(arena_env, tmp_path: Path) -> None:  # noqa: ANN001
+    import socket
+    import subprocess
+    import sys
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = subprocess.run([str(Path(sys.executable).parent / "arena"), "ui", "--port", str(port), "--no-browser"],
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert f"cannot start the MLflow UI on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+    assert not Path(arena_env.tracking_uri.removeprefix("sqlite:///")).exists()  # nothing started, nothing written

@@ -465,7 +465,6 @@ def ui(
                       f"not this UI ({addresses.server})", highlight=False, markup=False)
         err.print(f"MLflow UI on {addresses.server} (Ctrl-C stops it)", highlight=False, markup=False)
 
-    err.print(f"starting the MLflow UI on http://127.0.0.1:{port} ...", highlight=False, markup=False)
     raise typer.Exit(run_mlflow_ui(settings, port=port, ready=show, open_browser=browser))
 
 
