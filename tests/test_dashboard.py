@@ -48,7 +48,7 @@ def client(store, history: dict):  # noqa: ANN001, ANN201
 
 
 def _run_url(history: dict, name: str) -> str:
-    return f"{UI}/#/experiments/{history['experiment']}/runs/{history['ids'][name]}"
+    return f"{UI}/#/experiments/{history['experiment']}/runs/{history['ids'][name]}?workflowType=machine_learning"
 
 
 def test_page_sets_paper_beside_measured_with_run_links(client, history: dict) -> None:  # noqa: ANN001
@@ -181,7 +181,7 @@ def test_render_page_is_one_self_contained_file(store, history: dict) -> None:  
     assert not [url for url in re.findall(r'(?:href|src)="(https?://[^"]+)"', page) if not url.startswith(UI)]
     assert 'id="filters"' not in page  # a file cannot re-query the database
     # Without the MLflow store the experiment is unknown: MLflow's run-only route still opens the run.
-    assert f'{UI}/#/runs/{history["ids"]["resnet50-digits"]}' in page
+    assert f'{UI}/#/runs/{history["ids"]["resnet50-digits"]}?workflowType=machine_learning' in page
     assert page.count("<svg") >= 3
 
 
@@ -222,12 +222,13 @@ def test_publish_keeps_one_leaderboard_run_in_mlflow(store, history: dict, tmp_p
     second = publish_leaderboard_to_mlflow(store, history["uri"], artifact_root=str(tmp_path), mlflow_ui_url=UI)
     experiment = client.get_experiment_by_name("leaderboard")
     runs = client.search_runs([experiment.experiment_id], run_view_type=ViewType.ACTIVE_ONLY)
-    assert [run.info.run_id for run in runs] == [second] and first != second
+    assert [run.info.run_id for run in runs] == [second] and first == second  # one run, rewritten: its address stays
     assert runs[0].info.run_name == "leaderboard" and runs[0].info.status == "FINISHED"
     files = {item.path for item in client.list_artifacts(second)} | {
         item.path for folder in ("ilsvrc", "family") for item in client.list_artifacts(second, folder)}
     assert {"leaderboard.html", "ilsvrc/digits.json", "family/digits.json"} <= files
     table = json.loads(Path(client.download_artifacts(second, "ilsvrc/digits.json", str(tmp_path))).read_text())
+    # Replaced, not appended to (MLflow's log_table would have doubled the rows on the second publication).
     assert table["columns"] == COLUMNS["ilsvrc"] and len(table["data"]) == len(show(store, "ilsvrc", "digits"))
     page = Path(client.download_artifacts(second, "leaderboard.html", str(tmp_path))).read_text()
     assert _run_url(history, "resnet50-digits") in page
@@ -235,17 +236,19 @@ def test_publish_keeps_one_leaderboard_run_in_mlflow(store, history: dict, tmp_p
 
 
 def test_mlflow_ui_command_serves_the_tracking_store_on_loopback(arena_env) -> None:  # noqa: ANN001
-    command = mlflow_ui_command(arena_env, port=5123)
+    command, environment = mlflow_ui_command(arena_env, port=5123)
     assert command[1] == "ui" and Path(command[0]).name == "mlflow"
     options = dict(zip(command[2::2], command[3::2], strict=True))
-    assert options == {"--backend-store-uri": arena_env.tracking_uri, "--default-artifact-root": Path(arena_env.artifact_root).as_uri(),
-                       "--host": "127.0.0.1", "--port": "5123", "--workers": "1"}
+    assert options == {"--host": "127.0.0.1", "--port": "5123", "--workers": "1"}  # the stores travel by environment
+    assert environment == {"MLFLOW_BACKEND_STORE_URI": arena_env.tracking_uri,
+                           "MLFLOW_DEFAULT_ARTIFACT_ROOT": Path(arena_env.artifact_root).as_uri()}
 
 
 def test_mlflow_ui_refuses_a_tracking_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ARENA_TRACKING_URI", "http://mlflow.internal:5000")
-    with pytest.raises(ArenaError, match="is an MLflow server already"):
+    monkeypatch.setenv("ARENA_TRACKING_URI", "http://arena:planted-s3cret@mlflow.internal:5000")
+    with pytest.raises(ArenaError, match="is an MLflow server already") as raised:
         mlflow_ui_command(load_settings())
+    assert "planted-s3cret" not in str(raised.value) and "arena:***@mlflow.internal" in str(raised.value)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -82,7 +82,8 @@ def test_dashboard_renders_in_chromium(served: dict, tmp_path: Path) -> None:
             assert "MSRA" in msra.inner_text() and "resnet50" in msra.inner_text()
             link = msra.locator("a").first.get_attribute("href")
             history = served["history"]
-            assert link == f"http://127.0.0.1:5999/#/experiments/{history['experiment']}/runs/{history['ids']['resnet50-digits']}"
+            assert link == (f"http://127.0.0.1:5999/#/experiments/{history['experiment']}/runs/{history['ids']['resnet50-digits']}"
+                            "?workflowType=machine_learning")
 
             assert page.locator("#chart-years rect.bar").count() == 11  # 8 paper bars, 3 measured
             assert page.locator("#chart-cost-gflops .marker").count() > 8

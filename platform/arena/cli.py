@@ -53,12 +53,14 @@ def _print_json(payload: object) -> None:
     sys.stdout.write(json.dumps(payload, indent=2) + "\n")
 
 
-def _print_result(result: object, format: ResultFormat, render: object) -> None:
-    """A command's result: its JSON object alone on stdout, or its readable rendering."""
+def _print_result(result: object, format: ResultFormat, render: object, run_id: str | None = None) -> None:
+    """A command's result: its JSON object alone on stdout, or its readable rendering (and its run's MLflow page)."""
     if format is ResultFormat.json:
         _print_json(result.to_json())
     else:
-        out.print(render(result), highlight=False)
+        out.print(render(result), highlight=False, markup=False)
+        if run_id:
+            _print_run_page(run_id)
 
 
 def _fmt(value: object, digits: int = 2) -> str:
@@ -173,6 +175,16 @@ def train(
             )),
             highlight=False,
         )
+        _print_run_page(result.run_id)
+
+
+def _print_run_page(run_id: str) -> None:
+    """The line naming the run's page in the MLflow UI (its Model-training view), on stderr."""
+    from arena.dashboard.mlflow_links import run_page
+    from arena.settings import load_settings
+
+    settings = load_settings()
+    err.print(f"  MLflow: {run_page(settings.tracking_uri, settings.mlflow_ui_url, run_id)}", highlight=False, markup=False)
 
 
 @app.command("submit")
@@ -332,7 +344,8 @@ def search_scaling(
     from arena.search.scaling_report import render_scaling_result
     from arena.search.scaling_search import search_scaling as run_search
 
-    _print_result(run_search(spec_path, set_, verbose=verbose), format, render_scaling_result)
+    result = run_search(spec_path, set_, verbose=verbose)
+    _print_result(result, format, render_scaling_result, result.parent_run_id)
 
 
 DataRootOption = Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this image folder's val/ instead of the run's own data.")]
@@ -344,7 +357,7 @@ WorkersOption = Annotated[Optional[int], typer.Option("--workers", help="Ray tas
 def _print_evaluation(result: object, format: ResultFormat) -> None:
     from arena.evaluation import render_evaluation
 
-    _print_result(result, format, render_evaluation)
+    _print_result(result, format, render_evaluation, result.eval_run_id)
 
 
 @app.command("eval")
@@ -395,7 +408,8 @@ def search_nas(
     from arena.search.nas_report import render_nas_result
     from arena.search.nas_search import search_nas as run_search
 
-    _print_result(run_search(spec_path, set_, verbose=verbose), format, render_nas_result)
+    result = run_search(spec_path, set_, verbose=verbose)
+    _print_result(result, format, render_nas_result, result.parent_run_id)
 
 
 def _show_leaderboard(
@@ -512,12 +526,26 @@ def dashboard(
 
 
 @app.command("ui")
-def ui(port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 5000) -> None:
-    """Start the MLflow UI on arena's tracking store (127.0.0.1)."""
+def ui(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 5000,
+    browser: Annotated[bool, typer.Option("--browser/--no-browser", help="Open the leaderboard in the desktop's browser.")] = True,
+) -> None:
+    """Start the MLflow UI on arena's tracking store (127.0.0.1) and open it at the leaderboard."""
     from arena.dashboard import run_mlflow_ui
+    from arena.dashboard.mlflow_ui import UiAddresses
     from arena.settings import load_settings
 
-    raise typer.Exit(run_mlflow_ui(load_settings(), port=port))
+    settings = load_settings()
+
+    def show(addresses: UiAddresses) -> None:
+        leaderboard = addresses.leaderboard or "not published yet (arena leaderboard sync publishes it)"
+        out.print(f"leaderboard: {leaderboard}\nruns table:  {addresses.runs_table}", highlight=False, markup=False)
+        if settings.mlflow_ui_url.rstrip("/") != addresses.server:
+            err.print(f"note: the dashboard's run links point at ARENA_MLFLOW_UI_URL={settings.mlflow_ui_url}, "
+                      f"not this UI ({addresses.server})", highlight=False, markup=False)
+        err.print(f"MLflow UI on {addresses.server} (Ctrl-C stops it)", highlight=False, markup=False)
+
+    raise typer.Exit(run_mlflow_ui(settings, port=port, ready=show, open_browser=browser))
 
 
 def _print_error(message: str) -> None:

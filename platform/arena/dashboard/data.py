@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from arena.dashboard.mlflow_links import run_url
 from arena.errors import ArenaError, UnknownNameError
 from arena.leaderboard import Store, show
 from arena.leaderboard.dashboard_views import filter_choices, measured_points, paper_points, run_experiments
@@ -46,9 +47,8 @@ class Dashboard:
 
 
 def run_link(mlflow_ui_url: str, run_id: str, experiment_id: str | None) -> str:
-    """The run's page in the MLflow UI (MLflow's run-only route when the experiment is unknown)."""
-    base = mlflow_ui_url.rstrip("/")
-    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}" if experiment_id else f"{base}/#/runs/{run_id}"
+    """The run's page in the MLflow UI's Model-training view (the run-only route when the experiment is unknown)."""
+    return run_url(mlflow_ui_url, run_id, experiment_id or None)
 
 
 def check_filters(store: Store, dataset: str | None, family: str | None) -> tuple[str, str | None, dict[str, Any]]:

@@ -1,20 +1,27 @@
-"""The leaderboard inside MLflow: after each sync, an `leaderboard` experiment run with its tables and page.
+"""The leaderboard inside MLflow: after each sync, the `leaderboard` experiment's one run gets the current tables and page.
 
 The run holds, for every dataset with measured runs, the ilsvrc and family views as MLflow tables
 (`ilsvrc/<dataset>.json`, `family/<dataset>.json`, shown by the MLflow UI's artifact viewer) and the
 dashboard page for the default dataset as `leaderboard.html`, which the MLflow UI renders in place.
+The run is the same one every time (tracking/leaderboard_log.py), so its page keeps its address.
 """
 
 from __future__ import annotations
 
-from arena.dashboard.data import DEFAULT_MLFLOW_UI_URL
-from arena.dashboard.page import render_page
+from dataclasses import replace
+
+from arena.dashboard.data import DEFAULT_MLFLOW_UI_URL, load_dashboard
+from arena.dashboard.page import render_dashboard
 from arena.leaderboard import Store, show
 from arena.leaderboard.dashboard_views import filter_choices
 from arena.leaderboard.views import COLUMNS
 
 EXPERIMENT = "leaderboard"
 PUBLISHED_VIEWS = ("ilsvrc", "family")
+# MLflow shows an HTML artifact in an iframe sandboxed without `allow-popups`: a plain click on a
+# link that opens a new tab does nothing there, while Ctrl-click and middle-click still open it.
+SANDBOX_NOTE = ("Inside MLflow, open a run's page with Ctrl-click (Cmd-click on a Mac) or a middle click: "
+                "MLflow's HTML viewer ignores plain clicks on links.")
 
 
 def publish_leaderboard_to_mlflow(
@@ -25,9 +32,9 @@ def publish_leaderboard_to_mlflow(
     mlflow_ui_url: str = DEFAULT_MLFLOW_UI_URL,
     experiment: str = EXPERIMENT,
 ) -> str:
-    """Replace the `leaderboard` run of `experiment` with the current tables and page; return its run id."""
+    """Write the current tables and page to the `leaderboard` run of `experiment`; return its (stable) run id."""
     from arena.settings import load_settings
-    from arena.tracking.leaderboard_log import replace_leaderboard_run  # MLflow takes seconds to import
+    from arena.tracking.leaderboard_log import PAGE, publish_leaderboard_run  # MLflow takes seconds to import
 
     choices = filter_choices(store)
     tables = {}
@@ -38,10 +45,11 @@ def publish_leaderboard_to_mlflow(
             tables[f"{view}/{_file_name(dataset)}.json"] = (COLUMNS[view], rows)
             if view == "family":
                 measured_runs += sum(row["runs"] for row in rows)
-    page = render_page(store, None, None, mlflow_ui_url, tracking_uri=tracking_uri)
-    return replace_leaderboard_run(
+    data = load_dashboard(store, tracking_uri=tracking_uri, mlflow_ui_url=mlflow_ui_url)
+    page = render_dashboard(replace(data, notes=[*data.notes, SANDBOX_NOTE]), mlflow_ui_url=mlflow_ui_url)
+    return publish_leaderboard_run(
         tracking_uri, artifact_root or load_settings().artifact_root, experiment=experiment, tables=tables,
-        texts={"leaderboard.html": page},
+        texts={PAGE: page},
         tags={"arena.dataset": choices["default_dataset"]},
         metrics={"datasets": len(choices["datasets"]), "measured_runs": measured_runs},
     )

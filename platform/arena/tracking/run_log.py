@@ -2,6 +2,8 @@
 
 The contract (DESIGN.md): tags arena.model / arena.family / arena.dataset / arena.kind, params the
 flattened spec plus model.params and model.gflops, metrics per epoch with step = epoch (from 1).
+For MLflow's runs table, model.params and model.gflops are metrics too (step 0) and each epoch adds
+best_val_top1_error and best_val_top5_error, the lowest so far: numbers it can sort.
 A retried or resumed run logs into the same MLflow run and never logs an epoch twice.
 """
 
@@ -13,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from arena.errors import ArenaError
+from arena.tracking.experiment_views import experiment_tags, summary_metrics
 
 # MLflow 3 sends usage telemetry unless told not to; arena keeps it off unless the user opts in.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -36,8 +39,12 @@ def client_for(tracking_uri: str) -> MlflowClient:
         raise ArenaError(f"cannot open the MLflow tracking store {tracking_uri}: {error.message}") from None
 
 
-def ensure_experiment(client: MlflowClient, name: str, artifact_root: str) -> str:
-    """The id of experiment `name`, created (artifacts under `artifact_root`) when missing."""
+def ensure_experiment(client: MlflowClient, name: str, artifact_root: str, *, leaderboard_view: bool = True) -> str:
+    """The id of experiment `name`, created (artifacts under `artifact_root`) when missing, tagged for MLflow's UI.
+
+    The tags (experiment_views.py) make MLflow show it as a model-training experiment and, with
+    `leaderboard_view`, give its runs table arena's "Leaderboard" view.
+    """
     try:
         found = client.get_experiment_by_name(name)
     except MlflowException as error:
@@ -45,16 +52,29 @@ def ensure_experiment(client: MlflowClient, name: str, artifact_root: str) -> st
     except Exception as error:  # requests' connection errors and friends for an http:// store
         raise ArenaError(f"cannot reach the MLflow tracking store: {error}") from None
     if found is not None:
+        _tag_experiment(client, found.experiment_id, found.tags, leaderboard_view)
         return found.experiment_id
     location = None
     if not client.tracking_uri.startswith(("http://", "https://", "databricks")):
         location = (Path(artifact_root) / name).resolve().as_uri()
     try:
-        return client.create_experiment(name, artifact_location=location)
+        return client.create_experiment(
+            name, artifact_location=location, tags=experiment_tags({}, leaderboard_view=leaderboard_view)
+        )
     except MlflowException:  # another process created it first
         found = client.get_experiment_by_name(name)
         assert found is not None
+        _tag_experiment(client, found.experiment_id, found.tags, leaderboard_view)
         return found.experiment_id
+
+
+def _tag_experiment(client: MlflowClient, experiment_id: str, current: Mapping[str, str], leaderboard_view: bool) -> None:
+    """Set the experiment's missing or outdated UI tags."""
+    for key, value in experiment_tags(current, leaderboard_view=leaderboard_view).items():
+        try:
+            client.set_experiment_tag(experiment_id, key, value)
+        except MlflowException:  # e.g. no edit permission on a shared server: how the UI looks is not worth a failed job
+            return
 
 
 def start_run(
@@ -78,6 +98,10 @@ def start_run(
     items = [Param(key, str(value)[:6000]) for key, value in params.items()]
     for start in range(0, len(items), _MAX_PARAMS_PER_BATCH):
         client.log_batch(run_id, params=items[start : start + _MAX_PARAMS_PER_BATCH])
+    now = int(time.time() * 1000)
+    sizes = [Metric(key, value, now, 0) for key, value in summary_metrics(params).items()]
+    if sizes:
+        client.log_batch(run_id, metrics=sizes)
     return run_id
 
 
@@ -96,6 +120,7 @@ def log_epochs(tracking_uri: str, run_id: str, history: Iterable[Mapping[str, fl
     client = client_for(tracking_uri)
     done = logged_epochs(tracking_uri, run_id)
     now = int(time.time() * 1000)
+    history = list(history)
     metrics, logged = [], []
     for row in history:
         epoch = int(row["epoch"])
@@ -106,6 +131,9 @@ def log_epochs(tracking_uri: str, run_id: str, history: Iterable[Mapping[str, fl
             if key in row and row[key] is not None:
                 metrics.append(Metric(key, float(row[key]), now, epoch))
     if metrics:
+        # The best val errors so far, at the newest epoch: the runs table's leaderboard columns.
+        best = summary_metrics({}, history)
+        metrics += [Metric(key, value, now, max(logged)) for key, value in best.items()]
         client.log_batch(run_id, metrics=metrics)
     return logged
 
