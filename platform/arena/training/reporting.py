@@ -15,6 +15,7 @@ Ray Train V2 runs the same function (`arena.training.worker.train_worker`) three
 from __future__ import annotations
 
 import contextlib
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ class Reporter:
     run_id: str = ""
     score: Callable[[Mapping[str, Any]], Mapping[str, float]] | None = None
     """Local mode in a Tune trial: adds the search's own metric (say, the NAS reward) to each report."""
+    last_folder: Path | None = None
+    """Local mode in a Tune trial: the newest checkpoint reported, kept as the run's final one."""
 
     def rank_and_world(self) -> tuple[int, int]:
         """(this worker's rank, the number of workers)."""
@@ -77,6 +80,9 @@ class Reporter:
 
             ray.train.report(metrics, checkpoint=None)
             return
+        if self.to == "tune":
+            self._report_to_tune(metrics, write)
+            return
         with tempfile.TemporaryDirectory(prefix="arena-ckpt-") as folder:
             write(Path(folder))
             if self.to == "train":
@@ -84,13 +90,21 @@ class Reporter:
 
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder),
                                  checkpoint_dir_name=checkpoint_name(epoch))
-            elif self.to == "tune":
-                import ray.tune
-
-                scored = {**metrics, **(self.score(metrics) if self.score else {})}
-                ray.tune.report(scored, checkpoint=ray.tune.Checkpoint.from_directory(folder))
             else:
                 self._persist(Path(folder), epoch)
+
+    def _report_to_tune(self, metrics: dict[str, Any], write: Callable[[Path], None]) -> None:
+        import ray.tune
+
+        # The trial's driver is this same process: the newest checkpoint stays on disk as the run's
+        # final one (`last_folder`), and the one before it goes.
+        folder = Path(tempfile.mkdtemp(prefix="arena-final-"))
+        write(folder)
+        scored = {**metrics, **(self.score(metrics) if self.score else {})}
+        ray.tune.report(scored, checkpoint=ray.tune.Checkpoint.from_directory(str(folder)))
+        if self.last_folder is not None:
+            shutil.rmtree(self.last_folder, ignore_errors=True)
+        self.last_folder = folder
 
     def _filesystem(self) -> tuple[Any, str]:
         from pyarrow import fs
