@@ -119,18 +119,53 @@ def models_show(name: str) -> None:
 
 @data_app.command("prepare")
 def data_prepare(
-    dataset: Annotated[str, typer.Argument(help="The built-in dataset to write: digits.")],
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Target folder (default: $ARENA_HOME/data/digits).")] = None,
+    dataset: Annotated[str, typer.Argument(help="digits (built in) or imagenet (from SRC).")],
+    source: Annotated[Optional[Path], typer.Argument(metavar="[SRC]", help="imagenet: the official archives, the untarred archives with the devkit, or Kaggle's CLS-LOC layout.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Target folder (digits default: $ARENA_HOME/data/digits; imagenet: required).")] = None,
 ) -> None:
-    """Write a built-in real dataset as an ImageNet-layout image folder."""
-    from arena.data import default_digits_root, prepare_digits
+    """Write a dataset as an ImageNet-layout image folder: the built-in digits, or ImageNet from SRC."""
     from arena.errors import UnknownNameError
+
+    if dataset == "imagenet":
+        _prepare_imagenet(source, out_dir)
+        return
+    if dataset != "digits":
+        raise UnknownNameError("dataset", dataset, ["digits", "imagenet"])
+    if source is not None:
+        raise ArenaError("SRC: digits is built in and takes no source folder")
+    from arena.data import default_digits_root, prepare_digits
     from arena.settings import load_settings
 
-    if dataset != "digits":
-        raise UnknownNameError("built-in dataset", dataset, ["digits"])
     root = prepare_digits(out_dir or default_digits_root(load_settings()))
     out.print(f"digits written to {root} (train/ and val/, one folder per class)")
+
+
+def _prepare_imagenet(source: Optional[Path], out_dir: Optional[Path]) -> None:
+    from rich.progress import Progress
+
+    from arena.data.imagenet_index import FULL_CLASSES, FULL_COUNTS
+    from arena.data.imagenet_prepare import prepare_imagenet
+
+    if source is None or out_dir is None:
+        raise ArenaError("usage: arena data prepare imagenet SRC --out DIR (both are required)")
+    with Progress(console=err, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+
+        prepared = prepare_imagenet(source, out_dir, progress=progress)
+    header = prepared.header
+    out.print(f"{prepared.root}: {len(header.classes)} classes, {header.counts['train']:,} train and "
+              f"{header.counts['val']:,} val images ({header.form}; runs are tagged {header.dataset})", highlight=False)
+    if header.is_subset:
+        out.print(f"a subset of ImageNet-1k: {len(header.classes)} of {FULL_CLASSES} classes, "
+                  f"{header.counts['train']:,} of {FULL_COUNTS['train']:,} train and {header.counts['val']:,} of "
+                  f"{FULL_COUNTS['val']:,} val images", highlight=False)
+    if prepared.left_out:
+        out.print(f"left out {prepared.left_out:,} val images of classes train/ does not hold", highlight=False)
 
 
 @app.command("train")
