@@ -40,13 +40,15 @@ class AugmentSpec(_Frozen):
 class DataSpec(_Frozen):
     """Which images to train on and how large."""
 
-    dataset: Literal["imagefolder", "digits", "synthetic"]
+    dataset: Literal["imagenet", "imagefolder", "digits", "synthetic"]
+    """imagenet: a folder `arena data prepare imagenet` wrote, read through its index (runs are tagged
+    imagenet-1k only when it holds all of ILSVRC-2012); imagefolder: any train/ and val/ class folders."""
     root: Path | None = None
-    """imagefolder: a folder holding train/ and val/ with one subfolder per class."""
+    """imagenet and imagefolder: a folder holding train/ and val/ with one subfolder per class."""
     image_size: int | None = Field(None, ge=8, le=1024)
     """Training resolution; the model's native resolution when not given."""
     num_classes: int = Field(1000, ge=2)
-    """synthetic only: number of classes (imagefolder and digits take it from the folders)."""
+    """synthetic only: number of classes (the other datasets take it from their folders)."""
     train_size: int = Field(1024, ge=1)
     """synthetic only: images per epoch."""
     val_size: int = Field(256, ge=1)
@@ -58,9 +60,9 @@ class DataSpec(_Frozen):
     augment: AugmentSpec = AugmentSpec()
 
     @model_validator(mode="after")
-    def _root_for_imagefolder(self) -> DataSpec:
-        if self.dataset == "imagefolder" and self.root is None:
-            raise ValueError("data.root is required for dataset 'imagefolder'")
+    def _root_for_folders(self) -> DataSpec:
+        if self.dataset in ("imagenet", "imagefolder") and self.root is None:
+            raise ValueError(f"data.root is required for dataset '{self.dataset}'")
         return self
 
 

@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 from arena.data.decoding import decode_rgb
 from arena.data.digits import prepare_digits
 from arena.data.imagefolder import ImageFolderDataset
+from arena.data.imagenet_index import read_files, read_header
 from arena.data.layout import check_data, class_names_of, data_root, split_classes, synthetic_class_names
 from arena.data.synthetic import SyntheticImages
 from arena.data.transforms import InputContract, build_eval_transform, build_train_transform
@@ -57,20 +58,26 @@ def build_datasets(
             class_names=class_names,
         )
     root = data_root(data, home=home)
-    assert root is not None  # the spec requires data.root for imagefolder; digits has a default
+    assert root is not None  # the spec requires data.root for the folders; digits has a default
     if data.dataset == "digits":
         prepare_digits(root)
     problems = check_data(data, home=home)
     if problems:
         raise SpecError(problems)
-    class_names = split_classes(root)
+    listed: dict[str, list[tuple[str, int]]] | dict[str, None] = {"train": None, "val": None}
+    if data.dataset == "imagenet":
+        header = read_header(root)
+        class_names, listed = list(header.classes), read_files(root, header)
+    else:
+        class_names = split_classes(root)
     splits = {
         "train": build_train_transform(contract, data.augment, image_size),
         "val": build_eval_transform(contract, image_size),
     }
     datasets = {
         split: ImageFolderDataset(
-            root / split, class_names, transform, max_bad_fraction=data.max_bad_fraction
+            root / split, class_names, transform, max_bad_fraction=data.max_bad_fraction,
+            samples=listed[split],
         )
         for split, transform in splits.items()
     }

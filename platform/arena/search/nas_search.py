@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from arena.data.layout import dataset_identity
 from arena.errors import RunFailed
 from arena.models.nas import Architecture, NasModel, build_network, load_nas_model, save_nas_model
 from arena.search.nas_reward import NasPrice, accuracy_of, price_network, reward
@@ -177,7 +178,7 @@ def _pick_best(rows: Sequence[NasTrialRow]) -> NasBest:
 
 
 def _open_parent(spec: NasSearchSpec, settings: Settings) -> str:
-    tags = {"arena.kind": KIND_SEARCH, "arena.family": "nas", "arena.dataset": spec.base.data.dataset}
+    tags = {"arena.kind": KIND_SEARCH, "arena.family": "nas", "arena.dataset": dataset_identity(spec.base.data)}
     params = flatten(spec.model_dump(mode="json", exclude={"base"}))
     run_id = run_log.start_run(settings.tracking_uri, settings.artifact_root, experiment=spec.experiment,
                                run_name=spec.name, tags=tags, params=params)

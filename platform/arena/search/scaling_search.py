@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from arena.data.layout import dataset_identity
 from arena.errors import ArenaError, RunFailed, SpecError
 from arena.models import get_model_info
 from arena.search import scaling
@@ -179,7 +180,7 @@ def run_scaling_search(
 def _open_parent(spec: ScalingSearchSpec, settings: Settings, priced: Sequence[Priced[scaling.ScaledArchitecture]]) -> str:
     info = get_model_info(spec.base.model)
     tags = {"arena.kind": KIND_SEARCH, "arena.model": spec.base.model, "arena.family": info.family,
-            "arena.dataset": spec.base.data.dataset}
+            "arena.dataset": dataset_identity(spec.base.data)}
     params = flatten(spec.model_dump(mode="json", exclude={"base"}))
     run_id = run_log.start_run(settings.tracking_uri, settings.artifact_root, experiment=spec.experiment,
                                run_name=spec.name, tags=tags, params=params)

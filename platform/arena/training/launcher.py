@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from arena import models
-from arena.data.layout import check_data
+from arena.data.layout import check_data, dataset_identity
 from arena.errors import ArenaError, RunFailed, SpecError, UnknownNameError
 from arena.settings import Settings, load_settings
 from arena.spec import JobSpec, spec_to_yaml
@@ -65,7 +65,7 @@ def run_tags(spec: JobSpec, kind: str, extra: dict[str, str] | None = None) -> d
     return {
         "arena.model": spec.model,
         "arena.family": info.family,
-        "arena.dataset": spec.data.dataset,
+        "arena.dataset": dataset_identity(spec.data),  # imagenet-1k only for the full ILSVRC-2012 set
         "arena.kind": kind,
         **(extra or {}),
     }
