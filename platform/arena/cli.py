@@ -389,7 +389,7 @@ def _show_leaderboard(
 
 
 ViewOption = Annotated[str, typer.Option("--view", help="ilsvrc | family | pareto | runs | reference.")]
-DatasetOption = Annotated[Optional[str], typer.Option("--dataset", help="Measured runs on this dataset (default: the most measured).")]
+DatasetOption = Annotated[Optional[str], typer.Option("--dataset", help="Measured runs on this dataset (default: the most measured; the ilsvrc view pairs only imagenet-1k).")]
 FamilyOption = Annotated[Optional[str], typer.Option("--family", help="Only this model family.")]
 FormatOption = Annotated[str, typer.Option("--format", help="table | json | csv | markdown | html.")]
 LimitOption = Annotated[
