@@ -178,8 +178,9 @@ def train(
 ) -> None:
     """Validate job specs and train them with Ray Train (RAY_ADDRESS, or a local Ray)."""
     from arena.errors import SpecError
+    from arena.settings import load_settings
     from arena.spec import load_spec
-    from arena.training.launcher import run_lineup, run_training
+    from arena.training.launcher import check_jobs, describe_batch, run_lineup, run_training
 
     specs, problems = [], []
     for path in spec_paths:
@@ -191,6 +192,9 @@ def train(
         raise SpecError(problems, source="job spec" if len(spec_paths) == 1 else "job specs")
     if resume and len(specs) > 1:
         raise ArenaError("--resume takes exactly one SPEC.yaml")
+    check_jobs(specs, load_settings())  # before the batch lines: a bad spec prints its one error alone
+    for spec in specs:
+        err.print(describe_batch(spec), highlight=False, markup=False)
     if len(specs) == 1:
         results = [run_training(specs[0], resume_run_id=resume, verbose=verbose)]
     else:
