@@ -25,7 +25,7 @@ def tiny_search(name: str = "tiny", **sections: dict) -> dict:
         "base": {
             "name": name,
             "model": "efficientnet_b0",
-            "data": {"dataset": "digits", "image_size": 16, "augment": {"random_resized_crop": False, "hflip": False}},
+            "data": {"dataset": "digits", "image_size": 16, "holdout": 360, "augment": {"random_resized_crop": False, "hflip": False}},
             "train": {"epochs": 2, "batch_size": 32, "optimizer": {"name": "adamw", "lr": 0.003},
                       "max_steps_per_epoch": 2, "drop_rate": 0.0, "drop_path_rate": 0.0},
             "resources": {"workers": 1, "cpus_per_worker": 0.99},
@@ -184,7 +184,7 @@ def test_a_nas_family_costs_about_target_to_the_phi(arena_env) -> None:
     from arena.models.scaled import build_architecture
 
     name = save_nas_base(arena_env.home, resolution=224)
-    spec = parse_scaling_spec(tiny_search(base={**tiny_search()["base"], "model": name, "data": {"dataset": "digits"}}))
+    spec = parse_scaling_spec(tiny_search(base={**tiny_search()["base"], "model": name, "data": {"dataset": "digits", "holdout": 360}}))
     base = spec.base_network()
     base_price = price_model(build_architecture(name, 1.0, 1.0, 1000), 224)
     for member in scaling.scale_family(base, scaling.Coefficients(1.2, 1.1, 1.15), range(1, 4)):

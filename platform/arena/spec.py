@@ -59,6 +59,9 @@ class DataSpec(_Frozen):
     """DataLoader worker processes per training worker; 0 decodes in the training process."""
     max_bad_fraction: float = Field(0.01, ge=0.0, le=1.0)
     """Unreadable images are skipped with a warning; above this fraction the job fails."""
+    holdout: int = Field(0, ge=0)
+    """Images held out of train (a fixed random slice) to validate on instead of val/: searches rank
+    trials on it so they never choose on val (MnasNet held out 50K train images); 0 uses val/."""
     repeated_augment: int = Field(1, ge=1)
     """Repeated augmentation (Hoffer et al. 2020, DeiT: 3): each image shows this many times an epoch,
     differently augmented on different workers, and an epoch keeps the dataset's length."""

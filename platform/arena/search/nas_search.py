@@ -129,13 +129,14 @@ def run_nas_search(
                                   verbose=verbose)
             rows = [_trial_row(spec, settings, outcome) for outcome in outcomes]
             best = _pick_best(rows)
-            progress(f"best: {best.model} reward {best.reward:.4f} ({best.val_top1_error:.2f}% val top-1 error)")
+            progress(f"best: {best.model} reward {best.reward:.4f} ({best.val_top1_error:.2f}% top-1 error on the held-out train images)")
             dropped = tuple(NasDroppedRow(c.id, c.price.params, c.price.gflops, c.over_budget)
                             for c in searcher.candidates.values() if c.over_budget)
             objective = spec.objective
             result = NasResult(
                 name=spec.name, parent_run_id=parent, objective=objective.kind, target=objective.target, w=objective.w,
                 w_over=objective.w_over, resolution=spec.resolution, best=best, trials=tuple(rows), dropped=dropped,
+                holdout=spec.base.data.holdout,
             )
             _log_parent(settings, result)
         return result

@@ -82,6 +82,8 @@ class ScalingResult:
     trials: tuple[TrialRow, ...]
     family: tuple[FamilyRow, ...]
     dropped: tuple[DroppedRow, ...] = ()
+    holdout: int = 0
+    """How many train images the trials were ranked on (held out of train); val/ was not used."""
 
     def to_json(self) -> dict[str, Any]:
         """The `arena search scaling --format json` object (DESIGN.md, plus run ids and the priced-out)."""
@@ -90,6 +92,18 @@ class ScalingResult:
 
 def _number(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}g}"
+
+
+def holdout_note(holdout: int, winner_run_ids: list[str | None]) -> str:
+    """The line that says what the trials were ranked on, and how to get the winner's val error."""
+    note = f"trials ranked on {holdout:,} images held out of train; val/ was not used to choose"
+    run_id = next((run_id for run_id in winner_run_ids if run_id), None)
+    return note + (f" (the winner on val/: arena eval {run_id})" if run_id else "")
+
+
+def _winner_model(result: ScalingResult) -> str | None:
+    winners = [row for row in result.trials if (row.alpha, row.beta, row.gamma) == (result.alpha, result.beta, result.gamma)]
+    return winners[0].model if winners else None
 
 
 def render_scaling_result(result: ScalingResult, width: int = 120) -> str:
@@ -106,7 +120,7 @@ def render_scaling_result(result: ScalingResult, width: int = 120) -> str:
         f"MLflow run {result.parent_run_id}"
     )
     trials = Table(title="trials (phi = 1)")
-    for column in ("alpha", "beta", "gamma", "px", "params", "GFLOPs", "val top-1 err %", "epochs", "status"):
+    for column in ("alpha", "beta", "gamma", "px", "params", "GFLOPs", "held-out top-1 err %", "epochs", "status"):
         trials.add_column(column, justify="left" if column == "status" else "right")
     for row in sorted(result.trials, key=lambda r: (r.val_top1_error is None, r.val_top1_error or 0.0, r.gflops)):
         trials.add_row(
@@ -114,6 +128,7 @@ def render_scaling_result(result: ScalingResult, width: int = 120) -> str:
             _number(row.gflops, 4), _number(row.val_top1_error, 4), str(row.epochs), row.status,
         )
     console.print(trials)
+    console.print(holdout_note(result.holdout, [row.run_id for row in result.trials if row.model == _winner_model(result)]))
     if result.dropped:
         dropped = Table(title="priced out before training")
         for column in ("alpha", "beta", "gamma", "params", "GFLOPs", "why"):

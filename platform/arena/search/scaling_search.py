@@ -167,7 +167,7 @@ def run_scaling_search(
             by_id = {item.candidate.coefficients.id: item for item in kept}
             best = pick_best(outcomes, {key: item.price.gflops for key, item in by_id.items()})
             winner = by_id[best.id].candidate.coefficients
-            progress(f"best: {best.id} ({best.val_top1_error:.2f}% val top-1 error); building phi = 1..{spec.max_phi}")
+            progress(f"best: {best.id} ({best.val_top1_error:.2f}% top-1 error on the held-out train images); building phi = 1..{spec.max_phi}")
             family = build_family(spec, winner, base_price, settings)
             result = _result(spec, parent, base_price, winner, outcomes, by_id, priced, family)
             _log_parent(settings, result, best)
@@ -216,6 +216,7 @@ def _result(
         name=spec.name, parent_run_id=parent, base_model=spec.base.model, base_params=base_price.params,
         base_gflops=base_price.gflops, target=spec.grid.target, alpha=winner.alpha, beta=winner.beta,
         gamma=winner.gamma, trials=tuple(trials), family=tuple(family), dropped=dropped,
+        holdout=spec.base.data.holdout,
     )
 
 
