@@ -63,6 +63,8 @@ def test_searches_refuse_to_rank_on_val() -> None:
 
 
 def test_search_output_says_what_it_ranked_on() -> None:
-    note = holdout_note(50_000, [None, "abc123"])
-    assert note == ("trials ranked on 50,000 images held out of train; val/ was not used to choose "
-                    "(the winner on val/: arena eval abc123)")
+    assert holdout_note(50_000, "abc123", None) == (
+        "trials ranked on 50,000 images held out of train; val/ was not used to choose (the winner on val/: arena eval abc123)")
+    assert holdout_note(360, "abc123", 12.5) == (
+        "trials ranked on 360 images held out of train; val/ was not used to choose; "
+        "the winner on val/: 12.50% top-1 error (run abc123)")

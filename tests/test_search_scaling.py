@@ -367,3 +367,12 @@ def test_a_tiny_search_trains_trials_nested_in_mlflow(arena_env, ray_head, monke
     assert {child.data.tags["arena.kind"] for child in children} == {"scaling-trial"}
     assert all(child.info.status in ("FINISHED", "KILLED") for child in children)
     assert {child.info.run_id for child in children} == {t["run_id"] for t in payload["trials"]}
+
+    # The trials ranked on images held out of train; only the winner is then measured on val/.
+    from arena.evaluation import evaluate_run
+
+    assert payload["holdout"] == 360 and "held out of train" in render_scaling_result(result)
+    winner = next(t for t in completed if (t["alpha"], t["beta"], t["gamma"]) == (payload["alpha"], payload["beta"], payload["gamma"]))
+    assert result.winner_run_id == winner["run_id"]
+    on_val = evaluate_run(result.winner_run_id, settings)
+    assert on_val.images == 360 and 0.0 <= on_val.val_top1_error <= 100.0  # digits' val/, unseen by the search

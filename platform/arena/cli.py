@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from arena.errors import ArenaError
+from arena.errors import ArenaError, UnknownNameError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="arena: the history of ImageNet classification as real distributed jobs.")
 models_app = typer.Typer(no_args_is_help=True, help="The architecture zoo.")
@@ -124,8 +125,6 @@ def data_prepare(
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Target folder (digits default: $ARENA_HOME/data/digits; imagenet: required).")] = None,
 ) -> None:
     """Write a dataset as an ImageNet-layout image folder: the built-in digits, or ImageNet from SRC."""
-    from arena.errors import UnknownNameError
-
     if dataset == "imagenet":
         _prepare_imagenet(source, out_dir)
         return
@@ -143,29 +142,18 @@ def data_prepare(
 def _prepare_imagenet(source: Optional[Path], out_dir: Optional[Path]) -> None:
     from rich.progress import Progress
 
-    from arena.data.imagenet_index import FULL_CLASSES, FULL_COUNTS
     from arena.data.imagenet_prepare import prepare_imagenet
 
     if source is None or out_dir is None:
         raise ArenaError("usage: arena data prepare imagenet SRC --out DIR (both are required)")
     with Progress(console=err, transient=True) as bar:
-        tasks: dict[str, int] = {}
-
+        tasks: dict[str, int] = {}  # one bar per step (reading, linking, unpacking)
         def progress(step: str, done: int, total: int) -> None:
             if step not in tasks:
                 tasks[step] = bar.add_task(step, total=total)
             bar.update(tasks[step], completed=done, total=total)
-
         prepared = prepare_imagenet(source, out_dir, progress=progress)
-    header = prepared.header
-    out.print(f"{prepared.root}: {len(header.classes)} classes, {header.counts['train']:,} train and "
-              f"{header.counts['val']:,} val images ({header.form}; runs are tagged {header.dataset})", highlight=False)
-    if header.is_subset:
-        out.print(f"a subset of ImageNet-1k: {len(header.classes)} of {FULL_CLASSES} classes, "
-                  f"{header.counts['train']:,} of {FULL_COUNTS['train']:,} train and {header.counts['val']:,} of "
-                  f"{FULL_COUNTS['val']:,} val images", highlight=False)
-    if prepared.left_out:
-        out.print(f"left out {prepared.left_out:,} val images of classes train/ does not hold", highlight=False)
+    out.print("\n".join(prepared.describe()), highlight=False)
 
 
 @app.command("train")
@@ -291,7 +279,15 @@ def search_scaling(
     from arena.search.scaling_report import render_scaling_result
     from arena.search.scaling_search import search_scaling as run_search
 
-    _print_result(run_search(spec_path, set_, verbose=verbose), format, render_scaling_result)
+    _print_result(_with_winner_val(run_search(spec_path, set_, verbose=verbose)), format, render_scaling_result)
+
+
+def _with_winner_val(result: Any) -> Any:
+    """The search result with its winner's val/ error, measured once the choice was made."""
+    from arena.evaluation.runner import winner_val_error
+    from arena.settings import load_settings
+
+    return replace(result, winner_val_top1_error=winner_val_error(result.winner_run_id, load_settings()))
 
 
 DataRootOption = Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this image folder's val/ instead of the run's own data.")]
@@ -354,7 +350,7 @@ def search_nas(
     from arena.search.nas_report import render_nas_result
     from arena.search.nas_search import search_nas as run_search
 
-    _print_result(run_search(spec_path, set_, verbose=verbose), format, render_nas_result)
+    _print_result(_with_winner_val(run_search(spec_path, set_, verbose=verbose)), format, render_nas_result)
 
 
 def _show_leaderboard(

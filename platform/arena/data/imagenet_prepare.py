@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arena.data.imagenet_archives import archive_names, unpack_official
-from arena.data.imagenet_index import SPLITS, IndexHeader, content_fingerprint, write_index
+from arena.data.imagenet_index import (
+    FULL_CLASSES, FULL_COUNTS, SPLITS, IndexHeader, content_fingerprint, write_index,
+)
 from arena.data.imagenet_sources import (
     KAGGLE_IMAGES, KAGGLE_LABELS, KAGGLE_SYNSETS, Progress, SourcePlan, check_wnids, find_devkit, read_kaggle, read_untarred,
 )
@@ -39,6 +41,19 @@ class Prepared:
     root: Path
     header: IndexHeader
     left_out: int
+
+    def describe(self) -> list[str]:
+        """What `arena data prepare imagenet` prints: the folder and its counts, then what a subset lacks."""
+        header, counts = self.header, self.header.counts
+        lines = [f"{self.root}: {len(header.classes)} classes, {counts['train']:,} train and {counts['val']:,} val "
+                 f"images ({header.form}; runs are tagged {header.dataset})"]
+        if header.is_subset:
+            lines.append(f"a subset of ImageNet-1k: {len(header.classes)} of {FULL_CLASSES} classes, "
+                         f"{counts['train']:,} of {FULL_COUNTS['train']:,} train and {counts['val']:,} of "
+                         f"{FULL_COUNTS['val']:,} val images")
+        if self.left_out:
+            lines.append(f"left out {self.left_out:,} val images of classes train/ does not hold")
+        return lines
 
 
 def detect_form(source: Path) -> str:

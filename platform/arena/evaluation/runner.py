@@ -29,6 +29,11 @@ SHARD_MIN_IMAGES = 10_000
 """From this many val images on, a connected cluster evaluates in Ray tasks; below, one process is quicker."""
 
 
+def winner_val_error(run_id: str | None, settings: Settings) -> float | None:
+    """A search winner's top-1 error on val/ (None when no trial finished): the one val figure a search reports."""
+    return None if run_id is None else evaluate_run(run_id, settings).val_top1_error
+
+
 def evaluate_run(
     run_id: str,
     settings: Settings,

@@ -68,6 +68,13 @@ class NasResult:
     dropped: tuple[NasDroppedRow, ...] = ()
     holdout: int = 0
     """How many train images the trials were ranked on (held out of train); val/ was not used."""
+    winner_val_top1_error: float | None = None
+    """The winner's top-1 error on val/, measured once the search has chosen (the only val figure it reports)."""
+
+    @property
+    def winner_run_id(self) -> str | None:
+        """The MLflow run of the best trial."""
+        return self.best.run_id
 
     def to_json(self) -> dict[str, Any]:
         """The `arena search nas --format json` object (DESIGN.md, plus the objective, run ids and the priced-out)."""
@@ -114,7 +121,7 @@ def render_nas_result(result: NasResult, width: int = 120) -> str:
         trials.add_row(row.model, f"{row.params:,}", _number(row.gflops), _number(row.latency_ms, 3),
                        _number(row.val_top1_error), _number(row.reward), str(row.epochs), row.status)
     console.print(trials)
-    console.print(holdout_note(result.holdout, [best.run_id]))
+    console.print(holdout_note(result.holdout, result.winner_run_id, result.winner_val_top1_error))
     if result.dropped:
         dropped = Table(title="priced out before training")
         for column in ("id", "params", "GFLOPs", "why"):

@@ -84,6 +84,14 @@ class ScalingResult:
     dropped: tuple[DroppedRow, ...] = ()
     holdout: int = 0
     """How many train images the trials were ranked on (held out of train); val/ was not used."""
+    winner_val_top1_error: float | None = None
+    """The winner's top-1 error on val/, measured once the search has chosen (the only val figure it reports)."""
+
+    @property
+    def winner_run_id(self) -> str | None:
+        """The MLflow run of the trial whose coefficients won."""
+        won = [row for row in self.trials if (row.alpha, row.beta, row.gamma) == (self.alpha, self.beta, self.gamma)]
+        return next((row.run_id for row in won if row.run_id), None)
 
     def to_json(self) -> dict[str, Any]:
         """The `arena search scaling --format json` object (DESIGN.md, plus run ids and the priced-out)."""
@@ -94,16 +102,12 @@ def _number(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}g}"
 
 
-def holdout_note(holdout: int, winner_run_ids: list[str | None]) -> str:
-    """The line that says what the trials were ranked on, and how to get the winner's val error."""
+def holdout_note(holdout: int, winner_run_id: str | None, winner_val_top1_error: float | None) -> str:
+    """The line that says what the trials were ranked on, and the winner's val error once measured."""
     note = f"trials ranked on {holdout:,} images held out of train; val/ was not used to choose"
-    run_id = next((run_id for run_id in winner_run_ids if run_id), None)
-    return note + (f" (the winner on val/: arena eval {run_id})" if run_id else "")
-
-
-def _winner_model(result: ScalingResult) -> str | None:
-    winners = [row for row in result.trials if (row.alpha, row.beta, row.gamma) == (result.alpha, result.beta, result.gamma)]
-    return winners[0].model if winners else None
+    if winner_val_top1_error is not None:
+        return note + f"; the winner on val/: {winner_val_top1_error:.2f}% top-1 error (run {winner_run_id})"
+    return note + (f" (the winner on val/: arena eval {winner_run_id})" if winner_run_id else "")
 
 
 def render_scaling_result(result: ScalingResult, width: int = 120) -> str:
@@ -128,7 +132,7 @@ def render_scaling_result(result: ScalingResult, width: int = 120) -> str:
             _number(row.gflops, 4), _number(row.val_top1_error, 4), str(row.epochs), row.status,
         )
     console.print(trials)
-    console.print(holdout_note(result.holdout, [row.run_id for row in result.trials if row.model == _winner_model(result)]))
+    console.print(holdout_note(result.holdout, result.winner_run_id, result.winner_val_top1_error))
     if result.dropped:
         dropped = Table(title="priced out before training")
         for column in ("alpha", "beta", "gamma", "params", "GFLOPs", "why"):
