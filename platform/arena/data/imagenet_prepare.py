@@ -96,7 +96,7 @@ def _link_plan(plan: SourcePlan, staging: Path, progress: Progress | None) -> No
             folder = staging / split / wnid
             folder.mkdir(parents=True)
             for image in images:
-                os.symlink(image.resolve(), folder / image.name)
+                os.symlink(image, folder / image.name)  # absolute: SRC was resolved
             done += len(images)
             if progress:
                 progress("linking images", done, total)

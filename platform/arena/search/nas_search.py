@@ -28,7 +28,7 @@ from arena.search.nas_searcher import REWARD, Candidate, NasSearcher
 from arena.search.nas_spec import NasSearchSpec, ObjectiveSpec, load_nas_spec
 from arena.search.pricing import Budget
 from arena.search.trials import (
-    Progress, TrialMetric, TrialOutcome, TrialRequest, closing_parent_run, print_progress, run_trials,
+    Progress, TrialMetric, TrialOutcome, TrialRequest, closing_parent_run, keep_checkpoint, print_progress, run_trials,
 )
 from arena.settings import Settings, load_settings
 from arena.spec import flatten
@@ -129,6 +129,9 @@ def run_nas_search(
                                   verbose=verbose)
             rows = [_trial_row(spec, settings, outcome) for outcome in outcomes]
             best = _pick_best(rows)
+            for outcome in outcomes:  # the winner alone is then measured on val/
+                if outcome.run_id is not None and outcome.run_id == best.run_id:
+                    keep_checkpoint(outcome, settings)
             progress(f"best: {best.model} reward {best.reward:.4f} ({best.val_top1_error:.2f}% top-1 error on the held-out train images)")
             dropped = tuple(NasDroppedRow(c.id, c.price.params, c.price.gflops, c.over_budget)
                             for c in searcher.candidates.values() if c.over_budget)

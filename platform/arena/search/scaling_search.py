@@ -22,7 +22,7 @@ from arena.models.scaled import ScaledModel, build_architecture, save_scaled_mod
 from arena.search.scaling_report import DroppedRow, FamilyRow, ReleasedRow, ScalingResult, TrialRow
 from arena.search.spec import ScalingSearchSpec, load_scaling_spec
 from arena.search.trials import (
-    VAL_ERROR, Progress, TrialOutcome, TrialRequest, closing_parent_run, print_progress, run_trials,
+    VAL_ERROR, Progress, TrialOutcome, TrialRequest, closing_parent_run, keep_checkpoint, print_progress, run_trials,
 )
 from arena.settings import Settings, load_settings
 from arena.spec import JobSpec, flatten, parse_spec
@@ -167,6 +167,7 @@ def run_scaling_search(
             by_id = {item.candidate.coefficients.id: item for item in kept}
             best = pick_best(outcomes, {key: item.price.gflops for key, item in by_id.items()})
             winner = by_id[best.id].candidate.coefficients
+            keep_checkpoint(best, settings)  # the winner alone is then measured on val/
             progress(f"best: {best.id} ({best.val_top1_error:.2f}% top-1 error on the held-out train images); building phi = 1..{spec.max_phi}")
             family = build_family(spec, winner, base_price, settings)
             result = _result(spec, parent, base_price, winner, outcomes, by_id, priced, family)
