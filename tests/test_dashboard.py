@@ -58,12 +58,13 @@ def test_page_sets_paper_beside_measured_with_run_links(client, history: dict) -
     rows = re.findall(r'<tr data-year="(\d+)" data-run-id="([0-9a-f]*)">', page)
     assert len(rows) == 16  # winner and runner-up of each year 2010-2017
     ids = history["ids"]
+    # Only imagenet-1k runs stand beside the papers, though the page shows digits (the most measured).
     assert [(year, run) for year, run in rows if run] == [
-        ("2012", ids["alexnet-digits"]), ("2014", ids["googlenet-digits"]), ("2014", ids["vgg16-digits"]),
-        ("2015", ids["resnet50-digits"]),  # MSRA's resnet152 was not measured: its family's best stands in
+        ("2012", ids["alexnet-imagenet"]),
+        ("2015", ids["resnet50-imagenet"]),  # MSRA's resnet152 was not measured: its family's best stands in
     ]
-    for name in ("alexnet-digits", "googlenet-digits", "resnet50-digits", "vgg16-digits"):
-        assert _run_url(history, name) in page, name
+    for name in ("alexnet-imagenet", "resnet50-imagenet", "googlenet-digits", "vgg16-digits"):
+        assert _run_url(history, name) in page, name  # the digits runs link from the family table
     assert "15.31" in page and "3.57" in page  # paper figures: AlexNet's and ResNet's top-5 error
     assert "Traceback" not in page
 
@@ -73,7 +74,7 @@ def test_page_draws_every_chart(client) -> None:  # noqa: ANN001
     for chart in ("chart-years", "chart-cost-gflops", "chart-cost-params"):
         assert f'id="{chart}"' in page
     assert page.count('class="bar s-paper"') == 8  # one ILSVRC winner a year, 2010-2017
-    assert page.count('class="bar s-measured"') == 3  # 2012 AlexNet, 2014 GoogLeNet, 2015 ResNet (resnet50)
+    assert page.count('class="bar s-measured"') == 2  # imagenet-1k: 2012 AlexNet, 2015 ResNet (resnet50)
     gflops_chart = page[page.index('id="chart-cost-gflops"') : page.index('id="chart-cost-params"')]
     assert gflops_chart.count('class="marker s-paper"') == 7  # the test zoo's architectures with a paper top-1
     assert gflops_chart.count('class="marker s-measured"') == len(RUNS) + 1  # and the trained scaled phi=1 net
@@ -126,7 +127,7 @@ def test_api_dashboard_carries_searches(client, history: dict) -> None:  # noqa:
     assert [(m["phi"], m["measured_top1_error"]) for m in scaling["scaled_family"]] == [(1, 10.5), (2, None), (3, None)]
     (nas,) = body["nas_searches"]
     assert [trial["reward"] for trial in nas["trials"]] == [0.52, 0.61, 0.58, 0.70, 0.69]
-    assert client.get("/api/filters").get_json()["datasets"] == ["digits"]
+    assert client.get("/api/filters").get_json()["datasets"] == ["digits", "imagenet-1k"]
 
 
 @pytest.mark.parametrize(
@@ -256,7 +257,7 @@ def test_chart_queries_on_each_backend(backend: str, history: dict, tmp_path: Pa
     for url in database_url(backend, tmp_path):
         with open_store(url) as store:
             fill_store(store, history["uri"])
-            assert filter_choices(store)["datasets"] == ["digits"]
+            assert filter_choices(store)["datasets"] == ["digits", "imagenet-1k"]
             papers = {row["name"]: row for row in paper_points(store)}
             assert papers["efficientnet_b0"]["paper_top1_error"] == 22.9  # the reference data's figure (Tan & Le)
             assert "EfficientNet" in papers["efficientnet_b7"]["source"] and papers["vgg16"]["source"] is None

@@ -75,17 +75,17 @@ def test_dashboard_renders_in_chromium(served: dict, tmp_path: Path) -> None:
             page.on("pageerror", lambda error: problems.append(str(error)))
             page.goto(served["url"], wait_until="load")
 
-            expected = show(served["store"], "ilsvrc", "digits")
+            expected = show(served["store"], "ilsvrc")
             rows = page.locator("#ilsvrc-table tbody tr")
             assert rows.count() == len(expected) == 16
             msra = page.locator('#ilsvrc-table tbody tr[data-year="2015"]').first
             assert "MSRA" in msra.inner_text() and "resnet50" in msra.inner_text()
             link = msra.locator("a").first.get_attribute("href")
             history = served["history"]
-            assert link == (f"http://127.0.0.1:5999/#/experiments/{history['experiment']}/runs/{history['ids']['resnet50-digits']}"
+            assert link == (f"http://127.0.0.1:5999/#/experiments/{history['experiment']}/runs/{history['ids']['resnet50-imagenet']}"
                             "?workflowType=machine_learning")
 
-            assert page.locator("#chart-years rect.bar").count() == 11  # 8 paper bars, 3 measured
+            assert page.locator("#chart-years rect.bar").count() == 10  # 8 paper bars, 2 measured on imagenet-1k
             assert page.locator("#chart-cost-gflops .marker").count() > 8
             assert page.locator("#chart-cost-gflops polyline").count() == 2  # both Pareto fronts
             assert page.locator("svg[id^=chart-scaling-] .marker").count() == 4

@@ -169,19 +169,28 @@ def test_concurrent_syncs_lose_and_duplicate_nothing(db_url: str, tracking: dict
             assert connection.scalar(select(func.count(func.distinct(MeasuredResult.run_id)))) == len(rows) == 8
 
 
-def test_ilsvrc_view_puts_best_measured_run_beside_paper(synced, tracking: dict) -> None:  # noqa: ANN001
-    rows = show(synced, "ilsvrc")
-    assert DESIGN_ILSVRC_KEYS <= set(rows[0])
-    by_arch = {row["architecture"]: row for row in rows if row["architecture"]}
-    assert by_arch["alexnet"]["run_id"] == tracking["ids"]["alexnet-b"]  # 25% beats 30%
-    assert by_arch["alexnet"]["measured_top1_error"] == 25.0 and by_arch["alexnet"]["paper_top5_error"] > 15
-    assert by_arch["resnet152"]["measured_top1_error"] == 12.0
-    assert by_arch["googlenet"]["run_id"] is None  # measured only on another dataset
-    assert all(row["dataset"] == "digits" for row in rows)  # the dataset with most runs
-    synthetic = {row["architecture"]: row for row in show(synced, "ilsvrc", dataset="synthetic")}
-    assert synthetic["googlenet"]["measured_top1_error"] == 99.0 and synthetic["alexnet"]["run_id"] is None
-    resnet_only = show(synced, "ilsvrc", family="resnet")
-    assert [row["architecture"] for row in resnet_only] == ["resnet152"]
+def test_ilsvrc_view_puts_best_imagenet_1k_run_beside_paper(tmp_path, db_url: str) -> None:  # noqa: ANN001
+    uri, client, experiment = tracking_store(tmp_path / "imagenet")
+    log_run(client, experiment, "alexnet-a", model="alexnet", family="alexnet", dataset="imagenet-1k", top1=(50, 30.0))
+    best = log_run(client, experiment, "alexnet-b", model="alexnet", family="alexnet", dataset="imagenet-1k", top1=(45, 25.0))
+    log_run(client, experiment, "resnet152", model="resnet152", family="resnet", dataset="imagenet-1k", top1=(30, 12.0))
+    subset = log_run(client, experiment, "googlenet-sub10", model="googlenet", family="inception",
+                     dataset="imagenet-1k-sub10", top1=(9.0,))
+    for index in range(3):  # digits is the most measured dataset, but never stands beside the papers
+        log_run(client, experiment, f"digits-{index}", model="googlenet", family="inception", top1=(5.0,))
+    with open_store(db_url) as store:
+        sync_runs(store, uri)
+        rows = show(store, "ilsvrc")
+        assert DESIGN_ILSVRC_KEYS <= set(rows[0]) and all(row["dataset"] == "imagenet-1k" for row in rows)
+        by_arch = {row["architecture"]: row for row in rows if row["architecture"]}
+        assert by_arch["alexnet"]["run_id"] == best and by_arch["alexnet"]["measured_top1_error"] == 25.0
+        assert by_arch["alexnet"]["paper_top5_error"] > 15 and by_arch["resnet152"]["measured_top1_error"] == 12.0
+        assert by_arch["googlenet"]["run_id"] is None  # measured only on a subset and on digits
+        for other in ("imagenet-1k-sub10", "digits"):
+            assert all(row["run_id"] is None for row in show(store, "ilsvrc", dataset=other))
+        family = {row["family"]: row for row in show(store, "family", dataset="imagenet-1k-sub10")}
+        assert family["inception"]["run_id"] == subset  # the subset shows under its own name
+        assert [row["architecture"] for row in show(store, "ilsvrc", family="resnet")] == ["resnet152"]
 
 
 def test_family_view_is_best_per_family(synced) -> None:  # noqa: ANN001
@@ -243,12 +252,12 @@ def test_html_escapes_cells() -> None:
 
 def test_ilsvrc_view_falls_back_to_the_family_and_names_the_model(tmp_path, db_url: str) -> None:  # noqa: ANN001
     uri, client, experiment = tracking_store(tmp_path / "fallback")
-    se = log_run(client, experiment, "se", model="seresnet50", family="senet", top1=(9.0,), gflops=4.09)
-    log_run(client, experiment, "r152", model="resnet152", family="resnet", top1=(20.0,), gflops=11.5)
-    log_run(client, experiment, "r18", model="resnet18", family="resnet", top1=(10.0,), gflops=1.8)
+    se = log_run(client, experiment, "se", model="seresnet50", family="senet", dataset="imagenet-1k", top1=(9.0,), gflops=4.09)
+    log_run(client, experiment, "r152", model="resnet152", family="resnet", dataset="imagenet-1k", top1=(20.0,), gflops=11.5)
+    log_run(client, experiment, "r18", model="resnet18", family="resnet", dataset="imagenet-1k", top1=(10.0,), gflops=1.8)
     with open_store(db_url) as store:
         sync_runs(store, uri)
-        rows = {row["architecture"]: row for row in show(store, "ilsvrc", dataset="digits") if row["architecture"]}
+        rows = {row["architecture"]: row for row in show(store, "ilsvrc") if row["architecture"]}
     assert rows["senet154"]["measured_model"] == "seresnet50" and rows["senet154"]["run_id"] == se
     # the architecture itself, when measured, wins over a better run of a sibling
     assert rows["resnet152"]["measured_model"] == "resnet152" and rows["resnet152"]["measured_top1_error"] == 20.0

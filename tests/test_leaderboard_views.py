@@ -1,4 +1,4 @@
-"""The views over hand-made measured rows: the pareto walk, the runs pages, and the 0001 -> 0002 upgrade."""
+"""The views over hand-made measured rows: the pareto walk, the runs pages, and the 0001 -> 0002 -> 0003 upgrades."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, inspect, select
 from arena.errors import ArenaError
 from arena.leaderboard import open_store, show
 from arena.leaderboard.reference import upsert
-from arena.leaderboard.schema import Base, MeasuredResult
+from arena.leaderboard.schema import Base, LeaderboardState, MeasuredResult
 from arena.leaderboard.store import MIGRATIONS_DIR, Store
 from arena.leaderboard.views import RUNS_PAGE
 
@@ -181,7 +181,7 @@ def test_upgrade_from_0001_keeps_rows_and_swaps_the_view_indexes(db_url: str) ->
 
     with open_store(db_url) as store:  # upgrades to the newest revision on open
         with store.reading() as connection:
-            assert MigrationContext.configure(connection).get_current_revision() == "0002"
+            assert MigrationContext.configure(connection).get_current_revision() == "0003"
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
             assert sorted(connection.scalars(select(MeasuredResult.run_id))) == ["a", "b", "c"]
         assert [point["run_id"] for point in show(store, "pareto", dataset="digits")] == ["b"]
@@ -197,3 +197,39 @@ def test_upgrade_from_0001_keeps_rows_and_swaps_the_view_indexes(db_url: str) ->
     downgraded = _indexes(db_url)
     assert {"ix_measured_dataset_gflops_top1", "ix_measured_finished"} <= downgraded
     assert not {"ix_measured_dataset_gflops_top1_id", "ix_measured_finished_id"} & downgraded
+
+
+def test_upgrade_to_0003_gives_each_bare_folder_run_a_name_of_its_own(db_url: str) -> None:
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        command.upgrade(_alembic(connection), "0002")
+        connection.execute(MeasuredResult.__table__.insert(), [
+            row("run-folder-one-abcdef", 1.0, 30.0, dataset="imagefolder"),
+            row("run-folder-two-abcdef", 1.0, 20.0, dataset="imagefolder"),
+            row("run-imagenet-abcdef", 4.0, 25.0, family="resnet", dataset="imagenet"),
+            row("run-digits", 1.0, 9.0, dataset="digits"),
+        ])
+        connection.execute(LeaderboardState.__table__.insert(), [{"key": "default_dataset", "text": "imagefolder"}])
+    engine.dispose()
+
+    with open_store(db_url) as store:
+        with store.reading() as connection:
+            datasets = dict(connection.execute(select(MeasuredResult.run_id, MeasuredResult.dataset)).all())
+            assert connection.scalar(select(LeaderboardState.text).where(LeaderboardState.key == "default_dataset")) is None
+        assert datasets == {
+            "run-folder-one-abcdef": "imagefolder-unverified-run-folder-o",
+            "run-folder-two-abcdef": "imagefolder-unverified-run-folder-t",
+            "run-imagenet-abcdef": "imagenet-unverified-run-imagenet",
+            "run-digits": "digits",
+        }
+        # Two folders of unknown content no longer rank together, nor beside the papers.
+        assert len(show(store, "pareto", dataset="imagefolder-unverified-run-folder-o")) == 1
+        assert all(row["run_id"] is None for row in show(store, "ilsvrc"))
+
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        command.downgrade(_alembic(connection), "0002")
+        restored = dict(connection.execute(select(MeasuredResult.run_id, MeasuredResult.dataset)).all())
+    engine.dispose()
+    assert restored == {"run-folder-one-abcdef": "imagefolder", "run-folder-two-abcdef": "imagefolder",
+                        "run-imagenet-abcdef": "imagenet", "run-digits": "digits"}

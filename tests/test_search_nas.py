@@ -29,7 +29,7 @@ def tiny_nas(name: str = "tiny-nas", **sections: dict) -> dict:
         "name": name,
         "base": {
             "name": name,
-            "data": {"dataset": "digits", "image_size": 16, "augment": {"random_resized_crop": False, "hflip": False}},
+            "data": {"dataset": "digits", "image_size": 16, "holdout": 360, "augment": {"random_resized_crop": False, "hflip": False}},
             "train": {"epochs": 1, "batch_size": 32, "optimizer": {"name": "adamw", "lr": 0.003},
                       "max_steps_per_epoch": 2, "drop_rate": 0.0, "drop_path_rate": 0.0},
             "resources": {"workers": 1, "cpus_per_worker": 0.99},

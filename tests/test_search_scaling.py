@@ -25,7 +25,7 @@ def tiny_search(name: str = "tiny", **sections: dict) -> dict:
         "base": {
             "name": name,
             "model": "efficientnet_b0",
-            "data": {"dataset": "digits", "image_size": 16, "augment": {"random_resized_crop": False, "hflip": False}},
+            "data": {"dataset": "digits", "image_size": 16, "holdout": 360, "augment": {"random_resized_crop": False, "hflip": False}},
             "train": {"epochs": 2, "batch_size": 32, "optimizer": {"name": "adamw", "lr": 0.003},
                       "max_steps_per_epoch": 2, "drop_rate": 0.0, "drop_path_rate": 0.0},
             "resources": {"workers": 1, "cpus_per_worker": 0.99},
@@ -184,7 +184,7 @@ def test_a_nas_family_costs_about_target_to_the_phi(arena_env) -> None:
     from arena.models.scaled import build_architecture
 
     name = save_nas_base(arena_env.home, resolution=224)
-    spec = parse_scaling_spec(tiny_search(base={**tiny_search()["base"], "model": name, "data": {"dataset": "digits"}}))
+    spec = parse_scaling_spec(tiny_search(base={**tiny_search()["base"], "model": name, "data": {"dataset": "digits", "holdout": 360}}))
     base = spec.base_network()
     base_price = price_model(build_architecture(name, 1.0, 1.0, 1000), 224)
     for member in scaling.scale_family(base, scaling.Coefficients(1.2, 1.1, 1.15), range(1, 4)):
@@ -367,3 +367,12 @@ def test_a_tiny_search_trains_trials_nested_in_mlflow(arena_env, ray_head, monke
     assert {child.data.tags["arena.kind"] for child in children} == {"scaling-trial"}
     assert all(child.info.status in ("FINISHED", "KILLED") for child in children)
     assert {child.info.run_id for child in children} == {t["run_id"] for t in payload["trials"]}
+
+    # The trials ranked on images held out of train; only the winner is then measured on val/.
+    from arena.evaluation import evaluate_run
+
+    assert payload["holdout"] == 360 and "held out of train" in render_scaling_result(result)
+    winner = next(t for t in completed if (t["alpha"], t["beta"], t["gamma"]) == (payload["alpha"], payload["beta"], payload["gamma"]))
+    assert result.winner_run_id == winner["run_id"]
+    on_val = evaluate_run(result.winner_run_id, settings)
+    assert on_val.images == 360 and 0.0 <= on_val.val_top1_error <= 100.0  # digits' val/, unseen by the search

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from arena.errors import ArenaError
+from arena.errors import ArenaError, UnknownNameError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="arena: the history of ImageNet classification as real distributed jobs.")
 models_app = typer.Typer(no_args_is_help=True, help="The architecture zoo.")
@@ -123,18 +124,40 @@ def models_show(name: str) -> None:
 
 @data_app.command("prepare")
 def data_prepare(
-    dataset: Annotated[str, typer.Argument(help="The built-in dataset to write: digits.")],
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Target folder (default: $ARENA_HOME/data/digits).")] = None,
+    dataset: Annotated[str, typer.Argument(help="digits (built in) or imagenet (from SRC).")],
+    source: Annotated[Optional[Path], typer.Argument(metavar="[SRC]", help="imagenet: the official archives, the untarred archives with the devkit, or Kaggle's CLS-LOC layout.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Target folder (digits default: $ARENA_HOME/data/digits; imagenet: required).")] = None,
 ) -> None:
-    """Write a built-in real dataset as an ImageNet-layout image folder."""
+    """Write a dataset as an ImageNet-layout image folder: the built-in digits, or ImageNet from SRC."""
+    if dataset == "imagenet":
+        _prepare_imagenet(source, out_dir)
+        return
+    if dataset != "digits":
+        raise UnknownNameError("dataset", dataset, ["digits", "imagenet"])
+    if source is not None:
+        raise ArenaError("SRC: digits is built in and takes no source folder")
     from arena.data import default_digits_root, prepare_digits
-    from arena.errors import UnknownNameError
     from arena.settings import load_settings
 
-    if dataset != "digits":
-        raise UnknownNameError("built-in dataset", dataset, ["digits"])
     root = prepare_digits(out_dir or default_digits_root(load_settings()))
     out.print(f"digits written to {root} (train/ and val/, one folder per class)")
+
+
+def _prepare_imagenet(source: Optional[Path], out_dir: Optional[Path]) -> None:
+    from rich.progress import Progress
+
+    from arena.data.imagenet_prepare import prepare_imagenet
+
+    if source is None or out_dir is None:
+        raise ArenaError("usage: arena data prepare imagenet SRC --out DIR (both are required)")
+    with Progress(console=err, transient=True) as bar:
+        tasks: dict[str, int] = {}  # one bar per step (reading, linking, unpacking)
+        def progress(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+        prepared = prepare_imagenet(source, out_dir, progress=progress)
+    out.print("\n".join(prepared.describe()), highlight=False)
 
 
 @app.command("train")
@@ -147,8 +170,9 @@ def train(
 ) -> None:
     """Validate job specs and train them with Ray Train (RAY_ADDRESS, or a local Ray)."""
     from arena.errors import SpecError
+    from arena.settings import load_settings
     from arena.spec import load_spec
-    from arena.training.launcher import run_lineup, run_training
+    from arena.training.launcher import check_jobs, describe_batch, run_lineup, run_training
 
     specs, problems = [], []
     for path in spec_paths:
@@ -160,6 +184,9 @@ def train(
         raise SpecError(problems, source="job spec" if len(spec_paths) == 1 else "job specs")
     if resume and len(specs) > 1:
         raise ArenaError("--resume takes exactly one SPEC.yaml")
+    check_jobs(specs, load_settings())  # before the batch lines: a bad spec prints its one error alone
+    for spec in specs:
+        err.print(describe_batch(spec), highlight=False, markup=False)
     if len(specs) == 1:
         results = [run_training(specs[0], resume_run_id=resume, verbose=verbose)]
     else:
@@ -344,8 +371,16 @@ def search_scaling(
     from arena.search.scaling_report import render_scaling_result
     from arena.search.scaling_search import search_scaling as run_search
 
-    result = run_search(spec_path, set_, verbose=verbose)
+    result = _with_winner_val(run_search(spec_path, set_, verbose=verbose))
     _print_result(result, format, render_scaling_result, result.parent_run_id)
+
+
+def _with_winner_val(result: Any) -> Any:
+    """The search result with its winner's val/ error, measured once the choice was made."""
+    from arena.evaluation.runner import winner_val_error
+    from arena.settings import load_settings
+
+    return replace(result, winner_val_top1_error=winner_val_error(result.winner_run_id, load_settings()))
 
 
 DataRootOption = Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this image folder's val/ instead of the run's own data.")]
@@ -408,7 +443,7 @@ def search_nas(
     from arena.search.nas_report import render_nas_result
     from arena.search.nas_search import search_nas as run_search
 
-    result = run_search(spec_path, set_, verbose=verbose)
+    result = _with_winner_val(run_search(spec_path, set_, verbose=verbose))
     _print_result(result, format, render_nas_result, result.parent_run_id)
 
 
@@ -448,7 +483,7 @@ def _show_leaderboard(
 
 
 ViewOption = Annotated[str, typer.Option("--view", help="ilsvrc | family | pareto | runs | reference.")]
-DatasetOption = Annotated[Optional[str], typer.Option("--dataset", help="Measured runs on this dataset (default: the most measured).")]
+DatasetOption = Annotated[Optional[str], typer.Option("--dataset", help="Measured runs on this dataset (default: the most measured; the ilsvrc view pairs only imagenet-1k).")]
 FamilyOption = Annotated[Optional[str], typer.Option("--family", help="Only this model family.")]
 FormatOption = Annotated[str, typer.Option("--format", help="table | json | csv | markdown | html.")]
 LimitOption = Annotated[

@@ -35,18 +35,22 @@ class AugmentSpec(_Frozen):
     """Beta(alpha, alpha) mixup of batches; 0 turns it off."""
     cutmix_alpha: float = Field(0.0, ge=0.0)
     """Beta(alpha, alpha) cutmix of batches; 0 turns it off."""
+    random_erasing: float = Field(0.0, ge=0.0, le=1.0)
+    """Probability of erasing a random rectangle of each training image (DeiT: 0.25); 0 turns it off."""
 
 
 class DataSpec(_Frozen):
     """Which images to train on and how large."""
 
-    dataset: Literal["imagefolder", "digits", "synthetic"]
+    dataset: Literal["imagenet", "imagefolder", "digits", "synthetic"]
+    """imagenet: a folder `arena data prepare imagenet` wrote, read through its index (runs are tagged
+    imagenet-1k only when it holds all of ILSVRC-2012); imagefolder: any train/ and val/ class folders."""
     root: Path | None = None
-    """imagefolder: a folder holding train/ and val/ with one subfolder per class."""
+    """imagenet and imagefolder: a folder holding train/ and val/ with one subfolder per class."""
     image_size: int | None = Field(None, ge=8, le=1024)
     """Training resolution; the model's native resolution when not given."""
     num_classes: int = Field(1000, ge=2)
-    """synthetic only: number of classes (imagefolder and digits take it from the folders)."""
+    """synthetic only: number of classes (the other datasets take it from their folders)."""
     train_size: int = Field(1024, ge=1)
     """synthetic only: images per epoch."""
     val_size: int = Field(256, ge=1)
@@ -55,12 +59,18 @@ class DataSpec(_Frozen):
     """DataLoader worker processes per training worker; 0 decodes in the training process."""
     max_bad_fraction: float = Field(0.01, ge=0.0, le=1.0)
     """Unreadable images are skipped with a warning; above this fraction the job fails."""
+    holdout: int = Field(0, ge=0)
+    """Images held out of train (a fixed random slice) to validate on instead of val/: searches rank
+    trials on it so they never choose on val (MnasNet held out 50K train images); 0 uses val/."""
+    repeated_augment: int = Field(1, ge=1)
+    """Repeated augmentation (Hoffer et al. 2020, DeiT: 3): each image shows this many times an epoch,
+    differently augmented on different workers, and an epoch keeps the dataset's length."""
     augment: AugmentSpec = AugmentSpec()
 
     @model_validator(mode="after")
-    def _root_for_imagefolder(self) -> DataSpec:
-        if self.dataset == "imagefolder" and self.root is None:
-            raise ValueError("data.root is required for dataset 'imagefolder'")
+    def _root_for_folders(self) -> DataSpec:
+        if self.dataset in ("imagenet", "imagefolder") and self.root is None:
+            raise ValueError(f"data.root is required for dataset '{self.dataset}'")
         return self
 
 
@@ -69,10 +79,16 @@ class OptimizerSpec(_Frozen):
 
     name: Literal["sgd", "rmsprop", "adamw"] = "sgd"
     lr: float = Field(0.1, gt=0.0)
-    """Learning rate for the global batch."""
+    """Learning rate at `reference_batch` (at train.batch_size when that is null)."""
+    reference_batch: int | None = Field(None, ge=1)
+    """The global batch the paper states `lr` for; the lr scales linearly to train.batch_size
+    (Goyal et al. 2017), so a recipe run at another batch keeps its per-image step."""
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     nesterov: bool = False
     weight_decay: float = Field(1.0e-4, ge=0.0)
+    weight_decay_on: Literal["all", "weights"] = "weights"
+    """all: every parameter, as Caffe and Torch7 recipes did (AlexNet to ResNet); weights: not biases
+    nor normalisation scales (EfficientNet, NFNet, DeiT)."""
     eps: float = Field(1.0e-3, gt=0.0)
     """rmsprop: TF-style epsilon inside the square root (EfficientNet used 1e-3)."""
     alpha: float = Field(0.9, gt=0.0, lt=1.0)
@@ -84,17 +100,26 @@ class OptimizerSpec(_Frozen):
 class ScheduleSpec(_Frozen):
     """Learning-rate schedule, stepped once per epoch after an optional linear warmup."""
 
-    name: Literal["constant", "step", "multistep", "cosine", "exponential"] = "cosine"
+    name: Literal["constant", "step", "multistep", "cosine", "exponential", "plateau"] = "cosine"
     step_size: int = Field(30, ge=1)
     """step: epochs between decays."""
     milestones: tuple[int, ...] = (30, 60, 80)
     """multistep: epochs at which the lr decays."""
     gamma: float = Field(0.1, gt=0.0, le=1.0)
-    """step/multistep/exponential: decay factor."""
+    """step/multistep/exponential/plateau: decay factor."""
+    patience: int = Field(5, ge=1)
+    """plateau: epochs without a lower val top-1 error before the lr is multiplied by gamma (AlexNet
+    and VGG divided it by 10 "when the validation error rate stopped improving")."""
     warmup_epochs: int = Field(0, ge=0)
     """Linear warmup from lr/10 over these epochs (Goyal et al. for large batches)."""
     min_lr: float = Field(0.0, ge=0.0)
-    """cosine: the floor."""
+    """cosine and plateau: the floor."""
+
+    @model_validator(mode="after")
+    def _no_warmup_before_plateau(self) -> ScheduleSpec:
+        if self.name == "plateau" and self.warmup_epochs:
+            raise ValueError("train.schedule.warmup_epochs: a plateau schedule takes no warmup")
+        return self
 
 
 class TrainSpec(_Frozen):
@@ -112,6 +137,14 @@ class TrainSpec(_Frozen):
     """NHWC memory format: faster convolutions on tensor cores."""
     compile: bool = False
     """torch.compile the model before training."""
+    accumulation_steps: int = Field(1, ge=1)
+    """Micro-batches per optimizer step: each worker holds batch_size / (workers x this) images at once,
+    so a paper's global batch fits on fewer or smaller GPUs; schedules count optimizer steps."""
+    bn_momentum: float | None = Field(None, gt=0.0, lt=1.0)
+    """BatchNorm running-statistics momentum in PyTorch's convention (TensorFlow's decay 0.99 is 0.01
+    here); the architecture's own default when null."""
+    clip_grad_norm: float | None = Field(None, gt=0.0)
+    """Clip the global gradient norm to this (Inception-v3: 2.0); off when null."""
     agc_clip: float | None = Field(None, gt=0.0)
     """NFNet's adaptive gradient clipping lambda (0.01 for NFNet-F0 at batch 4096); off when null."""
     drop_rate: float | None = Field(None, ge=0.0, lt=1.0)
@@ -123,6 +156,15 @@ class TrainSpec(_Frozen):
     max_steps_per_epoch: int | None = Field(None, ge=1)
     """Cut each epoch short (smoke tests, benchmarks)."""
     seed: int = 0
+
+    def scaled_lr(self) -> float:
+        """The lr at this global batch: optimizer.lr scaled linearly from its reference batch."""
+        reference = self.optimizer.reference_batch or self.batch_size
+        return self.optimizer.lr * self.batch_size / reference
+
+    def micro_batch(self, workers: int) -> int:
+        """Images one worker holds per forward pass: the global batch over workers and accumulation."""
+        return max(1, self.batch_size // (workers * self.accumulation_steps))
 
 
 class ResourcesSpec(_Frozen):

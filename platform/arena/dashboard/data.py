@@ -15,6 +15,7 @@ from arena.dashboard.mlflow_links import run_url
 from arena.errors import ArenaError, UnknownNameError
 from arena.leaderboard import Store, show
 from arena.leaderboard.dashboard_views import filter_choices, measured_points, paper_points, run_experiments
+from arena.leaderboard.views import PAIRED_DATASET
 
 if TYPE_CHECKING:
     from arena.tracking.dashboard_query import Search
@@ -72,7 +73,8 @@ def load_dashboard(
 ) -> Dashboard:
     """Read the page's data; MLflow (`tracking_uri`) adds experiment ids for the links and the searches."""
     dataset, family, choices = check_filters(store, dataset, family)
-    ilsvrc = show(store, "ilsvrc", dataset, family)
+    # The ILSVRC table and chart pair the papers with imagenet-1k runs whatever dataset the page shows.
+    ilsvrc = show(store, "ilsvrc", PAIRED_DATASET, family)
     family_rows = show(store, "family", dataset, family)
     papers = paper_points(store, family)
     measured = [row for row in measured_points(store, dataset, family) if row["kind"] not in SEARCH_TRIAL_KINDS]

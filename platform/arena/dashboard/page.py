@@ -15,6 +15,7 @@ from arena.dashboard.assets import read_asset
 from arena.dashboard.charts import Bar, Point, Series, bar_chart, pareto_front, scatter_chart
 from arena.dashboard.data import DEFAULT_MLFLOW_UI_URL, Dashboard, load_dashboard
 from arena.leaderboard import Store
+from arena.leaderboard.views import PAIRED_DATASET
 
 _ENVIRONMENT = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
@@ -53,14 +54,14 @@ def year_chart(data: Dashboard) -> str:
             continue
         measured = row["measured_top5_error"]
         paper_title = f"{row['year']} {row['team']}: {row['entry']} — top-5 error {row['paper_top5_error']:.2f}% (challenge test set)"
-        measured_title = (f"{row['measured_model']} on {data.dataset}: top-5 error {measured:.2f}% (run {row['run_id']})"
+        measured_title = (f"{row['measured_model']} on {row['dataset']}: top-5 error {measured:.2f}% (run {row['run_id']})"
                           if measured is not None else "not measured")
         bars.append(Bar(
             category=str(row["year"]), caption=_short(row["team"], 14),
             values={"paper": row["paper_top5_error"], "measured": measured},
             titles={"paper": paper_title, "measured": measured_title}, hrefs={"measured": row.get("run_url")},
         ))
-    legend = [("paper", "paper (ILSVRC test set)"), ("measured", f"measured ({data.dataset})")]
+    legend = [("paper", "paper (ILSVRC test set)"), ("measured", f"measured ({PAIRED_DATASET})")]
     return bar_chart(bars, legend, "top-5 error (%)", "chart-years")
 
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from arena.data.decoding import decode_rgb
 from arena.data.digits import prepare_digits
-from arena.data.imagefolder import ImageFolderDataset
+from arena.data.imagefolder import ImageFolderDataset, find_images
+from arena.data.imagenet_index import read_files, read_header
 from arena.data.layout import check_data, class_names_of, data_root, split_classes, synthetic_class_names
 from arena.data.synthetic import SyntheticImages
 from arena.data.transforms import InputContract, build_eval_transform, build_train_transform
@@ -50,27 +52,39 @@ def build_datasets(
         )
     if data.dataset == "synthetic":
         class_names = synthetic_class_names(data.num_classes)
-        return Datasets(
-            train=SyntheticImages(data.train_size, data.num_classes, image_size, stream=0),
-            val=SyntheticImages(data.val_size, data.num_classes, image_size, stream=1),
-            num_classes=data.num_classes,
-            class_names=class_names,
-        )
+        train = SyntheticImages(data.train_size, data.num_classes, image_size, stream=0)
+        val: Dataset = SyntheticImages(data.val_size, data.num_classes, image_size, stream=1)
+        if data.holdout:
+            kept, held = holdout_split(len(train), data.holdout)
+            train, val = Subset(train, kept), Subset(train, held)
+        return Datasets(train=train, val=val, num_classes=data.num_classes, class_names=class_names)
     root = data_root(data, home=home)
-    assert root is not None  # the spec requires data.root for imagefolder; digits has a default
+    assert root is not None  # the spec requires data.root for the folders; digits has a default
     if data.dataset == "digits":
         prepare_digits(root)
     problems = check_data(data, home=home)
     if problems:
         raise SpecError(problems)
-    class_names = split_classes(root)
+    listed: dict[str, list[tuple[str, int]]] | dict[str, None] = {"train": None, "val": None}
+    if data.dataset == "imagenet":
+        header = read_header(root)
+        class_names, listed = list(header.classes), read_files(root, header)
+    else:
+        class_names = split_classes(root)
     splits = {
         "train": build_train_transform(contract, data.augment, image_size),
         "val": build_eval_transform(contract, image_size),
     }
+    if data.holdout:
+        # The val split stays unread: both datasets are slices of train/ (the held-out one evaluated).
+        every = listed["train"] or find_images(root / "train", class_names)
+        kept, held = holdout_split(len(every), data.holdout)
+        listed = {"train": [every[i] for i in kept], "val": [every[i] for i in held]}
+    folders = {"train": root / "train", "val": root / ("train" if data.holdout else "val")}
     datasets = {
         split: ImageFolderDataset(
-            root / split, class_names, transform, max_bad_fraction=data.max_bad_fraction
+            folders[split], class_names, transform, max_bad_fraction=data.max_bad_fraction,
+            samples=listed[split],
         )
         for split, transform in splits.items()
     }
@@ -78,6 +92,19 @@ def build_datasets(
         if len(dataset) == 0:
             raise ArenaError(f"data.root: {root}/{split} holds no images")
     return Datasets(datasets["train"], datasets["val"], len(class_names), class_names)
+
+
+HOLDOUT_SEED = 0
+"""Fixed, so every trial of a search (and every search) holds out the same images."""
+
+
+def holdout_split(count: int, holdout: int) -> tuple[list[int], list[int]]:
+    """Indices kept for training and indices held out: a deterministic random `holdout` of `count`."""
+    if holdout >= count:
+        raise ArenaError(f"data.holdout: {holdout} is not below the {count} training images")
+    held = sorted(random.Random(HOLDOUT_SEED).sample(range(count), holdout))
+    held_set = set(held)
+    return [index for index in range(count) if index not in held_set], held
 
 
 def load_image_tensor(path: Path, contract: InputContract, image_size: int) -> Tensor:

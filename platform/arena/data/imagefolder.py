@@ -120,13 +120,17 @@ class ImageFolderDataset(Dataset):
         *,
         max_bad_fraction: float,
         decoder: DecoderName = DEFAULT_DECODER,
+        samples: list[tuple[str, int]] | None = None,
     ) -> None:
         self.folder = folder
         self.class_names = class_names
         self.transform = transform
         self.max_bad_fraction = max_bad_fraction
         self.decoder: DecoderName = decoder
-        self.samples = find_images(folder, class_names)
+        # An ImageNet index lists the files; any other folder is walked once, here.
+        self.samples: list[tuple[Path | str, int]] = (
+            list(samples) if samples is not None else list(find_images(folder, class_names))
+        )
         self.counts = SharedCounts()
         self._warned = 0
 
@@ -148,7 +152,7 @@ class ImageFolderDataset(Dataset):
             f"from {self.samples[index][0]} on"
         )
 
-    def _decode(self, path: Path) -> Any:
+    def _decode(self, path: Path | str) -> Any:
         try:
             return decode_rgb(path, self.decoder)
         except Exception as error:  # noqa: BLE001 - decoders raise many types for a corrupt file
@@ -160,7 +164,7 @@ class ImageFolderDataset(Dataset):
     def end_epoch(self) -> SkippedImages:
         """Report the images skipped since the last call; raise ArenaError when too many were."""
         read, skipped, first = self.counts.take()
-        report = SkippedImages(self.folder, read, skipped, [self.samples[i][0] for i in first])
+        report = SkippedImages(self.folder, read, skipped, [Path(self.samples[i][0]) for i in first])
         if not skipped:
             return report
         names = ", ".join(str(path) for path in report.first_files)

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from arena.data.digits import digits_root_under, is_prepared, is_replaceable
+from arena.data.imagenet_index import content_fingerprint, has_index, read_header
 from arena.errors import ArenaError, SpecError
 from arena.spec import DataSpec
 
@@ -70,6 +71,12 @@ def check_data(data: DataSpec, *, home: Path) -> list[str]:
         return [f"data.root: {root} does not exist"]
     if not root.is_dir():
         return [f"data.root: {root} is not a folder"]
+    if data.dataset == "imagenet":
+        try:
+            read_header(root)  # the index lists every file: no walk, no per-class check needed
+        except ArenaError as error:
+            return [str(error)]
+        return []
     missing = [split for split in ("train", "val") if not (root / split).is_dir()]
     if missing:
         return [f"data.root: {root} has no {split}/ folder" for split in missing]
@@ -119,4 +126,32 @@ def class_names_of(data: DataSpec, *, home: Path) -> list[str]:
     problems = check_data(data, home=home)
     if problems:
         raise SpecError(problems)
+    if data.dataset == "imagenet":
+        return list(read_header(root).classes)
     return split_classes(root)
+
+
+def folder_identity(root: Path) -> str:
+    """The dataset name of an image folder: its index's (imagenet-1k...) or imagefolder-<fingerprint>.
+
+    The fingerprint hashes every train/ and val/ file name with its size, so two different folders
+    never share a name (and never rank together on the leaderboard).
+    """
+    root = Path(root).expanduser()
+    if has_index(root):
+        return read_header(root).dataset
+    rows = []
+    for split in ("train", "val"):
+        for directory, subfolders, files in os.walk(root / split, followlinks=True):
+            subfolders.sort()
+            relative = Path(directory).relative_to(root / split).as_posix()
+            rows += [(split, relative, name, os.stat(Path(directory) / name).st_size)
+                     for name in files if is_image_file(name)]
+    return f"imagefolder-{content_fingerprint(rows)}"
+
+
+def dataset_identity(data: DataSpec) -> str:
+    """The `arena.dataset` tag of a spec's data: digits, synthetic, imagenet-1k[-sub<N>] or imagefolder-<fp>."""
+    if data.dataset in ("digits", "synthetic") or data.root is None:
+        return data.dataset
+    return folder_identity(Path(data.root))

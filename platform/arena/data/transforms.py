@@ -89,7 +89,9 @@ def build_train_transform(
         ]
     flip = [transforms.RandomHorizontalFlip()] if augment.hflip else []
     policy = _auto_augment(augment.auto_augment, interpolation)
-    return transforms.Compose(geometry + flip + policy + _to_normalised_tensor(contract))
+    # Erasing works on the normalised tensor, so an erased patch holds random normalised values.
+    erasing = [transforms.RandomErasing(p=augment.random_erasing, value="random")] if augment.random_erasing else []
+    return transforms.Compose(geometry + flip + policy + _to_normalised_tensor(contract) + erasing)
 
 
 def build_eval_transform(contract: InputContract, image_size: int) -> Transform:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
+from arena.data.layout import folder_identity
 from arena import models
 from arena.errors import ArenaError
 from arena.evaluation.class_names import readable_names
@@ -26,6 +27,11 @@ from arena.tracking import evaluation_log
 
 SHARD_MIN_IMAGES = 10_000
 """From this many val images on, a connected cluster evaluates in Ray tasks; below, one process is quicker."""
+
+
+def winner_val_error(run_id: str | None, settings: Settings) -> float | None:
+    """A search winner's top-1 error on val/ (None when no trial finished): the one val figure a search reports."""
+    return None if run_id is None else evaluate_run(run_id, settings).val_top1_error
 
 
 def evaluate_run(
@@ -46,7 +52,7 @@ def evaluate_run(
     tags = {
         "arena.model": run.recipe.model_name,
         "arena.family": run.tags.get("arena.family") or models.get_model_info(run.recipe.model_name).family,
-        "arena.dataset": "imagefolder" if data_root else run.tags.get("arena.dataset", run.spec.data.dataset),
+        "arena.dataset": folder_identity(data_root) if data_root else run.tags.get("arena.dataset", run.spec.data.dataset),
         "arena.kind": "eval",
         "arena.evaluated_run": run_id,
         "arena.crops": str(crops),
@@ -93,7 +99,7 @@ def ensemble_runs(
     tags = {
         "arena.model": "ensemble",
         "arena.family": "ensemble",
-        "arena.dataset": "imagefolder" if data_root else runs[0].tags.get("arena.dataset", runs[0].spec.data.dataset),
+        "arena.dataset": folder_identity(data_root) if data_root else runs[0].tags.get("arena.dataset", runs[0].spec.data.dataset),
         "arena.kind": "ensemble",
         "arena.members": ",".join(ids),
         "arena.method": method,

@@ -9,6 +9,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision.transforms import v2 as transforms
 
+from arena.data.imagenet_index import has_index, read_files, read_header
 from arena import models
 from arena.data import (
     ImageFolderDataset,
@@ -71,6 +72,7 @@ def build_val_set(run: TrainedRun, *, home: Path, data_root_override: Path | Non
     val = root / "val"
     if not val.is_dir():
         raise ArenaError(f"{source}: {root} has no val/ folder")
+    listed = _indexed_val(root, run) if has_index(root) else None
     unknown = sorted(set(find_classes(val)) - set(run.class_names))
     if unknown:
         shown = ", ".join(unknown[:CLASSES_NAMED]) + (", ..." if len(unknown) > CLASSES_NAMED else "")
@@ -79,10 +81,21 @@ def build_val_set(run: TrainedRun, *, home: Path, data_root_override: Path | Non
             f"trained on: {shown}"
         )
     transform = TenCrop(contract, run.image_size) if crops == 10 else build_eval_transform(contract, run.image_size)
-    dataset = ImageFolderDataset(val, run.class_names, transform, max_bad_fraction=data.max_bad_fraction)
+    dataset = ImageFolderDataset(
+        val, run.class_names, transform, max_bad_fraction=data.max_bad_fraction, samples=listed
+    )
     if len(dataset) == 0:
         raise ArenaError(f"{source}: {val} holds no images")
     return dataset
+
+
+def _indexed_val(root: Path, run: TrainedRun) -> list[tuple[str, int]] | None:
+    """A prepared ImageNet folder's val files from its index, labelled with the run's class indices."""
+    header = read_header(root)
+    if not set(header.classes) <= set(run.class_names):
+        return None  # the folder check below names the classes the run lacks
+    position = {name: index for index, name in enumerate(run.class_names)}
+    return [(path, position[header.classes[label]]) for path, label in read_files(root, header)["val"]]
 
 
 def val_set_identity(run: TrainedRun, *, home: Path, data_root_override: Path | None) -> str:

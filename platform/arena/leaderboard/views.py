@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, literal, select
+from sqlalchemy import Connection, Integer, Select, cast, func, literal, null, select
 from sqlalchemy.orm import aliased
 
 from arena.errors import ArenaError, UnknownNameError
@@ -20,6 +20,8 @@ from arena.leaderboard.store import Store
 DEFAULT_DATASET = "digits"
 DEFAULT_DATASET_KEY = "default_dataset"  # leaderboard_state row that sync keeps current
 CHALLENGE_DATASET = "imagenet-test"  # the reference rows holding ILSVRC entries' test-set figures
+PAIRED_DATASET = "imagenet-1k"
+"""The only dataset whose runs the ilsvrc view sets beside the papers: the full ILSVRC-2012 set."""
 
 COLUMNS: dict[str, list[str]] = {
     "ilsvrc": ["year", "team", "entry", "architecture", "place", "paper_top5_error", "measured_model",
@@ -56,7 +58,7 @@ def show(
     limit: int | None = None,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Rows of `view`; dataset defaults to the one with most measured runs (all datasets for `runs`).
+    """Rows of `view`; dataset defaults to imagenet-1k for `ilsvrc`, the most measured for the others (all for `runs`).
 
     `limit` rows at most, after skipping `offset`: None means the view's own page (the newest
     RUNS_PAGE runs for `runs`, every row of the other views, which stay small), 0 means every row.
@@ -68,7 +70,9 @@ def show(
             raise ArenaError(f"{name} must be 0 or more, not {value}")
     page = PAGES.get(view) if limit is None else (limit or None)  # None from here on: every row
     with store.reading() as connection:
-        if dataset is None and view not in ("runs", "reference"):
+        if dataset is None and view == "ilsvrc":
+            dataset = PAIRED_DATASET
+        elif dataset is None and view not in ("runs", "reference"):
             dataset = default_dataset(connection)
         query = _QUERIES[view](dataset, family)
         if page is not None:
@@ -111,7 +115,7 @@ def _best_id(dataset: str, *match: Any) -> Any:
 
 
 def _ilsvrc(dataset: str, family: str | None) -> Select:
-    """Each ILSVRC winner and runner-up beside the best measured run of the same architecture.
+    """Each ILSVRC winner and runner-up beside the best measured run of the same architecture on imagenet-1k.
 
     When that architecture was never measured on the dataset, the best run of its zoo family stands
     in (a VGG-11 for VGG-16, say); `measured_model` names the model either way, so nothing is hidden.
@@ -120,10 +124,12 @@ def _ilsvrc(dataset: str, family: str | None) -> Select:
     """
     R = ReferenceResult
     zoo_family = select(Architecture.family).where(Architecture.name == R.architecture).correlate(R).scalar_subquery()
+    # A subset or another dataset beside the papers' ImageNet figures would mislead: its runs show in
+    # the family, pareto and runs views under their own name instead.
     best = func.coalesce(
         _best_id(dataset, M.model == R.architecture),
         _best_id(dataset, M.family == zoo_family),
-    )
+    ) if dataset == PAIRED_DATASET else cast(null(), Integer)
     entries = (
         select(R.year, R.team, R.entry, R.architecture, R.place, R.value.label("paper_top5_error"),
                best.label("best_id"))

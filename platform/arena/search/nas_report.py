@@ -6,6 +6,8 @@ import io
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from arena.search.scaling_report import holdout_note
+
 
 @dataclass(frozen=True)
 class NasTrialRow:
@@ -64,6 +66,15 @@ class NasResult:
     best: NasBest
     trials: tuple[NasTrialRow, ...]
     dropped: tuple[NasDroppedRow, ...] = ()
+    holdout: int = 0
+    """How many train images the trials were ranked on (held out of train); val/ was not used."""
+    winner_val_top1_error: float | None = None
+    """The winner's top-1 error on val/, measured once the search has chosen (the only val figure it reports)."""
+
+    @property
+    def winner_run_id(self) -> str | None:
+        """The MLflow run of the best trial."""
+        return self.best.run_id
 
     def to_json(self) -> dict[str, Any]:
         """The `arena search nas --format json` object (DESIGN.md, plus the objective, run ids and the priced-out)."""
@@ -89,7 +100,7 @@ def render_nas_result(result: NasResult, width: int = 120) -> str:
     unit = "GFLOPs" if result.objective == "flops" else "ms"
     best = result.best
     console.print(
-        f"{result.name}: best {best.model} reward {best.reward:.4f} (val top-1 error {best.val_top1_error:.2f}%, "
+        f"{result.name}: best {best.model} reward {best.reward:.4f} (held-out top-1 error {best.val_top1_error:.2f}%, "
         f"{best.params:,} params, {best.gflops:.4g} GFLOPs"
         + (f", {best.latency_ms:.3g} ms" if best.latency_ms is not None else "")
         + f"); reward = ACC x (cost / {result.target:g} {unit})^{result.w:g}"
@@ -104,12 +115,13 @@ def render_nas_result(result: NasResult, width: int = 120) -> str:
                        stage.skip, str(stage.filters), str(stage.layers))
     console.print(stages)
     trials = Table(title="trials (best reward first)")
-    for column in ("model", "params", "GFLOPs", "ms", "val top-1 err %", "reward", "epochs", "status"):
+    for column in ("model", "params", "GFLOPs", "ms", "held-out top-1 err %", "reward", "epochs", "status"):
         trials.add_column(column, justify="left" if column in ("model", "status") else "right")
     for row in sorted(result.trials, key=lambda r: (r.reward is None, -(r.reward or 0.0))):
         trials.add_row(row.model, f"{row.params:,}", _number(row.gflops), _number(row.latency_ms, 3),
                        _number(row.val_top1_error), _number(row.reward), str(row.epochs), row.status)
     console.print(trials)
+    console.print(holdout_note(result.holdout, result.winner_run_id, result.winner_val_top1_error))
     if result.dropped:
         dropped = Table(title="priced out before training")
         for column in ("id", "params", "GFLOPs", "why"):

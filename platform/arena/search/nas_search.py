@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from arena.data.layout import dataset_identity
 from arena.errors import RunFailed
 from arena.models.nas import Architecture, NasModel, build_network, load_nas_model, save_nas_model
 from arena.search.nas_reward import NasPrice, accuracy_of, price_network, reward
@@ -27,7 +28,7 @@ from arena.search.nas_searcher import REWARD, Candidate, NasSearcher
 from arena.search.nas_spec import NasSearchSpec, ObjectiveSpec, load_nas_spec
 from arena.search.pricing import Budget
 from arena.search.trials import (
-    Progress, TrialMetric, TrialOutcome, TrialRequest, closing_parent_run, print_progress, run_trials,
+    Progress, TrialMetric, TrialOutcome, TrialRequest, closing_parent_run, keep_checkpoint, print_progress, run_trials,
 )
 from arena.settings import Settings, load_settings
 from arena.spec import flatten
@@ -128,13 +129,17 @@ def run_nas_search(
                                   verbose=verbose)
             rows = [_trial_row(spec, settings, outcome) for outcome in outcomes]
             best = _pick_best(rows)
-            progress(f"best: {best.model} reward {best.reward:.4f} ({best.val_top1_error:.2f}% val top-1 error)")
+            for outcome in outcomes:  # the winner alone is then measured on val/
+                if outcome.run_id is not None and outcome.run_id == best.run_id:
+                    keep_checkpoint(outcome, settings)
+            progress(f"best: {best.model} reward {best.reward:.4f} ({best.val_top1_error:.2f}% top-1 error on the held-out train images)")
             dropped = tuple(NasDroppedRow(c.id, c.price.params, c.price.gflops, c.over_budget)
                             for c in searcher.candidates.values() if c.over_budget)
             objective = spec.objective
             result = NasResult(
                 name=spec.name, parent_run_id=parent, objective=objective.kind, target=objective.target, w=objective.w,
                 w_over=objective.w_over, resolution=spec.resolution, best=best, trials=tuple(rows), dropped=dropped,
+                holdout=spec.base.data.holdout,
             )
             _log_parent(settings, result)
         return result
@@ -177,7 +182,7 @@ def _pick_best(rows: Sequence[NasTrialRow]) -> NasBest:
 
 
 def _open_parent(spec: NasSearchSpec, settings: Settings) -> str:
-    tags = {"arena.kind": KIND_SEARCH, "arena.family": "nas", "arena.dataset": spec.base.data.dataset}
+    tags = {"arena.kind": KIND_SEARCH, "arena.family": "nas", "arena.dataset": dataset_identity(spec.base.data)}
     params = flatten(spec.model_dump(mode="json", exclude={"base"}))
     run_id = run_log.start_run(settings.tracking_uri, settings.artifact_root, experiment=spec.experiment,
                                run_name=spec.name, tags=tags, params=params)

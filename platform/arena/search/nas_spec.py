@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from arena.errors import SpecError
-from arena.search.spec import BudgetSpec, TuneSpec, _Frozen
+from arena.search.spec import BudgetSpec, TuneSpec, _Frozen, check_holdout
 from arena.spec import JobSpec, describe_validation_errors, read_yaml_tree
 
 SKELETON_MODEL = "efficientnet_b0"
@@ -71,7 +71,7 @@ class NasSearchSpec(_Frozen):
     def _no_model(cls, base: JobSpec) -> JobSpec:
         if base.model != SKELETON_MODEL:
             raise ValueError(f"base.model: a NAS search trains its own nas:<id> nets; leave it out (got {base.model!r})")
-        return base
+        return check_holdout(base)
 
     @property
     def resolution(self) -> int:

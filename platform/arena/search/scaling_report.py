@@ -82,6 +82,16 @@ class ScalingResult:
     trials: tuple[TrialRow, ...]
     family: tuple[FamilyRow, ...]
     dropped: tuple[DroppedRow, ...] = ()
+    holdout: int = 0
+    """How many train images the trials were ranked on (held out of train); val/ was not used."""
+    winner_val_top1_error: float | None = None
+    """The winner's top-1 error on val/, measured once the search has chosen (the only val figure it reports)."""
+
+    @property
+    def winner_run_id(self) -> str | None:
+        """The MLflow run of the trial whose coefficients won."""
+        won = [row for row in self.trials if (row.alpha, row.beta, row.gamma) == (self.alpha, self.beta, self.gamma)]
+        return next((row.run_id for row in won if row.run_id), None)
 
     def to_json(self) -> dict[str, Any]:
         """The `arena search scaling --format json` object (DESIGN.md, plus run ids and the priced-out)."""
@@ -90,6 +100,14 @@ class ScalingResult:
 
 def _number(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}g}"
+
+
+def holdout_note(holdout: int, winner_run_id: str | None, winner_val_top1_error: float | None) -> str:
+    """The line that says what the trials were ranked on, and the winner's val error once measured."""
+    note = f"trials ranked on {holdout:,} images held out of train; val/ was not used to choose"
+    if winner_val_top1_error is not None:
+        return note + f"; the winner on val/: {winner_val_top1_error:.2f}% top-1 error (run {winner_run_id})"
+    return note + (f" (the winner on val/: arena eval {winner_run_id})" if winner_run_id else "")
 
 
 def render_scaling_result(result: ScalingResult, width: int = 120) -> str:
@@ -106,7 +124,7 @@ def render_scaling_result(result: ScalingResult, width: int = 120) -> str:
         f"MLflow run {result.parent_run_id}"
     )
     trials = Table(title="trials (phi = 1)")
-    for column in ("alpha", "beta", "gamma", "px", "params", "GFLOPs", "val top-1 err %", "epochs", "status"):
+    for column in ("alpha", "beta", "gamma", "px", "params", "GFLOPs", "held-out top-1 err %", "epochs", "status"):
         trials.add_column(column, justify="left" if column == "status" else "right")
     for row in sorted(result.trials, key=lambda r: (r.val_top1_error is None, r.val_top1_error or 0.0, r.gflops)):
         trials.add_row(
@@ -114,6 +132,7 @@ def render_scaling_result(result: ScalingResult, width: int = 120) -> str:
             _number(row.gflops, 4), _number(row.val_top1_error, 4), str(row.epochs), row.status,
         )
     console.print(trials)
+    console.print(holdout_note(result.holdout, result.winner_run_id, result.winner_val_top1_error))
     if result.dropped:
         dropped = Table(title="priced out before training")
         for column in ("alpha", "beta", "gamma", "params", "GFLOPs", "why"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from arena.data.layout import dataset_identity
 from arena.errors import ArenaError, RunFailed, SpecError
 from arena.models import get_model_info
 from arena.search import scaling
@@ -21,7 +22,7 @@ from arena.models.scaled import ScaledModel, build_architecture, save_scaled_mod
 from arena.search.scaling_report import DroppedRow, FamilyRow, ReleasedRow, ScalingResult, TrialRow
 from arena.search.spec import ScalingSearchSpec, load_scaling_spec
 from arena.search.trials import (
-    VAL_ERROR, Progress, TrialOutcome, TrialRequest, closing_parent_run, print_progress, run_trials,
+    VAL_ERROR, Progress, TrialOutcome, TrialRequest, closing_parent_run, keep_checkpoint, print_progress, run_trials,
 )
 from arena.settings import Settings, load_settings
 from arena.spec import JobSpec, flatten, parse_spec
@@ -166,7 +167,8 @@ def run_scaling_search(
             by_id = {item.candidate.coefficients.id: item for item in kept}
             best = pick_best(outcomes, {key: item.price.gflops for key, item in by_id.items()})
             winner = by_id[best.id].candidate.coefficients
-            progress(f"best: {best.id} ({best.val_top1_error:.2f}% val top-1 error); building phi = 1..{spec.max_phi}")
+            keep_checkpoint(best, settings)  # the winner alone is then measured on val/
+            progress(f"best: {best.id} ({best.val_top1_error:.2f}% top-1 error on the held-out train images); building phi = 1..{spec.max_phi}")
             family = build_family(spec, winner, base_price, settings)
             result = _result(spec, parent, base_price, winner, outcomes, by_id, priced, family)
             _log_parent(settings, result, best)
@@ -179,7 +181,7 @@ def run_scaling_search(
 def _open_parent(spec: ScalingSearchSpec, settings: Settings, priced: Sequence[Priced[scaling.ScaledArchitecture]]) -> str:
     info = get_model_info(spec.base.model)
     tags = {"arena.kind": KIND_SEARCH, "arena.model": spec.base.model, "arena.family": info.family,
-            "arena.dataset": spec.base.data.dataset}
+            "arena.dataset": dataset_identity(spec.base.data)}
     params = flatten(spec.model_dump(mode="json", exclude={"base"}))
     run_id = run_log.start_run(settings.tracking_uri, settings.artifact_root, experiment=spec.experiment,
                                run_name=spec.name, tags=tags, params=params)
@@ -215,6 +217,7 @@ def _result(
         name=spec.name, parent_run_id=parent, base_model=spec.base.model, base_params=base_price.params,
         base_gflops=base_price.gflops, target=spec.grid.target, alpha=winner.alpha, beta=winner.beta,
         gamma=winner.gamma, trials=tuple(trials), family=tuple(family), dropped=dropped,
+        holdout=spec.base.data.holdout,
     )
 
 

@@ -20,6 +20,16 @@ from arena.settings import load_settings
 from arena.spec import JobSpec, describe_validation_errors, read_yaml_tree
 
 
+def check_holdout(base: JobSpec) -> JobSpec:
+    """Searches rank trials on images held out of train, never on val: base.data.holdout must be set."""
+    if base.data.holdout == 0:
+        raise ValueError(
+            "base.data.holdout: a search ranks its trials on images held out of train, never on val; "
+            "set how many (MnasNet and EfficientNet held out 50000 of ImageNet's train images)"
+        )
+    return base
+
+
 def scalable_base(model: str, home: Path) -> BaseNetwork:
     """The net a scaling search grows: efficientnet_b0, resnet50, or a nas:<id> saved under `home`.
 
@@ -126,7 +136,7 @@ class ScalingSearchSpec(_Frozen):
         # A field validator (not a model one) so this problem is reported beside the others. A nas:
         # base is looked up in this process's $ARENA_HOME, where `arena search nas` saved it.
         scalable_base(base.model, load_settings().home)
-        return base
+        return check_holdout(base)
 
     def base_network(self) -> BaseNetwork:
         """The net this search grows; a nas: base is read from this process's $ARENA_HOME."""

@@ -22,11 +22,12 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import ray
 from ray import tune
-from ray.tune.integration.ray_train import TuneReportCallback
+from ray.tune.integration.ray_train import CHECKPOINT_PATH_KEY, TuneReportCallback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import Searcher
 
@@ -111,6 +112,24 @@ class TrialOutcome:
     run_id: str | None
     """The trial's nested MLflow run."""
     error: str | None = None
+    checkpoint_path: str | None = None
+    """Its last checkpoint in ARENA_STORAGE (Tune stops a trial before the launcher uploads it to MLflow)."""
+
+
+def keep_checkpoint(outcome: TrialOutcome, settings: Settings) -> None:
+    """Upload a trial's last checkpoint as its MLflow run's `checkpoint/`, so `arena eval` can load it."""
+    if outcome.run_id is None or outcome.checkpoint_path is None:
+        return
+    import tempfile
+
+    import pyarrow.fs
+    from ray.train import Checkpoint
+
+    remote = "://" in settings.storage and not settings.storage.startswith("file://")
+    filesystem = pyarrow.fs.FileSystem.from_uri(settings.storage)[0] if remote else None
+    with tempfile.TemporaryDirectory(prefix="arena-winner-") as folder:
+        Checkpoint(outcome.checkpoint_path, filesystem=filesystem).to_directory(folder)
+        run_log.log_artifacts(settings.tracking_uri, outcome.run_id, Path(folder), "checkpoint")
 
 
 def _drive_trial(
@@ -301,6 +320,7 @@ def run_trials(
             id=candidate, status=status, val_top1_error=None if error is None else float(error), epochs=done,
             run_id=runs.get(str(metrics.get("trial_id"))),
             error=str(result.error).strip().splitlines()[-1] if result.error else None,
+            checkpoint_path=metrics.get(CHECKPOINT_PATH_KEY),
         )
         if outcome.status == "stopped" and outcome.run_id:
             # Tune stops a trial by interrupting its training, which the launcher may have logged as FAILED.

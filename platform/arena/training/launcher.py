@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from arena import models
-from arena.data.layout import check_data
+from arena.data.layout import check_data, dataset_identity
 from arena.errors import ArenaError, RunFailed, SpecError, UnknownNameError
 from arena.settings import Settings, load_settings
 from arena.spec import JobSpec, spec_to_yaml
@@ -51,10 +51,11 @@ def check_job(spec: JobSpec, settings: Settings) -> None:
             f"data.image_size: {spec.data.image_size} is below {spec.model}'s smallest input "
             f"({info.input.min_input} px)"
         )
-    if spec.train.batch_size < spec.resources.workers:
+    holders = spec.resources.workers * spec.train.accumulation_steps
+    if spec.train.batch_size < holders:
         problems.append(
-            f"train.batch_size: {spec.train.batch_size} is smaller than resources.workers "
-            f"({spec.resources.workers}); each worker needs at least one image per step"
+            f"train.batch_size: {spec.train.batch_size} is smaller than resources.workers x "
+            f"train.accumulation_steps ({holders}); each micro-batch needs at least one image"
         )
     if spec.train.precision == "fp16" and spec.resources.gpus_per_worker == 0:
         problems.append("train.precision: fp16 needs GPUs (resources.gpus_per_worker >= 1); use bf16 or fp32 on CPU")
@@ -71,13 +72,41 @@ def check_on_nodes(spec: JobSpec, settings: Settings) -> None:
         raise SpecError(problems)
 
 
+def describe_batch(spec: JobSpec) -> str:
+    """One line: the global batch as workers x micro-batch x accumulation steps, and the scaled lr."""
+    train, workers = spec.train, spec.resources.workers
+    micro = train.micro_batch(workers)
+    line = (f"{spec.name}: global batch {train.batch_size} = {workers} worker(s) x {micro} images x "
+            f"{train.accumulation_steps} accumulation step(s); lr {train.scaled_lr():.6g}")
+    if train.optimizer.reference_batch and train.optimizer.reference_batch != train.batch_size:
+        line += f" ({train.optimizer.lr:g} at the reference batch {train.optimizer.reference_batch}, scaled linearly)"
+    if micro * workers * train.accumulation_steps != train.batch_size:
+        line += f"; {micro * workers * train.accumulation_steps} images per step after rounding down"
+    return line
+
+
+def check_jobs(specs: Sequence[JobSpec], settings: Settings) -> None:
+    """Check every job; raise all their problems together, each prefixed by its job's name."""
+    if len(specs) == 1:
+        check_job(specs[0], settings)
+        return
+    problems: list[str] = []
+    for spec in specs:
+        try:
+            check_job(spec, settings)
+        except SpecError as error:
+            problems += [f"{spec.name}: {problem}" for problem in error.problems]
+    if problems:
+        raise SpecError(problems, source="job specs")
+
+
 def run_tags(spec: JobSpec, kind: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The arena.* tags of a run (DESIGN.md)."""
     info = models.get_model_info(spec.model)
     return {
         "arena.model": spec.model,
         "arena.family": info.family,
-        "arena.dataset": spec.data.dataset,
+        "arena.dataset": dataset_identity(spec.data),  # imagenet-1k only for the full ILSVRC-2012 set
         "arena.kind": kind,
         **(extra or {}),
     }
@@ -189,14 +218,7 @@ def run_lineup(
     failure is raised once all have ended.
     """
     settings = settings or load_settings()
-    problems: list[str] = []
-    for spec in specs:
-        try:
-            check_job(spec, settings)
-        except SpecError as error:
-            problems += [f"{spec.name}: {problem}" for problem in error.problems]
-    if problems:
-        raise SpecError(problems, source="job specs")
+    check_jobs(specs, settings)
     cluster.probe(settings)
     preloading = cluster.preload()
     started_ray = cluster.connect(settings, verbose=verbose)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from collections.abc import Callable, Iterable
 
@@ -51,43 +52,47 @@ def train_one_epoch(
     scaler: torch.amp.GradScaler | None = None,
     mixer: Callable | None = None,
     agc_clip: float | None = None,
+    clip_grad_norm: float | None = None,
     ema: nn.Module | None = None,
     channels_last: bool = False,
+    accumulation_steps: int = 1,
     max_steps: int | None = None,
     on_step: StepCallback | None = None,
 ) -> dict[str, float]:
-    """Train one pass over `loader`; return the mean loss, images seen, seconds and images/s (global)."""
+    """Train one pass over `loader`; return the mean loss, images seen, seconds and images/s (global).
+
+    Every `accumulation_steps` micro-batches make one optimizer step (the last, shorter group too);
+    `max_steps`, `steps` and `on_step` count optimizer steps.
+    """
     model.train()
     clipped = [p for name, p in model.named_parameters() if not _is_classifier(name)] if agc_clip else []
     # The loss adds up on the device: a .item() per step would make the host wait for the GPU.
     loss_total, images_seen, steps = torch.zeros((), device=device), 0, 0
     start = time.perf_counter()
-    for images, targets in loader:
-        if max_steps is not None and steps >= max_steps:
+    batches = iter(loader)
+    while max_steps is None or steps < max_steps:
+        group = list(itertools.islice(batches, accumulation_steps))
+        if not group:
             break
-        images, targets = _to_device(images, targets, device, channels_last)
-        if mixer is not None:
-            images, targets = mixer(images, targets)
-        with autocast_context(device, precision):
-            loss = criterion(model(images), targets)
         optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-        else:
-            loss.backward()
-        if agc_clip:
-            adaptive_gradient_clip(clipped, agc_clip)
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
+        group_images = sum(images.shape[0] for images, _targets in group)
+        for index, (images, targets) in enumerate(group):
+            images, targets = _to_device(images, targets, device, channels_last)
+            if mixer is not None:
+                images, targets = mixer(images, targets)
+            # DDP all-reduces gradients on the group's last backward only.
+            syncing = index == len(group) - 1 or not hasattr(model, "no_sync")
+            with contextlib.nullcontext() if syncing else model.no_sync():
+                with autocast_context(device, precision):
+                    loss = criterion(model(images), targets)
+                # Weighted by its share of the group's images: the step sees the group's mean loss.
+                share = loss * (images.shape[0] / group_images)
+                (scaler.scale(share) if scaler is not None else share).backward()
+            loss_total += loss.detach().float() * images.shape[0]
+        _clip_and_step(model, optimizer, scaler, clipped, agc_clip, clip_grad_norm)
         if ema is not None:
             ema.update_parameters(_unwrap(model))
-        batch = images.shape[0]
-        loss_total += loss.detach().float() * batch
-        images_seen += batch
+        images_seen += group_images
         steps += 1
         if on_step is not None:
             on_step(steps, images_seen, time.perf_counter() - start)
@@ -100,6 +105,28 @@ def train_one_epoch(
         "seconds": seconds,
         "images_per_second": images_total / seconds if seconds > 0 else 0.0,
     }
+
+
+def _clip_and_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler | None,
+    clipped: list[nn.Parameter],
+    agc_clip: float | None,
+    clip_grad_norm: float | None,
+) -> None:
+    """Unscale (fp16), clip (AGC and/or the global norm), then take the optimizer step."""
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+    if agc_clip:
+        adaptive_gradient_clip(clipped, agc_clip)
+    if clip_grad_norm:
+        nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
 
 
 @torch.no_grad()

@@ -21,7 +21,9 @@ from arena import models
 from arena.data import build_batch_mixer, build_datasets
 from arena.spec import JobSpec, spec_to_yaml
 from arena.training.loop import StepCallback, _unwrap, evaluate, train_one_epoch
-from arena.training.optim import build_ema, build_optimizer, build_scheduler
+from arena.training.optim import (
+    Scheduler, build_ema, build_optimizer, build_scheduler, set_batchnorm_momentum, step_scheduler,
+)
 
 
 class ShardSampler(Sampler[int]):
@@ -44,7 +46,7 @@ class TrainingSession:
     spec: JobSpec
     model: nn.Module
     optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scheduler: Scheduler
     criterion: nn.Module
     train_loader: DataLoader
     val_loader: DataLoader
@@ -63,7 +65,8 @@ class TrainingSession:
 
     @property
     def steps_per_epoch(self) -> int:
-        steps = len(self.train_loader)
+        """Optimizer steps an epoch takes (micro-batches over accumulation steps, rounded up)."""
+        steps = math.ceil(len(self.train_loader) / self.spec.train.accumulation_steps)
         cap = self.spec.train.max_steps_per_epoch
         return min(steps, cap) if cap else steps
 
@@ -71,13 +74,14 @@ class TrainingSession:
         """Train and evaluate the next epoch; return its metrics (the DESIGN.md names)."""
         train = self.spec.train
         sampler = self.train_loader.sampler
-        if isinstance(sampler, DistributedSampler):
+        if hasattr(sampler, "set_epoch"):  # DistributedSampler or the repeated-augmentation sampler
             sampler.set_epoch(self.epoch)
         lr = self.optimizer.param_groups[0]["lr"]
         trained = train_one_epoch(
             self.model, self.train_loader, self.optimizer, self.criterion,
             device=self.device, precision=train.precision, scaler=self.scaler, mixer=self.mixer,
-            agc_clip=train.agc_clip, ema=self.ema, channels_last=train.channels_last,
+            agc_clip=train.agc_clip, clip_grad_norm=train.clip_grad_norm, ema=self.ema,
+            channels_last=train.channels_last, accumulation_steps=train.accumulation_steps,
             max_steps=train.max_steps_per_epoch, on_step=on_step,
         )
         eval_model = self.ema.module if self.ema is not None else self.model
@@ -86,7 +90,7 @@ class TrainingSession:
             precision=train.precision, channels_last=train.channels_last,
         )
         skipped = self.datasets.end_epoch() if self.datasets is not None else 0
-        self.scheduler.step()
+        step_scheduler(self.scheduler, validated["val_top1_error"])
         self.epoch += 1
         row = {"epoch": self.epoch, "lr": lr, **trained, **validated, "images_skipped": skipped}
         self.best_val_top1_error = min(self.best_val_top1_error, row["val_top1_error"])
@@ -129,10 +133,8 @@ def _is_distributed() -> bool:
 
 
 def _loaders(spec: JobSpec, datasets: Any, rank: int, world_size: int, device: torch.device) -> tuple[DataLoader, DataLoader]:
-    per_worker = max(1, spec.train.batch_size // world_size)
-    train_sampler = DistributedSampler(
-        datasets.train, num_replicas=world_size, rank=rank, shuffle=True, seed=spec.train.seed
-    )
+    per_worker = spec.train.micro_batch(world_size)
+    train_sampler = _train_sampler(spec, datasets.train, rank, world_size)
     common = {
         "num_workers": spec.data.loader_workers,
         "pin_memory": device.type == "cuda",
@@ -145,6 +147,17 @@ def _loaders(spec: JobSpec, datasets: Any, rank: int, world_size: int, device: t
     train = DataLoader(datasets.train, batch_size=per_worker, sampler=train_sampler, drop_last=drop_last, **common)
     val = DataLoader(datasets.val, batch_size=per_worker, sampler=ShardSampler(len(datasets.val), rank, world_size), **common)
     return train, val
+
+
+def _train_sampler(spec: JobSpec, dataset: Any, rank: int, world_size: int) -> Sampler[int]:
+    """Shuffled shards of the train set, or DeiT's repeated-augmentation shards (timm's sampler)."""
+    if spec.data.repeated_augment > 1:
+        from timm.data.distributed_sampler import RepeatAugSampler
+
+        # selected_round=0: an epoch keeps the dataset's length, however small the dataset.
+        return RepeatAugSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True,
+                                num_repeats=spec.data.repeated_augment, selected_round=0)
+    return DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=spec.train.seed)
 
 
 def build_session(
@@ -160,10 +173,13 @@ def build_session(
         spec.model, num_classes=datasets.num_classes,
         drop_rate=spec.train.drop_rate, drop_path_rate=spec.train.drop_path_rate,
     ).to(device)
+    if spec.train.bn_momentum is not None:
+        set_batchnorm_momentum(model, spec.train.bn_momentum)
     if spec.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(model, spec.train.optimizer)
-    scheduler = build_scheduler(optimizer, spec.train.schedule, spec.train.epochs, spec.train.optimizer.lr)
+    lr = spec.train.scaled_lr()
+    optimizer = build_optimizer(model, spec.train.optimizer, lr)
+    scheduler = build_scheduler(optimizer, spec.train.schedule, spec.train.epochs, lr)
     ema = build_ema(model, spec.train.ema_decay) if spec.train.ema_decay else None
     if _is_distributed():
         ids = [device.index] if device.type == "cuda" else None
