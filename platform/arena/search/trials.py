@@ -320,7 +320,8 @@ def run_trials(
             id=candidate, status=status, val_top1_error=None if error is None else float(error), epochs=done,
             run_id=runs.get(str(metrics.get("trial_id"))),
             error=str(result.error).strip().splitlines()[-1] if result.error else None,
-            checkpoint_path=metrics.get(CHECKPOINT_PATH_KEY),
+            # A worker group's checkpoint comes through TuneReportCallback; a local-mode trial reported its own to Tune.
+            checkpoint_path=metrics.get(CHECKPOINT_PATH_KEY) or (result.checkpoint.path if result.checkpoint else None),
         )
         if outcome.status == "stopped" and outcome.run_id:
             # Tune stops a trial by interrupting its training, which the launcher may have logged as FAILED.
