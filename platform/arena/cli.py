@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from enum import Enum
@@ -349,7 +350,10 @@ def _show_leaderboard(
                 err.print(f"rows {offset + 1}-{offset + len(rows)}; --offset {offset + len(rows)} for the next page, "
                           "--limit 0 for all", highlight=False)
     if out_file is not None:
-        out_file.write_text(text)
+        try:
+            out_file.write_text(text)
+        except OSError as error:
+            raise ArenaError(f"--out {out_file}: cannot write: {error.strerror or error}") from None
         err.print(f"wrote {out_file}", highlight=False)
     elif format == "table":
         out.print(text, highlight=False)
@@ -449,6 +453,15 @@ def _print_error(message: str) -> None:
     err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
 
 
+_USER_FIXABLE_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM, errno.EROFS, errno.EEXIST}
+
+
+def _os_error_line(error: OSError) -> str:
+    """An OSError as `what went wrong: the path`, without Python's [Errno N] prefix."""
+    paths = [str(path) for path in (error.filename, error.filename2) if path is not None]
+    return f"{error.strerror or error}: {' -> '.join(paths)}" if paths else str(error.strerror or error)
+
+
 def _usage_error_line(error: typer.TyperException) -> str:
     """A usage error (unknown command or option, bad value) as one line that says where to look."""
     message = error.format_message().strip().replace("\n", " ")
@@ -471,6 +484,9 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         err.print("aborted", highlight=False)
         sys.exit(130)
+    except OSError as error:  # a path that is not there or not writable, a full disk
+        _print_error(_os_error_line(error))
+        sys.exit(2 if error.errno in _USER_FIXABLE_ERRNOS else 1)
     except typer.TyperException as error:  # typer's own click: usage errors, bad parameter values
         if type(error).__name__ == "NoArgsIsHelpError":  # a bare `arena models`: its help, as click does
             error.show()

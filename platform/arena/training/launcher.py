@@ -40,7 +40,7 @@ def check_job(spec: JobSpec, settings: Settings) -> None:
     info = None
     try:
         info = models.get_model_info(spec.model)
-    except UnknownNameError as error:
+    except ArenaError as error:  # unknown, or a saved scaled:/nas: model that is corrupt
         problems.append(f"model: {error}")
     problems += check_data(spec.data, home=settings.home)
     if info is not None and spec.data.image_size is not None and spec.data.image_size < info.input.min_input:
