@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from arena.errors import ArenaError
+from arena.errors import ArenaError, mask_secrets
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="arena: the history of ImageNet classification as real distributed jobs.")
 models_app = typer.Typer(no_args_is_help=True, help="The architecture zoo.")
@@ -37,6 +37,9 @@ AddressOption = Annotated[
 # markup: names (a run called "[/x]") and arena's own text ("[conv1x1 > conv3x3]") print as they are.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, markup=False)
 err = Console(stderr=True, soft_wrap=True, markup=False)
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class ListFormat(str, Enum):
@@ -417,7 +420,7 @@ def leaderboard_sync() -> None:
             store, settings.tracking_uri, artifact_root=settings.artifact_root, mlflow_ui_url=settings.mlflow_ui_url
         )
     err.print(
-        f"leaderboard synced from {settings.tracking_uri}: {report.added} added, {report.updated} updated, "
+        f"leaderboard synced from {mask_secrets(settings.tracking_uri)}: {report.added} added, {report.updated} updated, "
         f"{report.skipped} skipped",
         highlight=False,
     )
@@ -433,6 +436,12 @@ def dashboard(
     from arena.leaderboard import open_store
     from arena.settings import load_settings
 
+    if host not in LOOPBACK_HOSTS:
+        err.print(
+            f"warning: the dashboard on {host} is reachable from other machines, without authentication; "
+            "it shows run names, metrics and MLflow links (keep 127.0.0.1 unless you know why)",
+            highlight=False,
+        )
     settings = load_settings()
     with open_store(settings.db_url) as store:
         serve(store, host=host, port=port, tracking_uri=settings.tracking_uri, mlflow_ui_url=settings.mlflow_ui_url,
@@ -450,7 +459,7 @@ def ui(port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] =
 
 def _print_error(message: str) -> None:
     """One `error: ...` line on stderr; the message is shown as is, never read as rich markup."""
-    err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
+    err.print(Text.assemble(("error:", "bold red"), " ", mask_secrets(message)), highlight=False, soft_wrap=True)
 
 
 _USER_FIXABLE_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM, errno.EROFS, errno.EEXIST}

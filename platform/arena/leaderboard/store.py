@@ -19,7 +19,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, NoSuchModuleError, OperationalError
 
-from arena.errors import ArenaError
+from arena.errors import ArenaError, mask_secrets
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it keeps two processes from migrating one PostgreSQL database at once.
@@ -78,10 +78,7 @@ class Store:
 
 def masked_url(db_url: str) -> str:
     """The URL with its password replaced by ***, for messages."""
-    try:
-        return make_url(db_url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return db_url.split("@")[-1] if "@" in db_url else db_url
+    return mask_secrets(db_url)
 
 
 def open_store(db_url: str) -> Store:

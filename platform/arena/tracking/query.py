@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from arena.errors import ArenaError
+from arena.errors import ArenaError, mask_secrets
 
 # MLflow 3 sends usage telemetry unless told not to; arena keeps it off unless the user opts in.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -53,10 +53,10 @@ def list_finished_runs(tracking_uri: str, since_ms: int | None = None) -> list[R
         for start in range(0, len(ids), 100):  # MLflow caps the experiments one search may name
             records += _search(client, ids[start : start + 100], query, experiments)
     except MlflowException as error:
-        shown = _shown(tracking_uri)
+        shown = mask_secrets(tracking_uri)
         raise ArenaError(f"cannot read runs from the MLflow tracking store {shown}: {error.message}") from None
     except OSError as error:  # an http:// server that is not there, a store file that vanished
-        raise ArenaError(f"cannot reach the MLflow tracking store {_shown(tracking_uri)}: {error}") from None
+        raise ArenaError(f"cannot reach the MLflow tracking store {mask_secrets(tracking_uri)}: {error}") from None
     records.sort(key=lambda record: (record.end_ms or 0, record.run_id))
     return records
 
@@ -70,9 +70,9 @@ def _open(tracking_uri: str) -> MlflowClient:
     try:
         return MlflowClient(tracking_uri=tracking_uri)
     except MlflowException as error:
-        raise ArenaError(f"cannot open the MLflow tracking store {_shown(tracking_uri)}: {error.message}") from None
+        raise ArenaError(f"cannot open the MLflow tracking store {mask_secrets(tracking_uri)}: {error.message}") from None
     except Exception as error:  # an unknown scheme or a broken database raises assorted errors
-        raise ArenaError(f"cannot open the MLflow tracking store {_shown(tracking_uri)}: {error}") from None
+        raise ArenaError(f"cannot open the MLflow tracking store {mask_secrets(tracking_uri)}: {error}") from None
 
 
 def _experiments(client: MlflowClient) -> dict[str, str]:
@@ -138,13 +138,3 @@ def _collector_paused() -> Iterator[None]:
             _gc_pauses -= 1
             if _gc_pauses == 0 and _gc_was_enabled:
                 gc.enable()
-
-
-def _shown(tracking_uri: str) -> str:
-    """The URI without a password, for messages."""
-    scheme, sep, rest = tracking_uri.partition("://")
-    if sep and "@" in rest:
-        credentials, _, host = rest.rpartition("@")
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return tracking_uri
