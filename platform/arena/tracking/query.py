@@ -61,6 +61,37 @@ def list_finished_runs(tracking_uri: str, since_ms: int | None = None) -> list[R
     return records
 
 
+def list_unranked_run_ids(tracking_uri: str) -> set[str]:
+    """Ids of runs the leaderboard must not show: deleted (or in a deleted experiment), or no longer FINISHED."""
+    client = _open(tracking_uri)
+    try:
+        ids = list(_experiments(client, ViewType.ALL))
+        found: set[str] = set()
+        for start in range(0, len(ids), 100):
+            chunk = ids[start : start + 100]
+            found |= _run_ids(client, chunk, "", ViewType.DELETED_ONLY)
+            found |= _run_ids(client, chunk, "attributes.status != 'FINISHED'", ViewType.ALL)
+    except MlflowException as error:
+        raise ArenaError(f"cannot read runs from the MLflow tracking store {mask_secrets(tracking_uri)}: {error.message}") from None
+    except OSError as error:
+        raise ArenaError(f"cannot reach the MLflow tracking store {mask_secrets(tracking_uri)}: {error}") from None
+    return found
+
+
+def _run_ids(client: MlflowClient, experiment_ids: list[str], query: str, view: int) -> set[str]:
+    """The ids of every run one search finds, over all its pages."""
+    found: set[str] = set()
+    token = None
+    while True:
+        with _collector_paused():
+            page = client.search_runs(experiment_ids, filter_string=query, run_view_type=view, max_results=_PAGE,
+                                      page_token=token)
+        found |= {run.info.run_id for run in page}
+        token = page.token
+        if not token:
+            return found
+
+
 def _open(tracking_uri: str) -> MlflowClient:
     """A client for an existing tracking store; a missing SQLite file is an error, not a new store."""
     if tracking_uri.startswith("sqlite:///"):
@@ -75,12 +106,12 @@ def _open(tracking_uri: str) -> MlflowClient:
         raise ArenaError(f"cannot open the MLflow tracking store {mask_secrets(tracking_uri)}: {error}") from None
 
 
-def _experiments(client: MlflowClient) -> dict[str, str]:
-    """Active experiments: id -> name."""
+def _experiments(client: MlflowClient, view: int = ViewType.ACTIVE_ONLY) -> dict[str, str]:
+    """Experiments (the active ones unless told otherwise): id -> name."""
     found: dict[str, str] = {}
     token = None
     while True:
-        page = client.search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=1000, page_token=token)
+        page = client.search_experiments(view_type=view, max_results=1000, page_token=token)
         found.update({experiment.experiment_id: experiment.name for experiment in page})
         token = page.token
         if not token:
