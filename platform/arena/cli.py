@@ -144,6 +144,7 @@ def train(
     spec_paths: Annotated[list[Path], typer.Argument(metavar="SPEC.yaml...", help="One job spec, or a lineup: side by side when the jobs name their CPUs and fit together, else one after another.")],
     set_: Annotated[list[str], typer.Option("--set", help="Override a spec field: key.path=value.")] = [],
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue this MLflow run from its last checkpoint.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="With --resume: resume a run MLflow still shows RUNNING (check first that its driver is dead).")] = False,
     format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Ray's own logs.")] = False,
 ) -> None:
@@ -163,7 +164,7 @@ def train(
     if resume and len(specs) > 1:
         raise ArenaError("--resume takes exactly one SPEC.yaml")
     if len(specs) == 1:
-        results = [run_training(specs[0], resume_run_id=resume, verbose=verbose)]
+        results = [run_training(specs[0], resume_run_id=resume, force_resume=force, verbose=verbose)]
     else:
         results = run_lineup(specs, verbose=verbose)
     if format is ResultFormat.json:
@@ -405,8 +406,10 @@ def leaderboard_show(
 
 
 @leaderboard_app.command("sync")
-def leaderboard_sync() -> None:
-    """Bring finished MLflow runs into the leaderboard (idempotent, incremental)."""
+def leaderboard_sync(
+    full: Annotated[bool, typer.Option("--full", help="Read every run, not only those that ended since the last sync.")] = False,
+) -> None:
+    """Bring finished MLflow runs into the leaderboard (idempotent, incremental); drop deleted and unfinished ones."""
     from arena.leaderboard import open_store, sync_runs
     from arena.settings import load_settings
 
@@ -414,14 +417,14 @@ def leaderboard_sync() -> None:
 
     settings = load_settings()
     with open_store(settings.db_url) as store:
-        report = sync_runs(store, settings.tracking_uri)
+        report = sync_runs(store, settings.tracking_uri, full=full)
         # The same ranking inside MLflow, for people who live in its UI: the `leaderboard` experiment.
         publish_leaderboard_to_mlflow(
             store, settings.tracking_uri, artifact_root=settings.artifact_root, mlflow_ui_url=settings.mlflow_ui_url
         )
     err.print(
-        f"leaderboard synced from {mask_secrets(settings.tracking_uri)}: {report.added} added, {report.updated} updated, "
-        f"{report.skipped} skipped",
+        f"leaderboard synced from {mask_secrets(settings.tracking_uri)}{' (every run)' if report.full else ''}: "
+        f"{report.added} added, {report.updated} updated, {report.removed} removed, {report.skipped} skipped",
         highlight=False,
     )
 

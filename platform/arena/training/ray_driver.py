@@ -28,7 +28,7 @@ from arena.training.storage import check_storage_for_cluster, host_count
 
 NAMESPACE = "arena"
 
-DRIVER_MODULES = ("ray.train.torch", "arena.training.worker", "arena.tracking.run_log")
+DRIVER_MODULES = ("ray.train.torch", "arena.training.worker", "arena.training.epoch_logger", "arena.tracking.run_log")
 """What the driver needs after Ray is up: imported meanwhile by `preload`."""
 
 LOCAL_RAY_ENVIRONMENT = {
@@ -237,6 +237,7 @@ def fit(
     import ray.train
     from ray.train.torch import TorchConfig, TorchTrainer
 
+    from arena.training.epoch_logger import EpochLogger
     from arena.training.worker import train_worker
 
     use_gpu = resources.gpus_per_worker > 0
@@ -266,7 +267,8 @@ def fit(
             storage_path=settings.storage,
             failure_config=ray.train.FailureConfig(max_failures=spec.resources.max_failures),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
-            callbacks=list(callbacks) or None,
+            # MLflow gets an epoch once its checkpoint is registered, before a Tune scheduler sees it.
+            callbacks=[EpochLogger(settings.tracking_uri, run_id), *callbacks],
             worker_runtime_env={"env_vars": _worker_environment(settings)},
         ),
     )
