@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import sys
 from enum import Enum
@@ -10,11 +9,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from arena.errors import ArenaError, mask_secrets
+from arena.terminal import USER_FIXABLE_ERRNOS, err, os_error_line, out, print_error, usage_error_line
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="arena: the history of ImageNet classification as real distributed jobs.")
 models_app = typer.Typer(no_args_is_help=True, help="The architecture zoo.")
@@ -33,10 +32,6 @@ AddressOption = Annotated[
     typer.Option("--address", help="The cluster's dashboard URL (default: RAY_API_SERVER_ADDRESS, RAY_ADDRESS, http://127.0.0.1:8265)."),
 ]
 
-# A pipe or a log gets wide tables instead of rich's 80-column default. No console reads rich
-# markup: names (a run called "[/x]") and arena's own text ("[conv1x1 > conv3x3]") print as they are.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, markup=False)
-err = Console(stderr=True, soft_wrap=True, markup=False)
 
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -460,36 +455,13 @@ def ui(port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] =
     raise typer.Exit(run_mlflow_ui(load_settings(), port=port))
 
 
-def _print_error(message: str) -> None:
-    """One `error: ...` line on stderr; the message is shown as is, never read as rich markup."""
-    err.print(Text.assemble(("error:", "bold red"), " ", mask_secrets(message)), highlight=False, soft_wrap=True)
-
-
-_USER_FIXABLE_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM, errno.EROFS, errno.EEXIST}
-
-
-def _os_error_line(error: OSError) -> str:
-    """An OSError as `what went wrong: the path`, without Python's [Errno N] prefix."""
-    paths = [str(path) for path in (error.filename, error.filename2) if path is not None]
-    return f"{error.strerror or error}: {' -> '.join(paths)}" if paths else str(error.strerror or error)
-
-
-def _usage_error_line(error: typer.TyperException) -> str:
-    """A usage error (unknown command or option, bad value) as one line that says where to look."""
-    message = error.format_message().strip().replace("\n", " ")
-    context = getattr(error, "ctx", None)
-    if context is not None:
-        return f"{message} (see '{context.command_path} --help')"
-    return message
-
-
 def main() -> None:
     """Run the CLI; a user's mistake prints one line and exits 2, a failed run exits 1, no traceback."""
     try:
         # Non-standalone mode returns (not raises) the code of a typer.Exit: pass it on.
         code = app(standalone_mode=False)
     except ArenaError as error:
-        _print_error(str(error))
+        print_error(str(error))
         sys.exit(error.exit_code)
     except typer.Exit as exit_:  # raised outside click's own handling (a callback, say)
         sys.exit(exit_.exit_code)
@@ -497,13 +469,13 @@ def main() -> None:
         err.print("aborted", highlight=False)
         sys.exit(130)
     except OSError as error:  # a path that is not there or not writable, a full disk
-        _print_error(_os_error_line(error))
-        sys.exit(2 if error.errno in _USER_FIXABLE_ERRNOS else 1)
+        print_error(os_error_line(error))
+        sys.exit(2 if error.errno in USER_FIXABLE_ERRNOS else 1)
     except typer.TyperException as error:  # typer's own click: usage errors, bad parameter values
         if type(error).__name__ == "NoArgsIsHelpError":  # a bare `arena models`: its help, as click does
             error.show()
         else:
-            _print_error(_usage_error_line(error))
+            print_error(usage_error_line(error))
         sys.exit(error.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
 
