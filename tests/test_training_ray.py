@@ -123,7 +123,7 @@ def test_a_crash_before_the_report_leaves_mlflow_the_numbers_training_continued_
     from arena.training.launcher import run_training
 
     settings = load_settings()
-    spec = parse_spec(digits_spec("crash-before-report", resources={"workers": 1, "cpus_per_worker": 1, "max_failures": 1}))
+    spec = parse_spec(digits_spec("crash-before-report", resources={"workers": 2, "cpus_per_worker": 1, "max_failures": 1}))
     result = run_training(spec, settings, show_progress=False)
     assert marker.exists(), "the fault was never injected"
     client = mlflow_client(settings)
