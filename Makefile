@@ -6,11 +6,12 @@ STAMP := $(VENV)/.arena-installed
 
 .PHONY: demo test bench venv clean-demo
 
-# Install (editable, with the test tools) only when the venv is new or pyproject.toml changed.
-$(STAMP): pyproject.toml
+# Install (editable, with the test tools) only when the venv is new or the dependencies changed.
+# constraints.txt pins the whole dependency tree, so every machine installs the versions tested.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -109,3 +109,57 @@ def test_dashboard_renders_in_chromium(served: dict, tmp_path: Path) -> None:
     assert problems == [], problems
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
     shutil.rmtree(profile, ignore_errors=True)
+
+
+EVIL = "<script>window.__pwned=1</script>\"'><img src=x onerror=\"window.__pwned=2\"><b>[/x]</b>"
+
+
+def test_names_with_markup_render_inert(tmp_path: Path) -> None:
+    """Run, model, family and search names carrying <script>, quotes and markup show as text in tables and charts."""
+    from dashboard_support import log_run
+
+    from arena.dashboard import make_dashboard_server
+
+    sync_playwright = _playwright()
+    history = build_history(tmp_path / "mlflow")
+    client, experiment = history["client"], history["experiment"]
+    log_run(client, experiment, f"run {EVIL}", model=f"model {EVIL}", family=f"family {EVIL}", top1=(50.0, 9.0), gflops=2.0)
+    parent = client.create_run(experiment, run_name=f"search {EVIL}", tags={
+        "arena.kind": "nas-search", "arena.family": "nas", "arena.dataset": "digits"}).info.run_id
+    trial = log_run(client, experiment, "evil-trial", model="nas:evil", family="nas", kind="nas-trial", top1=(50.0, 40.0))
+    client.log_metric(trial, "reward", 0.6)
+    client.set_tag(trial, "mlflow.parentRunId", parent)
+    client.set_terminated(parent, status="FINISHED")
+    problems: list[str] = []
+    with open_store(f"sqlite:///{tmp_path / 'leaderboard.db'}") as store:
+        fill_store(store, history["uri"])
+        server = make_dashboard_server(store, port=0, tracking_uri=history["uri"], mlflow_ui_url="http://127.0.0.1:5999")
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch_persistent_context(
+                    str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=FLAGS, headless=True)
+                try:
+                    page = browser.new_page()
+                    page.on("pageerror", lambda error: problems.append(str(error)))
+                    page.goto(f"http://127.0.0.1:{server.server_port}/", wait_until="load")
+                    page.wait_for_timeout(300)  # an injected onerror handler would have fired by now
+                    assert page.evaluate("window.__pwned") is None
+                    assert page.locator("script").count() == 1  # the page's own, nothing injected
+                    assert page.locator("img").count() == 0 and page.locator("b").count() == 0
+                    families = page.locator("#families tbody").inner_text()
+                    assert f"family {EVIL}" in families and f"model {EVIL}" in families
+                    assert page.locator("h3", has_text=f"search {EVIL}").count() == 1
+                    svg_texts = page.locator("#chart-cost-gflops text, #chart-cost-gflops title").all_text_contents()
+                    assert any(f"model {EVIL}" in text for text in svg_texts)
+                    assert page.locator("#chart-cost-gflops script, #chart-cost-gflops img").count() == 0
+                    options = page.locator("#filter-family option").all_text_contents()
+                    assert f"family {EVIL}" in options
+                finally:
+                    browser.close()
+        finally:
+            server.shutdown()
+            thread.join(10)
+            server.server_close()
+    assert problems == [], problems

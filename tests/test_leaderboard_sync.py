@@ -262,3 +262,67 @@ def test_ilsvrc_view_falls_back_to_the_family_and_names_the_model(tmp_path, db_u
     # the architecture itself, when measured, wins over a better run of a sibling
     assert rows["resnet152"]["measured_model"] == "resnet152" and rows["resnet152"]["measured_top1_error"] == 20.0
     assert rows["alexnet"]["measured_model"] is None and rows["alexnet"]["run_id"] is None
+
+
+def test_a_run_ended_by_a_fast_clock_does_not_hide_later_runs(db_url: str, tmp_path) -> None:  # noqa: ANN001
+    uri, client, experiment = tracking_store(tmp_path)
+    log_run(client, experiment, "one", model="alexnet", family="alexnet")
+    with open_store(db_url) as store:
+        sync_runs(store, uri, refresh_zoo=False)
+        tomorrow = int(time.time() * 1000) + 86_400_000
+        log_run(client, experiment, "fast-clock", model="zfnet", family="zfnet", end_ms=tomorrow)
+        assert sync_runs(store, uri, refresh_zoo=False).added == 1
+        log_run(client, experiment, "after", model="vgg16", family="vgg")
+        report = sync_runs(store, uri, refresh_zoo=False)
+        assert not report.full and report.added == 1
+        assert {row["run_name"] for row in show(store, "runs")} == {"one", "fast-clock", "after"}
+
+
+def test_the_periodic_full_pass_reads_late_and_imported_runs(db_url: str, tmp_path) -> None:  # noqa: ANN001
+    uri, client, experiment = tracking_store(tmp_path)
+    log_run(client, experiment, "one", model="alexnet", family="alexnet")
+    with open_store(db_url) as store:
+        assert sync_runs(store, uri, refresh_zoo=False).full  # the first sync reads everything
+        year_ago = int(time.time() * 1000) - 365 * 86_400_000
+        log_run(client, experiment, "imported", model="vgg16", family="vgg", end_ms=year_ago)
+        assert sync_runs(store, uri, refresh_zoo=False).added == 0  # incremental: before the watermark
+        report = sync_runs(store, uri, refresh_zoo=False, full_pass_every_ms=0)
+        assert report.full and report.added == 1
+
+
+def test_deleted_and_unfinished_runs_leave_the_leaderboard(db_url: str, tmp_path) -> None:  # noqa: ANN001
+    from sqlalchemy import insert
+
+    uri, client, experiment = tracking_store(tmp_path)
+    ids = {name: log_run(client, experiment, name, model="alexnet", family="alexnet") for name in ("kept", "deleted", "failed")}
+    other = client.create_experiment("other", artifact_location=(tmp_path / "other").as_uri())
+    ids["in-deleted-experiment"] = log_run(client, other, "in-deleted-experiment", model="zfnet", family="zfnet")
+    with open_store(db_url) as store:
+        assert sync_runs(store, uri, refresh_zoo=False).added == 4
+        client.delete_run(ids["deleted"])
+        client.set_terminated(ids["failed"], status="FAILED")
+        client.delete_experiment(other)
+        report = sync_runs(store, uri, refresh_zoo=False)
+        assert not report.full and report.removed == 3
+        assert {row["run_name"] for row in show(store, "runs")} == {"kept"}
+        with store.writing() as connection:  # a row whose run MLflow no longer has at all
+            connection.execute(insert(MeasuredResult).values(run_id="f" * 32, model="alexnet", family="alexnet",
+                                                             dataset="digits", kind="train", device="cpu", tracking_uri=uri))
+        assert sync_runs(store, uri, full=True, refresh_zoo=False).removed == 1
+        assert {row["run_id"] for row in show(store, "runs")} == {ids["kept"]}
+
+
+def test_sync_full_from_the_command_line(arena_env, monkeypatch, capsys) -> None:  # noqa: ANN001
+    import sys
+
+    from _runs import digits_spec, record_checkpoint
+
+    from arena import cli
+
+    record_checkpoint(arena_env, digits_spec(), None)
+    for args, said in ((["--full"], "(every run): 0 added"), ([], ": 0 added")):
+        monkeypatch.setattr(sys, "argv", ["arena", "leaderboard", "sync", *args])
+        with pytest.raises(SystemExit) as exit_:
+            cli.main()
+        assert exit_.value.code == 0
+        assert said in capsys.readouterr().err

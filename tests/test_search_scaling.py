@@ -366,6 +366,10 @@ def test_a_tiny_search_trains_trials_nested_in_mlflow(arena_env, ray_head, monke
     assert len(children) == 2
     assert {child.data.tags["arena.kind"] for child in children} == {"scaling-trial"}
     assert all(child.info.status in ("FINISHED", "KILLED") for child in children)
+    # Each epoch a trial reported is in MLflow (logged once its checkpoint was registered, before Tune saw it).
+    for child in children:
+        trial = next(t for t in payload["trials"] if t["run_id"] == child.info.run_id)
+        assert child.data.metrics["val_top1_error"] == pytest.approx(trial["val_top1_error"])
     assert {child.info.run_id for child in children} == {t["run_id"] for t in payload["trials"]}
 
     # The trials ranked on images held out of train; only the winner is then measured on val/.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -107,6 +108,36 @@ def test_a_worker_that_dies_is_replaced_and_no_epoch_is_logged_twice(arena_env, 
     assert mlflow_client(settings).get_run(result.run_id).info.status == "FINISHED"
 
 
+def test_a_crash_before_the_report_leaves_mlflow_the_numbers_training_continued_from(
+    arena_env, ray_head, monkeypatch, tmp_path
+) -> None:
+    """Rank 0 dies after training epoch 2, before reporting its checkpoint: the retry trains epoch 2 again."""
+    import tempfile
+
+    import torch
+
+    monkeypatch.setenv("RAY_ADDRESS", ray_head)
+    marker = tmp_path / "killed-before-report"
+    monkeypatch.setenv("ARENA_FAIL_ONCE", f"{marker}:0:2:before-report")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the driver's copy of the final checkpoint goes
+    from arena.training.launcher import run_training
+
+    settings = load_settings()
+    spec = parse_spec(digits_spec("crash-before-report", resources={"workers": 2, "cpus_per_worker": 1, "max_failures": 1}))
+    result = run_training(spec, settings, show_progress=False)
+    assert marker.exists(), "the fault was never injected"
+    client = mlflow_client(settings)
+    final = torch.load(Path(client.download_artifacts(result.run_id, "checkpoint/checkpoint.pt", str(tmp_path))),
+                       weights_only=True)
+    assert [row["epoch"] for row in final["history"]] == [1, 2, 3]
+    for key in ("images_per_second", "train_loss", "val_top1_error"):  # images/s differs between any two attempts
+        history = client.get_metric_history(result.run_id, key)
+        assert sorted(metric.step for metric in history) == [1, 2, 3], key
+        assert {metric.step: metric.value for metric in history} == pytest.approx(
+            {row["epoch"]: row[key] for row in final["history"]}), key
+    assert not list(tmp_path.glob("arena-final-*")), "the final checkpoint's local copy was left behind"
+
+
 def test_without_max_failures_a_crash_fails_the_run(arena_env, ray_head, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("RAY_ADDRESS", ray_head)
     monkeypatch.setenv("ARENA_FAIL_ONCE", f"{tmp_path / 'killed'}:0:1")
@@ -124,7 +155,8 @@ def test_without_max_failures_a_crash_fails_the_run(arena_env, ray_head, monkeyp
 def test_resume_after_the_driver_is_killed_continues_the_same_run(arena_env, ray_head, tmp_path) -> None:
     settings = load_settings()
     spec_path = tmp_path / "resume.yaml"
-    spec_path.write_text(yaml.safe_dump(digits_spec("resumable", train={"epochs": 4, "batch_size": 32, "max_steps_per_epoch": 3})))
+    # Enough epochs that the driver is killed mid-way: MLflow hears of an epoch a few seconds after it ends.
+    spec_path.write_text(yaml.safe_dump(digits_spec("resumable", train={"epochs": 12, "batch_size": 32, "max_steps_per_epoch": 3})))
     env = {**os.environ, "RAY_ADDRESS": ray_head}
     log = (tmp_path / "driver.log").open("w")
     driver = subprocess.Popen([str(BIN / "arena"), "train", str(spec_path)], env=env, start_new_session=True,
@@ -145,14 +177,20 @@ def test_resume_after_the_driver_is_killed_continues_the_same_run(arena_env, ray
         driver.wait()
     assert mlflow_client(settings).get_run(run_id).info.status == "RUNNING"
     done_before = epochs_logged(settings, run_id)
-    assert done_before and done_before[-1] < 4
+    assert done_before and done_before[-1] < 12
     resumed = subprocess.run([str(BIN / "arena"), "train", str(spec_path), "--resume", run_id, "--format", "json"],
                              env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     import json
 
     assert json.loads(resumed.stdout)["run_id"] == run_id
-    assert epochs_logged(settings, run_id) == [1, 2, 3, 4]
+    # Training continued after the last checkpointed epoch, not from epoch 0 (which MLflow would hide).
+    resumed_from = re.search(r"resumable continues from its checkpoint of epoch (\d+)/12", resumed.stderr)
+    trained = [int(epoch) for epoch in re.findall(r"resumable epoch (\d+)/12  train_loss", resumed.stderr)]
+    assert resumed_from is not None, resumed.stderr[-2000:]
+    assert int(resumed_from.group(1)) >= done_before[-1] >= 1
+    assert trained == list(range(int(resumed_from.group(1)) + 1, 13))
+    assert epochs_logged(settings, run_id) == list(range(1, 13))
     assert mlflow_client(settings).get_run(run_id).info.status == "FINISHED"
     assert len(_runs(settings)) == 1  # the same MLflow run, no new one
 

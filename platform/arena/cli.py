@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from arena.errors import ArenaError, UnknownNameError
+from arena.errors import ArenaError, UnknownNameError, mask_secrets
+from arena.terminal import USER_FIXABLE_ERRNOS, err, os_error_line, out, print_error, usage_error_line
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="arena: the history of ImageNet classification as real distributed jobs.")
 models_app = typer.Typer(no_args_is_help=True, help="The architecture zoo.")
@@ -33,10 +33,9 @@ AddressOption = Annotated[
     typer.Option("--address", help="The cluster's dashboard URL (default: RAY_API_SERVER_ADDRESS, RAY_ADDRESS, http://127.0.0.1:8265)."),
 ]
 
-# A pipe or a log gets wide tables instead of rich's 80-column default. No console reads rich
-# markup: names (a run called "[/x]") and arena's own text ("[conv1x1 > conv3x3]") print as they are.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, markup=False)
-err = Console(stderr=True, soft_wrap=True, markup=False)
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class ListFormat(str, Enum):
@@ -165,6 +164,7 @@ def train(
     spec_paths: Annotated[list[Path], typer.Argument(metavar="SPEC.yaml...", help="One job spec, or a lineup: side by side when the jobs name their CPUs and fit together, else one after another.")],
     set_: Annotated[list[str], typer.Option("--set", help="Override a spec field: key.path=value.")] = [],
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue this MLflow run from its last checkpoint.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="With --resume: resume a run MLflow still shows RUNNING (check first that its driver is dead).")] = False,
     format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
     verbose: Annotated[bool, typer.Option("--verbose", help="Show Ray's own logs.")] = False,
 ) -> None:
@@ -188,7 +188,7 @@ def train(
     for spec in specs:
         err.print(describe_batch(spec), highlight=False, markup=False)
     if len(specs) == 1:
-        results = [run_training(specs[0], resume_run_id=resume, verbose=verbose)]
+        results = [run_training(specs[0], resume_run_id=resume, force_resume=force, verbose=verbose)]
     else:
         results = run_lineup(specs, verbose=verbose)
     if format is ResultFormat.json:
@@ -474,7 +474,10 @@ def _show_leaderboard(
                 err.print(f"rows {offset + 1}-{offset + len(rows)}; --offset {offset + len(rows)} for the next page, "
                           "--limit 0 for all", highlight=False)
     if out_file is not None:
-        out_file.write_text(text)
+        try:
+            out_file.write_text(text)
+        except OSError as error:
+            raise ArenaError(f"--out {out_file}: cannot write: {error.strerror or error}") from None
         err.print(f"wrote {out_file}", highlight=False)
     elif format == "table":
         out.print(text, highlight=False)
@@ -523,8 +526,10 @@ def leaderboard_show(
 
 
 @leaderboard_app.command("sync")
-def leaderboard_sync() -> None:
-    """Bring finished MLflow runs into the leaderboard (idempotent, incremental)."""
+def leaderboard_sync(
+    full: Annotated[bool, typer.Option("--full", help="Read every run, not only those that ended since the last sync.")] = False,
+) -> None:
+    """Bring finished MLflow runs into the leaderboard (idempotent, incremental); drop deleted and unfinished ones."""
     from arena.leaderboard import open_store, sync_runs
     from arena.settings import load_settings
 
@@ -532,14 +537,14 @@ def leaderboard_sync() -> None:
 
     settings = load_settings()
     with open_store(settings.db_url) as store:
-        report = sync_runs(store, settings.tracking_uri)
+        report = sync_runs(store, settings.tracking_uri, full=full)
         # The same ranking inside MLflow, for people who live in its UI: the `leaderboard` experiment.
         publish_leaderboard_to_mlflow(
             store, settings.tracking_uri, artifact_root=settings.artifact_root, mlflow_ui_url=settings.mlflow_ui_url
         )
     err.print(
-        f"leaderboard synced from {settings.tracking_uri}: {report.added} added, {report.updated} updated, "
-        f"{report.skipped} skipped",
+        f"leaderboard synced from {mask_secrets(settings.tracking_uri)}{' (every run)' if report.full else ''}: "
+        f"{report.added} added, {report.updated} updated, {report.removed} removed, {report.skipped} skipped",
         highlight=False,
     )
 
@@ -554,6 +559,12 @@ def dashboard(
     from arena.leaderboard import open_store
     from arena.settings import load_settings
 
+    if host not in LOOPBACK_HOSTS:
+        err.print(
+            f"warning: the dashboard on {host} is reachable from other machines, without authentication; "
+            "it shows run names, metrics and MLflow links (keep 127.0.0.1 unless you know why)",
+            highlight=False,
+        )
     settings = load_settings()
     with open_store(settings.db_url) as store:
         serve(store, host=host, port=port, tracking_uri=settings.tracking_uri, mlflow_ui_url=settings.mlflow_ui_url,
@@ -583,38 +594,27 @@ def ui(
     raise typer.Exit(run_mlflow_ui(settings, port=port, ready=show, open_browser=browser))
 
 
-def _print_error(message: str) -> None:
-    """One `error: ...` line on stderr; the message is shown as is, never read as rich markup."""
-    err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
-
-
-def _usage_error_line(error: typer.TyperException) -> str:
-    """A usage error (unknown command or option, bad value) as one line that says where to look."""
-    message = error.format_message().strip().replace("\n", " ")
-    context = getattr(error, "ctx", None)
-    if context is not None:
-        return f"{message} (see '{context.command_path} --help')"
-    return message
-
-
 def main() -> None:
     """Run the CLI; a user's mistake prints one line and exits 2, a failed run exits 1, no traceback."""
     try:
         # Non-standalone mode returns (not raises) the code of a typer.Exit: pass it on.
         code = app(standalone_mode=False)
     except ArenaError as error:
-        _print_error(str(error))
+        print_error(str(error))
         sys.exit(error.exit_code)
     except typer.Exit as exit_:  # raised outside click's own handling (a callback, say)
         sys.exit(exit_.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         err.print("aborted", highlight=False)
         sys.exit(130)
+    except OSError as error:  # a path that is not there or not writable, a full disk
+        print_error(os_error_line(error))
+        sys.exit(2 if error.errno in USER_FIXABLE_ERRNOS else 1)
     except typer.TyperException as error:  # typer's own click: usage errors, bad parameter values
         if type(error).__name__ == "NoArgsIsHelpError":  # a bare `arena models`: its help, as click does
             error.show()
         else:
-            _print_error(_usage_error_line(error))
+            print_error(usage_error_line(error))
         sys.exit(error.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
+
+_URI_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)(?P<password>[^\s@/]+)(?=@)")
+"""The password of a `scheme://user:password@host` URI, wherever it stands in a text."""
+_SECRET_FIELD = re.compile(r"(?P<head>(?:password|passwd|token|secret)=)(?P<password>[^\s&;'\"]+)", re.IGNORECASE)
+"""A `password=...` or `token=...` pair (URI query strings, libpq connection strings)."""
+
+
+def mask_secrets(text: str) -> str:
+    """`text` with every URI password and password=/token= value replaced by ***, for anything shown or logged."""
+    return _SECRET_FIELD.sub(r"\g<head>***", _URI_PASSWORD.sub(r"\g<head>***", text))
 
 
 class ArenaError(Exception):
-    """An input or environment problem the user can fix (bad spec, unknown model, missing data)."""
+    """An input or environment problem the user can fix (bad spec, unknown model, missing data).
+
+    Its message never carries a password: a URI in it is shown masked.
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(mask_secrets(str(message)))
 
 
 class SpecError(ArenaError):

@@ -234,10 +234,23 @@ def apply_overrides(tree: dict[str, Any], overrides: Sequence[str]) -> dict[str,
                 break
             node = child
         else:
-            node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+            try:
+                node[parts[-1]] = parse_yaml(raw, f"--set {override!r}") if raw.strip() else None
+            except SpecError as error:
+                problems += [f"--set {override!r}: {problem}" for problem in error.problems]
     if problems:
         raise SpecError(problems, source="--set")
     return result
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """YAML text as data; malformed text is a SpecError naming `source` and the line that broke."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise SpecError([f"not valid YAML: {' '.join(str(error).split())}"], source=source) from None
+    except RecursionError:
+        raise SpecError(["not valid YAML: nested too deeply"], source=source) from None
 
 
 def _deep_copy(tree: Any) -> Any:
@@ -279,9 +292,12 @@ def read_yaml_tree(path: str | Path, overrides: Sequence[str] = ()) -> dict[str,
     if not path.is_file():
         raise SpecError([f"file not found: {path}"], source=str(path))
     try:
-        tree = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise SpecError([f"not valid YAML: {error}"], source=str(path)) from None
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SpecError([f"not UTF-8 text (byte {error.start}: {error.reason})"], source=str(path)) from None
+    except OSError as error:
+        raise SpecError([f"cannot read: {error.strerror or error}"], source=str(path)) from None
+    tree = parse_yaml(text, str(path)) or {}
     if not isinstance(tree, dict):
         raise SpecError([f"expected a mapping of fields, got {type(tree).__name__}"], str(path))
     return apply_overrides(tree, overrides)

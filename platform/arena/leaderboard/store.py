@@ -19,7 +19,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, NoSuchModuleError, OperationalError
 
-from arena.errors import ArenaError
+from arena.errors import ArenaError, mask_secrets
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it keeps two processes from migrating one PostgreSQL database at once.
@@ -68,18 +68,17 @@ class Store:
         try:
             yield
         except DBAPIError as error:
+            reason = _first_line(error.orig)
             if error.connection_invalidated or _is_connection_problem(error):
-                reason = _first_line(error.orig)
                 raise ArenaError(f"cannot reach the leaderboard database {self.url}: {reason}") from None
+            if _is_full(error):
+                raise ArenaError(f"the leaderboard database {self.url} cannot grow: {reason}; free some disk space") from None
             raise
 
 
 def masked_url(db_url: str) -> str:
     """The URL with its password replaced by ***, for messages."""
-    try:
-        return make_url(db_url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return db_url.split("@")[-1] if "@" in db_url else db_url
+    return mask_secrets(db_url)
 
 
 def open_store(db_url: str) -> Store:
@@ -108,11 +107,18 @@ def open_store(db_url: str) -> Store:
 
 def migrate(store: Store) -> str:
     """Bring the schema to the newest revision (a no-op when it is there); return that revision."""
-    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    scripts = ScriptDirectory(str(MIGRATIONS_DIR))
+    head = scripts.get_current_head()
     assert head is not None, "the leaderboard ships at least one migration"
     with store.reading() as connection:
-        if MigrationContext.configure(connection).get_current_revision() == head:
-            return head
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current == head:
+        return head
+    if current is not None and current not in {script.revision for script in scripts.walk_revisions()}:
+        raise ArenaError(
+            f"the leaderboard database {store.url} was written by a newer arena (schema {current}; this arena "
+            f"knows up to {head}): upgrade arena, or point ARENA_DB_URL at another database"
+        )
     with store.writing() as connection:
         if store.dialect == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
@@ -175,6 +181,12 @@ def _is_connection_problem(error: DBAPIError) -> bool:
         hint in message
         for hint in ("connect", "unable to open", "authentication", "does not exist", "timeout", "resolve", "refused")
     )
+
+
+def _is_full(error: DBAPIError) -> bool:
+    """True when the database ran out of room (SQLite's SQLITE_FULL, PostgreSQL's disk_full)."""
+    message = str(error.orig).lower()
+    return "database or disk is full" in message or "no space left" in message or type(error.orig).__name__ == "DiskFull"
 
 
 def _first_line(error: object) -> str:

@@ -1,18 +1,25 @@
 """Bring finished MLflow runs into measured_results: idempotent, incremental and safe to run concurrently.
 
-Incremental: the store remembers, per tracking store, the latest end time it has read (the
-watermark); the next sync reads only runs that finished after it, minus a safety window for runs
-whose end time was written late or by a machine with a skewed clock. Re-reading a run is harmless:
-rows are keyed by the unique run_id and written with INSERT ... ON CONFLICT in one transaction.
+Incremental: the store remembers, per tracking store, a watermark; the next sync reads only runs
+that ended after it, minus a safety window. MLflow keeps no server-side update time for runs (a
+run's end time comes from the clock of whoever ended it), so the watermark is the newest end time
+read but never later than this sync's own clock (a machine whose clock runs fast cannot push it
+ahead), and a sync whose last full pass is older than FULL_PASS_EVERY_MS reads everything: a run
+ended by a slow clock, terminated late or imported with old times is read within that bound, or at
+once with `full`. Every sync drops the rows of runs deleted in MLflow (or in a deleted experiment)
+and of runs no longer FINISHED; a full pass also drops rows whose run MLflow no longer has.
+Re-reading a run is harmless: rows are keyed by the unique run_id and written with INSERT ... ON
+CONFLICT in one transaction.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, case, select, text
+from sqlalchemy import Connection, case, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from arena.leaderboard.reference import refresh_architectures, upsert
@@ -24,6 +31,7 @@ if TYPE_CHECKING:
     from arena.tracking.query import RunRecord
 
 SAFETY_WINDOW_MS = 15 * 60 * 1000
+FULL_PASS_EVERY_MS = 24 * 3600 * 1000
 MEASURED_KINDS = frozenset({"train", "ensemble", "eval", "scaling-trial", "nas-trial"})
 _COLUMNS = [column.name for column in MeasuredResult.__table__.columns if column.name != "id"]
 _CHUNK = 500
@@ -37,6 +45,10 @@ class SyncReport:
     added: int
     updated: int
     skipped: int
+    removed: int = 0
+    """Rows dropped: their runs were deleted in MLflow or are no longer FINISHED."""
+    full: bool = False
+    """Whether this sync read every run (asked for, or the periodic full pass)."""
 
 
 def sync_runs(
@@ -46,24 +58,50 @@ def sync_runs(
     full: bool = False,
     refresh_zoo: bool = True,
     safety_window_ms: int = SAFETY_WINDOW_MS,
+    full_pass_every_ms: int = FULL_PASS_EVERY_MS,
 ) -> SyncReport:
     """Read the runs that finished since the last sync (all of them when `full`) into the store."""
-    from arena.tracking.query import list_finished_runs  # MLflow takes seconds to import; only sync needs it
+    from arena.tracking.query import list_finished_runs, list_unranked_run_ids  # MLflow takes seconds to import
 
     if refresh_zoo:
         refresh_architectures(store)
+    started_ms = int(time.time() * 1000)
     shown = masked_url(tracking_uri)
-    key = f"sync_watermark:{shown}"
-    since = None if full else _watermark(store, key)
-    records = list_finished_runs(tracking_uri, None if since is None else since - safety_window_ms)
+    key, full_key = f"sync_watermark:{shown}", f"sync_full_pass:{shown}"
+    since = _state(store, key)
+    last_full = _state(store, full_key)
+    full = full or since is None or last_full is None or started_ms - last_full >= full_pass_every_ms
+    records = list_finished_runs(tracking_uri, None if full else since - safety_window_ms)
+    gone = list_unranked_run_ids(tracking_uri)
     rows = [row for row in (measured_row(record, shown) for record in records) if row is not None]
-    newest = max((record.end_ms or 0 for record in records), default=None)
+    newest = max((record.end_ms or 0 for record in records), default=0)
     with store.writing() as connection:
-        added, updated = _write(connection, rows)
+        if full:  # rows whose run MLflow no longer has at all (deleted for good)
+            gone |= _stored_run_ids(connection, shown) - {record.run_id for record in records}
+        removed = _remove(connection, shown, gone)
+        added, updated = _write(connection, [row for row in rows if row["run_id"] not in gone])
         if newest:
-            _advance_watermark(connection, key, newest)
+            _advance_watermark(connection, key, min(newest, started_ms))
+        if full:
+            _advance_watermark(connection, full_key, started_ms)
         remember_default_dataset(connection)
-    return SyncReport(added=added, updated=updated, skipped=len(records) - added - updated)
+    return SyncReport(added=added, updated=updated, skipped=len(records) - added - updated, removed=removed, full=full)
+
+
+def _stored_run_ids(connection: Connection, tracking_uri: str) -> set[str]:
+    """Run ids of the rows synced from this tracking store."""
+    query = select(MeasuredResult.run_id).where(MeasuredResult.tracking_uri == tracking_uri)
+    return set(connection.scalars(query))
+
+
+def _remove(connection: Connection, tracking_uri: str, run_ids: set[str]) -> int:
+    """Drop the rows of these runs (of this tracking store); return how many went."""
+    ids, removed = sorted(run_ids), 0
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        statement = delete(MeasuredResult).where(MeasuredResult.tracking_uri == tracking_uri, MeasuredResult.run_id.in_(chunk))
+        removed += connection.execute(statement).rowcount or 0
+    return removed
 
 
 def measured_row(record: RunRecord, tracking_uri: str) -> dict[str, Any] | None:
@@ -149,8 +187,8 @@ def remember_default_dataset(connection: Connection) -> None:
         upsert(connection, LeaderboardState, [row], ("key",), ["text"])
 
 
-def _watermark(store: Store, key: str) -> int | None:
-    """The latest run end time (ms) read from this tracking store, or None before the first sync."""
+def _state(store: Store, key: str) -> int | None:
+    """A number the store keeps (a watermark, the time of the last full pass), or None before the first sync."""
     with store.reading() as connection:
         return connection.scalar(select(LeaderboardState.number).where(LeaderboardState.key == key))
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 from arena.errors import SpecError
 from arena.models.info import ModelInfo, imagenet_input
-from arena.models.persisted import document_names, read_document, write_document
+from arena.models.persisted import document_names, document_path, read_document, record_from_document, write_document
 from arena.models.nas_stages import EXPANSIONS, HEAD_FILTERS, KERNELS, OPS, SE_RATIOS, SKELETON, SKIPS, STEM_FILTERS, Stage
 from arena.models.registry import register_namespace
 from arena.models.resnet import round_channels
@@ -165,22 +165,23 @@ def models_folder(home: Path) -> Path:
     return home / FOLDER
 
 
-def _path_of(name: str, home: Path) -> Path:
-    return models_folder(home) / f"{name.removeprefix(PREFIX + ':')}.json"
+def _path_of(name: str, home: Path) -> Path | None:
+    return document_path(models_folder(home), PREFIX, name)
 
 
 def save_nas_model(model: NasModel, home: Path) -> Path:
     """Validate and write the model's JSON atomically (a worker may read it meanwhile); return its path."""
-    if not model.name.startswith(PREFIX + ":") or "/" in model.name:
+    path = _path_of(model.name, home)
+    if not model.name.startswith(PREFIX + ":") or path is None:
         raise ValueError(f"nas model names look like {PREFIX}:<id>, got {model.name!r}")
     parse_architecture(model.architecture, source=model.name)
-    return write_document(_path_of(model.name, home), asdict(model))
+    return write_document(path, asdict(model))
 
 
 def load_nas_model(name: str, home: Path) -> NasModel | None:
     """Read a persisted nas model; None when there is none of that name."""
     document = read_document(_path_of(name, home))
-    return None if document is None else NasModel(**document)
+    return None if document is None else record_from_document(NasModel, document, name)
 
 
 def load_nas_architecture(name: str, home: Path) -> Architecture | None:

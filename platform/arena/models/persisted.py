@@ -4,9 +4,28 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
+from dataclasses import MISSING, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from arena.errors import ArenaError
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+"""A saved model's id is a plain file name: no folders, no leading dot."""
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float), "dict[str, Any]": (dict,)}
+Record = TypeVar("Record")
+
+
+class CorruptDocument(ArenaError):
+    """A saved model whose JSON document cannot be read back (truncated, hand-edited, foreign)."""
+
+
+def document_path(folder: Path, prefix: str, name: str) -> Path | None:
+    """Where `prefix:<id>` is saved; None for an id that is not a plain file name (a path, a dot, a NUL)."""
+    model_id = name.removeprefix(prefix + ":")
+    return folder / f"{model_id}.json" if _ID.fullmatch(model_id) else None
 
 
 def write_document(path: Path, document: dict[str, Any]) -> Path:
@@ -20,13 +39,41 @@ def write_document(path: Path, document: dict[str, Any]) -> Path:
     return path
 
 
-def read_document(path: Path) -> dict[str, Any] | None:
-    """The JSON document at `path`; None when there is none."""
-    return json.loads(path.read_text()) if path.is_file() else None
+def read_document(path: Path | None) -> dict[str, Any] | None:
+    """The JSON object at `path`; None when there is none; CorruptDocument when it cannot be read."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        document = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise CorruptDocument(f"saved model {path} cannot be read: {error}") from None
+    if not isinstance(document, dict):
+        raise CorruptDocument(f"saved model {path} cannot be read: expected a JSON object, got {type(document).__name__}")
+    return document
+
+
+def record_from_document(record_type: type[Record], document: dict[str, Any], source: str) -> Record:
+    """Build a saved-model dataclass from its document, checking every field's presence and type."""
+    known = {field.name: field for field in fields(record_type)}
+    problems = [f"{key}: unknown key" for key in document if key not in known]
+    for name, field in known.items():
+        if name not in document:
+            if field.default is MISSING:
+                problems.append(f"{name}: required field is missing")
+            continue
+        value, kind = document[name], str(field.type)
+        if value is None and kind.endswith(" | None"):
+            continue
+        valid = _FIELD_TYPES[kind.removesuffix(" | None")]
+        if isinstance(value, bool) or not isinstance(value, valid):
+            problems.append(f"{name}: expected {kind}, got {value!r}")
+    if problems:
+        raise CorruptDocument(f"saved model {source} is corrupt: {'; '.join(problems)}")
+    return record_type(**document)
 
 
 def document_names(folder: Path, prefix: str) -> list[str]:
     """`prefix:<id>` for every saved document in `folder` (temporary files excluded)."""
     if not folder.is_dir():
         return []
-    return sorted(f"{prefix}:{path.stem}" for path in folder.glob("*.json") if not path.name.startswith("."))
+    return sorted(f"{prefix}:{path.stem}" for path in folder.glob("*.json") if _ID.fullmatch(path.stem))

@@ -9,6 +9,7 @@ that later searches persist on disk.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 COMPLEXITY_PATH = Path(__file__).with_name("complexity.json")
 NAMESPACE_SEPARATOR = ":"
+logger = logging.getLogger(__name__)
 
 
 class Builder(Protocol):
@@ -151,7 +153,12 @@ def get_model_info(name: str) -> ModelInfo:
 def list_models(family: str | None = None) -> list[ModelInfo]:
     """Return every model's facts (of one family when given), registered ones by year then name."""
     static = sorted((info for info, _ in _MODELS.values()), key=lambda info: (info.year, info.name))
-    dynamic = [get_model_info(name) for prefix in sorted(_NAMESPACES) for name in _namespace_names(prefix)]
+    dynamic = []
+    for name in (name for prefix in sorted(_NAMESPACES) for name in _namespace_names(prefix)):
+        try:
+            dynamic.append(get_model_info(name))
+        except ArenaError as error:  # one corrupt saved model must not hide the zoo
+            logger.warning("skipped %s: %s", name, error)
     infos = static + dynamic
     if family is None:
         return infos

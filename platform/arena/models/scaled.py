@@ -16,7 +16,7 @@ from arena.models.efficientnet import build_scaled_efficientnet
 from arena.models.info import ModelInfo
 from arena.models.nas import PREFIX as NAS_PREFIX
 from arena.models.nas import build_network, load_nas_architecture
-from arena.models.persisted import document_names, read_document, write_document
+from arena.models.persisted import document_names, document_path, read_document, record_from_document, write_document
 from arena.models.registry import get_model_info, register_namespace
 from arena.models.resnet import build_scaled_resnet
 from arena.settings import load_settings
@@ -56,22 +56,22 @@ def models_folder(home: Path) -> Path:
     return home / FOLDER
 
 
-def _path_of(name: str, home: Path) -> Path:
-    model_id = name.removeprefix(PREFIX + ":")
-    return models_folder(home) / f"{model_id}.json"
+def _path_of(name: str, home: Path) -> Path | None:
+    return document_path(models_folder(home), PREFIX, name)
 
 
 def save_scaled_model(model: ScaledModel, home: Path) -> Path:
     """Write the model's JSON (atomically: a worker may read it at the same moment); return its path."""
-    if not model.name.startswith(PREFIX + ":"):
-        raise ValueError(f"scaled model names start with {PREFIX}:, got {model.name!r}")
-    return write_document(_path_of(model.name, home), asdict(model))
+    path = _path_of(model.name, home)
+    if not model.name.startswith(PREFIX + ":") or path is None:
+        raise ValueError(f"scaled model names look like {PREFIX}:<id>, got {model.name!r}")
+    return write_document(path, asdict(model))
 
 
 def load_scaled_model(name: str, home: Path) -> ScaledModel | None:
     """Read a persisted scaled model; None when there is none of that name."""
     document = read_document(_path_of(name, home))
-    return None if document is None else ScaledModel(**document)
+    return None if document is None else record_from_document(ScaledModel, document, name)
 
 
 def scaled_model_names(home: Path) -> list[str]:

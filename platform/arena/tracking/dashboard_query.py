@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from arena.errors import ArenaError
+from arena.errors import ArenaError, mask_secrets
 
 # MLflow 3 sends usage telemetry unless told not to; arena keeps it off unless the user opts in.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -68,7 +68,7 @@ def experiment_ids(tracking_uri: str) -> dict[str, str]:
             if not token:
                 return found
     except (MlflowException, OSError) as error:
-        raise ArenaError(f"cannot read experiments from the MLflow tracking store {_shown(tracking_uri)}: {error}") from None
+        raise ArenaError(f"cannot read experiments from the MLflow tracking store {mask_secrets(tracking_uri)}: {error}") from None
 
 
 def list_searches(tracking_uri: str, limit: int = 3) -> list[Search]:
@@ -88,7 +88,7 @@ def list_searches(tracking_uri: str, limit: int = 3) -> list[Search]:
             searches += [_search(client, parent, kind) for parent in parents[:limit]]
         return searches
     except (MlflowException, OSError) as error:
-        raise ArenaError(f"cannot read searches from the MLflow tracking store {_shown(tracking_uri)}: {error}") from None
+        raise ArenaError(f"cannot read searches from the MLflow tracking store {mask_secrets(tracking_uri)}: {error}") from None
 
 
 def _search(client: MlflowClient, parent, kind: str) -> Search:  # noqa: ANN001 - an mlflow Run
@@ -131,7 +131,7 @@ def _client(tracking_uri: str) -> MlflowClient:
     try:
         return MlflowClient(tracking_uri=tracking_uri)
     except Exception as error:  # an unknown scheme or a broken database raises assorted errors
-        raise ArenaError(f"cannot open the MLflow tracking store {_shown(tracking_uri)}: {error}") from None
+        raise ArenaError(f"cannot open the MLflow tracking store {mask_secrets(tracking_uri)}: {error}") from None
 
 
 def _number(value: str | None) -> float | None:
@@ -140,12 +140,3 @@ def _number(value: str | None) -> float | None:
         return None if value in (None, "", "None") else float(value)
     except ValueError:
         return None
-
-
-def _shown(tracking_uri: str) -> str:
-    """The URI without a password, for messages."""
-    scheme, sep, rest = tracking_uri.partition("://")
-    if sep and "@" in rest:
-        credentials, _, host = rest.rpartition("@")
-        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
-    return tracking_uri

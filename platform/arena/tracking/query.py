@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from arena.errors import ArenaError
+from arena.errors import ArenaError, mask_secrets
 
 # MLflow 3 sends usage telemetry unless told not to; arena keeps it off unless the user opts in.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -53,12 +53,43 @@ def list_finished_runs(tracking_uri: str, since_ms: int | None = None) -> list[R
         for start in range(0, len(ids), 100):  # MLflow caps the experiments one search may name
             records += _search(client, ids[start : start + 100], query, experiments)
     except MlflowException as error:
-        shown = _shown(tracking_uri)
+        shown = mask_secrets(tracking_uri)
         raise ArenaError(f"cannot read runs from the MLflow tracking store {shown}: {error.message}") from None
     except OSError as error:  # an http:// server that is not there, a store file that vanished
-        raise ArenaError(f"cannot reach the MLflow tracking store {_shown(tracking_uri)}: {error}") from None
+        raise ArenaError(f"cannot reach the MLflow tracking store {mask_secrets(tracking_uri)}: {error}") from None
     records.sort(key=lambda record: (record.end_ms or 0, record.run_id))
     return records
+
+
+def list_unranked_run_ids(tracking_uri: str) -> set[str]:
+    """Ids of runs the leaderboard must not show: deleted (or in a deleted experiment), or no longer FINISHED."""
+    client = _open(tracking_uri)
+    try:
+        ids = list(_experiments(client, ViewType.ALL))
+        found: set[str] = set()
+        for start in range(0, len(ids), 100):
+            chunk = ids[start : start + 100]
+            found |= _run_ids(client, chunk, "", ViewType.DELETED_ONLY)
+            found |= _run_ids(client, chunk, "attributes.status != 'FINISHED'", ViewType.ALL)
+    except MlflowException as error:
+        raise ArenaError(f"cannot read runs from the MLflow tracking store {mask_secrets(tracking_uri)}: {error.message}") from None
+    except OSError as error:
+        raise ArenaError(f"cannot reach the MLflow tracking store {mask_secrets(tracking_uri)}: {error}") from None
+    return found
+
+
+def _run_ids(client: MlflowClient, experiment_ids: list[str], query: str, view: int) -> set[str]:
+    """The ids of every run one search finds, over all its pages."""
+    found: set[str] = set()
+    token = None
+    while True:
+        with _collector_paused():
+            page = client.search_runs(experiment_ids, filter_string=query, run_view_type=view, max_results=_PAGE,
+                                      page_token=token)
+        found |= {run.info.run_id for run in page}
+        token = page.token
+        if not token:
+            return found
 
 
 def _open(tracking_uri: str) -> MlflowClient:
@@ -70,17 +101,17 @@ def _open(tracking_uri: str) -> MlflowClient:
     try:
         return MlflowClient(tracking_uri=tracking_uri)
     except MlflowException as error:
-        raise ArenaError(f"cannot open the MLflow tracking store {_shown(tracking_uri)}: {error.message}") from None
+        raise ArenaError(f"cannot open the MLflow tracking store {mask_secrets(tracking_uri)}: {error.message}") from None
     except Exception as error:  # an unknown scheme or a broken database raises assorted errors
-        raise ArenaError(f"cannot open the MLflow tracking store {_shown(tracking_uri)}: {error}") from None
+        raise ArenaError(f"cannot open the MLflow tracking store {mask_secrets(tracking_uri)}: {error}") from None
 
 
-def _experiments(client: MlflowClient) -> dict[str, str]:
-    """Active experiments: id -> name."""
+def _experiments(client: MlflowClient, view: int = ViewType.ACTIVE_ONLY) -> dict[str, str]:
+    """Experiments (the active ones unless told otherwise): id -> name."""
     found: dict[str, str] = {}
     token = None
     while True:
-        page = client.search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=1000, page_token=token)
+        page = client.search_experiments(view_type=view, max_results=1000, page_token=token)
         found.update({experiment.experiment_id: experiment.name for experiment in page})
         token = page.token
         if not token:
@@ -138,13 +169,3 @@ def _collector_paused() -> Iterator[None]:
             _gc_pauses -= 1
             if _gc_pauses == 0 and _gc_was_enabled:
                 gc.enable()
-
-
-def _shown(tracking_uri: str) -> str:
-    """The URI without a password, for messages."""
-    scheme, sep, rest = tracking_uri.partition("://")
-    if sep and "@" in rest:
-        credentials, _, host = rest.rpartition("@")
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return tracking_uri

@@ -51,6 +51,12 @@ def ensure_experiment(client: MlflowClient, name: str, artifact_root: str, *, le
         raise ArenaError(f"cannot reach the MLflow tracking store: {error.message}") from None
     except Exception as error:  # requests' connection errors and friends for an http:// store
         raise ArenaError(f"cannot reach the MLflow tracking store: {error}") from None
+    if found is not None and found.lifecycle_stage == "deleted":
+        raise ArenaError(
+            f"the MLflow experiment {name!r} is deleted (in the MLflow UI or with `mlflow experiments delete`); "
+            f"restore it (`mlflow experiments restore --experiment-id {found.experiment_id}`) or name another "
+            "experiment in the spec (experiment: NAME)"
+        )
     if found is not None:
         _tag_experiment(client, found.experiment_id, found.tags, leaderboard_view)
         return found.experiment_id

@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
@@ -15,10 +17,11 @@ from typing import Any
 
 from arena import models
 from arena.data.layout import check_data, dataset_identity
-from arena.errors import ArenaError, RunFailed, SpecError, UnknownNameError
+from arena.errors import ArenaError, RunFailed, SpecError
 from arena.settings import Settings, load_settings
 from arena.spec import JobSpec, spec_to_yaml
 from arena.training import ray_driver as cluster
+from arena.training.resume import DRIVER_TAG, check_resume, driver_tag
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ def check_job(spec: JobSpec, settings: Settings) -> None:
     info = None
     try:
         info = models.get_model_info(spec.model)
-    except UnknownNameError as error:
+    except ArenaError as error:  # unknown, or a saved scaled:/nas: model that is corrupt
         problems.append(f"model: {error}")
     if settings.ray_address is None:
         # On a cluster the data is read on the worker hosts, not where the driver runs (often a
@@ -133,21 +136,37 @@ def _open_run(spec: JobSpec, settings: Settings, kind: str, parent_run_id: str |
 
     run_id = run_log.start_run(
         settings.tracking_uri, settings.artifact_root, experiment=spec.experiment, run_name=spec.name,
-        tags=run_tags(spec, kind, extra_tags), params=run_params(spec), parent_run_id=parent_run_id,
+        tags={**run_tags(spec, kind, extra_tags), DRIVER_TAG: driver_tag()}, params=run_params(spec),
+        parent_run_id=parent_run_id,
     )
     run_log.log_text(settings.tracking_uri, run_id, spec_to_yaml(spec), "spec.yaml")
     return run_id
 
 
-def _reopen_run(spec: JobSpec, settings: Settings, run_id: str) -> str:
+def _reopen_run(settings: Settings, run_id: str) -> str:
     from arena.tracking import run_log
 
-    summary = run_log.get_run_summary(settings.tracking_uri, run_id)
-    logged_model = summary["tags"].get("arena.model")
-    if logged_model != spec.model:
-        raise SpecError([f"model: {spec.model!r} differs from the model of run {run_id} ({logged_model!r})"], "--resume")
     run_log.set_status(settings.tracking_uri, run_id, "RUNNING")
+    run_log.set_tags(settings.tracking_uri, run_id, {DRIVER_TAG: driver_tag()})
     return run_id
+
+
+def _finish_run(settings: Settings, run_id: str, name: str, checkpoint_dir: Path | None) -> None:
+    """Upload the final checkpoint and mark the run FINISHED (FAILED when the upload fails); drop the local copy."""
+    from arena.tracking import run_log
+
+    try:
+        if checkpoint_dir is not None:
+            run_log.log_artifacts(settings.tracking_uri, run_id, checkpoint_dir, "checkpoint")
+        run_log.set_status(settings.tracking_uri, run_id, "FINISHED")
+    except Exception as error:
+        with contextlib.suppress(Exception):  # the store may be what failed; the error below says so
+            run_log.set_status(settings.tracking_uri, run_id, "FAILED")
+        raise RunFailed(f"run {run_id} ({name}) trained, but its final checkpoint did not reach MLflow: "
+                        f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}") from error
+    finally:
+        if checkpoint_dir is not None:
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
 
 
 def run_training(
@@ -155,6 +174,7 @@ def run_training(
     settings: Settings | None = None,
     *,
     resume_run_id: str | None = None,
+    force_resume: bool = False,
     kind: str = "train",
     parent_run_id: str | None = None,
     extra_tags: dict[str, str] | None = None,
@@ -167,6 +187,8 @@ def run_training(
     """Check `spec`, then train it with Ray Train V2 in one MLflow run (new, or `resume_run_id`'s)."""
     settings = settings or load_settings()
     check_job(spec, settings)
+    if resume_run_id:
+        check_resume(spec, settings, resume_run_id, force=force_resume)
     cluster.probe(settings)
     # While Ray starts: import torch, Ray Train and MLflow, and open the MLflow store (a first
     # use creates its tables). The run itself is created only once the cluster can take the job.
@@ -179,7 +201,7 @@ def run_training(
         if settings.ray_address is not None and not in_trial:  # a search checks the cluster once, not per trial
             check_on_nodes(spec, settings)
         resources = cluster.plan_resources(spec, settings, in_trial=in_trial)
-        run_id = _reopen_run(spec, settings, resume_run_id) if resume_run_id else _open_run(
+        run_id = _reopen_run(settings, resume_run_id) if resume_run_id else _open_run(
             spec, settings, kind, parent_run_id, extra_tags
         )
         try:
@@ -191,9 +213,7 @@ def run_training(
         except Exception as error:
             run_log.set_status(settings.tracking_uri, run_id, "FAILED")
             raise RunFailed(f"run {run_id} ({spec.name}) failed: {cluster.describe_failure(error)}") from error
-        if result.checkpoint_dir is not None:
-            run_log.log_artifacts(settings.tracking_uri, run_id, result.checkpoint_dir, "checkpoint")
-        run_log.set_status(settings.tracking_uri, run_id, "FINISHED")
+        _finish_run(settings, run_id, spec.name, result.checkpoint_dir)
         metrics = result.metrics
         return TrainResult(
             run_id=run_id,

@@ -22,6 +22,8 @@ class ProgressBoard:
     def update(self, update: dict[str, Any]) -> None:
         if "epoch_done" in update:
             self.epochs.append(update["epoch_done"])
+        elif "resumed_after" in update or "warning" in update:  # from a (re)started rank 0, printed in order
+            self.epochs.append(update)
         else:
             self.latest = update
 
@@ -53,6 +55,7 @@ class ProgressPrinter:
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.printed_epochs = 0
+        self.done_epoch = 0
         self.last_line = ""
         self.last_val_error: float | None = None
 
@@ -75,6 +78,15 @@ class ProgressPrinter:
         except Exception:  # the board went away with its cluster; nothing more to show
             return
         for row in epochs[self.printed_epochs :]:
+            if "warning" in row:
+                self.console.print(Text.assemble((self.name, "bold"), (" warning: ", "yellow"), row["warning"]), highlight=False)
+                continue
+            if "resumed_after" in row:
+                self.done_epoch = row["resumed_after"]
+                self.console.print(Text.assemble((self.name, "bold"), f" continues from its checkpoint of epoch "
+                                                 f"{self.done_epoch}/{self.epochs}"), highlight=False)
+                continue
+            self.done_epoch = row["epoch"]
             self.last_val_error = row["val_top1_error"]
             figures = (
                 f" epoch {row['epoch']}/{self.epochs}  "
@@ -84,7 +96,7 @@ class ProgressPrinter:
             )
             self.console.print(Text.assemble((self.name, "bold"), figures), highlight=False)
         self.printed_epochs = len(epochs)
-        if latest and latest.get("epoch", 0) > self.printed_epochs:
+        if latest and latest.get("epoch", 0) > self.done_epoch:
             line = self._step_line(latest)
             now = time.monotonic()
             if line != self.last_line and now - self.last_printed >= self.quiet_seconds:

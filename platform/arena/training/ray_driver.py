@@ -33,7 +33,7 @@ from arena.training.reporting import CHECKPOINTS_KEPT, copy_latest_checkpoint
 NAMESPACE = "arena"
 SCALE_UP_POLL_SECONDS = 5.0
 
-DRIVER_MODULES = ("ray.train.torch", "arena.training.worker", "arena.tracking.run_log")
+DRIVER_MODULES = ("ray.train.torch", "arena.training.worker", "arena.training.epoch_logger", "arena.tracking.run_log")
 """What the driver needs after Ray is up: imported meanwhile by `preload`."""
 
 LOCAL_RAY_ENVIRONMENT = {
@@ -304,6 +304,7 @@ def _fit_worker_group(
     import ray.train
     from ray.train.torch import TorchConfig, TorchTrainer
 
+    from arena.training.epoch_logger import EpochLogger
     from arena.training.worker import train_worker
 
     use_gpu = resources.gpus_per_worker > 0
@@ -322,7 +323,8 @@ def _fit_worker_group(
             storage_path=settings.storage,
             failure_config=ray.train.FailureConfig(max_failures=spec.resources.max_failures),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
-            callbacks=list(callbacks) or None,
+            # MLflow gets an epoch once its checkpoint is registered, before a Tune scheduler sees it.
+            callbacks=[EpochLogger(settings.tracking_uri, config["run_id"]), *callbacks],
             worker_runtime_env={"env_vars": _worker_environment(settings)},
         ),
     )

@@ -73,14 +73,25 @@ class Reporter:
         with checkpoint.as_directory() as folder:
             yield Path(folder)
 
-    def report(self, metrics: dict[str, Any], epoch: int, write: Callable[[Path], None] | None) -> None:
-        """Report one epoch; `write(folder)` saves its checkpoint (rank 0 only, None elsewhere)."""
+    def report(
+        self, metrics: dict[str, Any], epoch: int, write: Callable[[Path], None] | None,
+        log_epoch: Callable[[], None] | None = None,
+    ) -> None:
+        """Report one epoch; `write(folder)` saves its checkpoint and `log_epoch()` logs it to MLflow (rank 0 only).
+
+        When the epoch reaches MLflow: on a worker group, the driver's `EpochLogger` logs it once
+        Train has registered its checkpoint (`log_epoch` is not called here); in a lane, right after
+        its checkpoint is stored; in a Tune trial, just before the report, since the scheduler may
+        stop the trial as soon as it sees it.
+        """
         if write is None:
             import ray.train
 
             ray.train.report(metrics, checkpoint=None)
             return
         if self.to == "tune":
+            if log_epoch is not None:
+                log_epoch()
             self._report_to_tune(metrics, write)
             return
         with tempfile.TemporaryDirectory(prefix="arena-ckpt-") as folder:
@@ -90,8 +101,10 @@ class Reporter:
 
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder),
                                  checkpoint_dir_name=checkpoint_name(epoch))
-            else:
-                self._persist(Path(folder), epoch)
+                return
+            self._persist(Path(folder), epoch)
+        if log_epoch is not None:
+            log_epoch()
 
     def _report_to_tune(self, metrics: dict[str, Any], write: Callable[[Path], None]) -> None:
         import ray.tune

@@ -1,9 +1,12 @@
 """The Ray Train worker: a thin shell around `TrainingSession` (the Ray boundary on the worker side).
 
-Rank 0 logs each epoch to MLflow, then saves a checkpoint and reports it (`arena.training.reporting`
-decides how: to Train's worker group, to a Tune trial, or to arena's own storage in local mode). A
-worker lost between the two is restarted from the previous checkpoint and trains that epoch again;
-`log_epochs` skips epochs MLflow already has, so no epoch is ever logged twice.
+Rank 0 saves a checkpoint each epoch and reports it; `arena.training.reporting` decides how (to
+Train's worker group, to a Tune trial, or to arena's own storage in local mode) and when the epoch
+reaches MLflow. On a worker group the driver's `EpochLogger` logs the epoch once Ray Train has
+registered its checkpoint, so MLflow never holds an epoch that a retry could train again: a worker
+lost before its report is restarted from the previous checkpoint, and the epoch MLflow gets is the
+one training continued from. A restarted rank 0 fills in, from the checkpoint's history, any epoch
+whose logging was lost with the driver.
 
 MLflow is imported when rank 0 first logs, after the first epoch, not before the first step:
 a worker's start-up is on the critical path of every run and every search trial.
@@ -11,6 +14,7 @@ a worker's start-up is on the critical path of every run and every search trial.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import tempfile
@@ -19,14 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import ray
+import ray.train
 import torch
 
+from arena.errors import ArenaError
 from arena.spec import parse_spec
 from arena.training.checkpoint import load_checkpoint, save_checkpoint
-from arena.training.reporting import reporter_from
+from arena.training.reporting import Reporter, reporter_from
 from arena.training.session import TrainingSession, build_session
 
 PROGRESS_EVERY_SECONDS = 1.0
+logger = logging.getLogger(__name__)
 
 
 class _ProgressSender:
@@ -71,6 +78,42 @@ def _worker_hosts(world_size: int) -> list[str]:
     return names
 
 
+def _kept_checkpoints(latest: ray.train.Checkpoint) -> list[ray.train.Checkpoint]:
+    """The latest checkpoint, then the older ones Ray Train kept beside it (newest first)."""
+    import pyarrow.fs
+
+    parent = str(Path(latest.path).parent)
+    selector = pyarrow.fs.FileSelector(parent, allow_not_found=True)
+    siblings = sorted(
+        (info.path for info in latest.filesystem.get_file_info(selector)
+         if info.type == pyarrow.fs.FileType.Directory and Path(info.path).name.startswith("epoch_")),
+        reverse=True,
+    )
+    older = [ray.train.Checkpoint(path, filesystem=latest.filesystem) for path in siblings if Path(path).name < Path(latest.path).name]
+    return [latest, *older]
+
+
+def _resume(session: TrainingSession, reporter: Reporter) -> list[str]:
+    """Load the latest readable checkpoint, falling back to older kept ones; return a warning per unreadable one."""
+    if reporter.to != "train":
+        with reporter.resume_folder() as folder:
+            if folder is not None:
+                session.load_state_dict(load_checkpoint(folder))
+        return []
+    latest = ray.train.get_checkpoint()
+    if latest is None:
+        return []
+    warnings = []
+    for checkpoint in _kept_checkpoints(latest):
+        try:
+            with checkpoint.as_directory() as folder:
+                session.load_state_dict(load_checkpoint(Path(folder)))
+            return warnings
+        except ArenaError as error:  # torn or corrupt: try the one before
+            warnings.append(f"skipped checkpoint {Path(checkpoint.path).name}: {error}")
+    raise ArenaError(f"no readable checkpoint to continue from: {'; '.join(warnings)}")
+
+
 def worker_device(gpus_per_worker: int, *, local: bool = False) -> torch.device:
     """This worker's device: the first of the GPUs Ray gave it, or the CPU.
 
@@ -90,7 +133,7 @@ def worker_device(gpus_per_worker: int, *, local: bool = False) -> torch.device:
 def train_worker(config: dict[str, Any]) -> dict[str, Any] | None:
     """Train the job in `config["spec"]`: on a Ray Train worker, or in local mode (see `reporting`).
 
-    In local mode it returns the last epoch's metrics and where its final checkpoint is.
+    In local mode it returns the last epoch's metrics (and, in a Tune trial, its final checkpoint).
     """
     reporter = reporter_from(config)
     rank, world_size = reporter.rank_and_world()
@@ -101,36 +144,37 @@ def train_worker(config: dict[str, Any]) -> dict[str, Any] | None:
         torch.cuda.set_device(device)
     session = build_session(spec, home=Path(config["home"]), rank=rank, world_size=world_size, device=device)
     hosts = _worker_hosts(world_size)  # every rank takes part
-    with reporter.resume_folder() as folder:
-        if folder is not None:
-            session.load_state_dict(load_checkpoint(folder))
+    warnings = _resume(session, reporter)
     tracking_uri, run_id = config["tracking_uri"], config["run_id"]
+    progress = _ProgressSender(config.get("progress_board"), config.get("namespace"), session, world_size) if rank == 0 else None
+    for warning in warnings if rank == 0 else ():
+        logger.warning(warning)
+        progress.send(warning=warning)
     if rank == 0 and session.history:
         from arena.tracking import run_log
 
         run_log.log_epochs(tracking_uri, run_id, session.history)
-    progress = _ProgressSender(config.get("progress_board"), config.get("namespace"), session, world_size) if rank == 0 else None
+        progress.send(resumed_after=session.epoch)
     first_step_tagged = False
     metrics: dict[str, Any] = {}
     while session.epoch < spec.train.epochs:
         row = session.run_epoch(on_step=progress.on_step if progress else None)
         metrics = {key: value for key, value in row.items() if isinstance(value, (int, float))}
+        _maybe_inject_failure(rank, session.epoch, "before-report")
         if rank == 0:
-            # MLflow first, the report last: a Tune scheduler may stop the trial as soon as it sees
-            # the report, and the epoch must be logged by then.
             from arena.tracking import run_log
 
-            run_log.log_epochs(tracking_uri, run_id, session.history)
             if not first_step_tagged and progress.first_step_at is not None:
                 run_log.set_tags(tracking_uri, run_id, {
                     "arena.first_step_at": f"{progress.first_step_at:.3f}", "arena.worker_hosts": ",".join(hosts),
                 })
                 first_step_tagged = True
             progress.send(epoch_done=row)
-            reporter.report(metrics, session.epoch, lambda folder: save_checkpoint(folder, session.state_dict()))
+            reporter.report(metrics, session.epoch, lambda folder: save_checkpoint(folder, session.state_dict()),
+                            log_epoch=lambda: run_log.log_epochs(tracking_uri, run_id, session.history))
         else:
             reporter.report(metrics, session.epoch, None)
-        _maybe_inject_failure(rank, session.epoch)
+        _maybe_inject_failure(rank, session.epoch, "after-report")
     if reporter.to == "train":
         return None
     outcome: dict[str, Any] = {"metrics": {**metrics, "epoch": session.epoch}}
@@ -143,12 +187,19 @@ def train_worker(config: dict[str, Any]) -> dict[str, Any] | None:
     return outcome
 
 
-def _maybe_inject_failure(rank: int, epoch: int) -> None:
-    """Crash this worker once, for fault-tolerance tests: ARENA_FAIL_ONCE=<marker file>:<rank>:<epoch>."""
+def _maybe_inject_failure(rank: int, epoch: int, moment: str) -> None:
+    """Crash this worker once, for fault-tolerance tests.
+
+    ARENA_FAIL_ONCE=<marker file>:<rank>:<epoch>[:before-report]: after the epoch is reported
+    (the default), or after it is trained but before its checkpoint is reported.
+    """
     setting = os.environ.get("ARENA_FAIL_ONCE")
     if not setting:
         return
+    wanted = "after-report"
+    if setting.endswith(":before-report"):
+        setting, wanted = setting.removesuffix(":before-report"), "before-report"
     marker, fail_rank, fail_epoch = setting.rsplit(":", 2)
-    if rank == int(fail_rank) and epoch == int(fail_epoch) and not os.path.exists(marker):
-        Path(marker).write_text(f"worker rank {rank} killed after epoch {epoch}\n")
+    if moment == wanted and rank == int(fail_rank) and epoch == int(fail_epoch) and not os.path.exists(marker):
+        Path(marker).write_text(f"worker rank {rank} killed at epoch {epoch} ({moment})\n")
         os._exit(1)  # a hard crash, as a lost process looks to Ray
