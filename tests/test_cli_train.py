@@ -11,11 +11,14 @@ import yaml
 BIN = Path(sys.executable).parent
 
 
-def run_arena(*args: str, env_home: Path) -> subprocess.CompletedProcess:
+def run_arena(*args: str, env_home: Path, ray_address: str | None = "127.0.0.1:1") -> subprocess.CompletedProcess:
     import os
 
-    env = {**os.environ, "ARENA_HOME": str(env_home), "RAY_ADDRESS": "127.0.0.1:1"}
+    env = {**os.environ, "ARENA_HOME": str(env_home)}
     env.pop("ARENA_TRACKING_URI", None)
+    env.pop("RAY_ADDRESS", None)
+    if ray_address is not None:
+        env["RAY_ADDRESS"] = ray_address
     return subprocess.run([str(BIN / "arena"), *args], capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -27,11 +30,16 @@ def test_bad_spec_exits_2_naming_each_field_and_writes_nothing(tmp_path: Path) -
         "train": {"epochs": 1, "batch_size": 8, "precision": "fp16"},
     }))
     home = tmp_path / "home"
-    result = run_arena("train", str(spec), env_home=home)
+    result = run_arena("train", str(spec), env_home=home, ray_address=None)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "model: unknown model 'resnet5O'" in result.stderr and "resnet50" in result.stderr
     assert "data.root" in result.stderr and "train.precision" in result.stderr
+    assert not (home / "mlflow.db").exists() and not (home / "ray_results").exists()
+    # On a cluster the data is checked on the worker hosts, which read it, not where the driver runs.
+    on_cluster = run_arena("train", str(spec), env_home=home)
+    assert on_cluster.returncode == 2 and "model: unknown model" in on_cluster.stderr
+    assert "data.root" not in on_cluster.stderr
     assert not (home / "mlflow.db").exists() and not (home / "ray_results").exists()
 
 

@@ -16,14 +16,13 @@ def write_epoch(epoch: int):
 
 def test_local_mode_keeps_the_last_two_checkpoints_in_trains_layout(tmp_path: Path) -> None:
     reporter = Reporter(to="local", storage=str(tmp_path / "storage"), run_id="run1")
-    with reporter.resume_folder() as folder:
-        assert folder is None  # a fresh run
+    assert reporter.latest_checkpoint() is None  # a fresh run
     for epoch in (1, 2, 3):
         reporter.report({"val_top1_error": 50.0 - epoch}, epoch, write_epoch(epoch))
     kept = sorted(path.name for path in (tmp_path / "storage" / "run1").iterdir())
     assert kept == [checkpoint_name(2), checkpoint_name(3)] == ["epoch_0002", "epoch_0003"]
-    with reporter.resume_folder() as folder:
-        assert (folder / "checkpoint.pt").read_text() == "epoch 3"
+    with reporter.latest_checkpoint().as_directory() as folder:
+        assert (Path(folder) / "checkpoint.pt").read_text() == "epoch 3"
     copy = copy_latest_checkpoint(str(tmp_path / "storage"), "run1")
     assert copy is not None and (copy / "checkpoint.pt").read_text() == "epoch 3"
     assert copy_latest_checkpoint(str(tmp_path / "storage"), "another-run") is None
@@ -37,3 +36,20 @@ def test_local_mode_only_where_no_worker_group_is_needed() -> None:
     assert not runs_in_local_mode(1, 0, 3, in_trial=False)  # worker retries need Train's controller
     assert runs_in_local_mode(1, 0, 3, in_trial=True)  # in a search, Tune restarts the trial instead
     assert not runs_in_local_mode(1, 0, 0, in_trial=True, allowed=False)  # resources.local_mode: false
+
+
+def test_a_corrupt_latest_local_checkpoint_falls_back_to_the_one_before(tmp_path: Path, arena_env) -> None:
+    from arena.spec import parse_spec
+    from arena.training import worker
+    from arena.training.checkpoint import save_checkpoint
+    from arena.training.session import build_session
+
+    spec = parse_spec({"name": "c", "model": "resnet18", "data": {"dataset": "synthetic", "image_size": 16, "num_classes": 10},
+                       "train": {"epochs": 3, "batch_size": 8}})
+    session = build_session(spec, home=arena_env.home)
+    reporter = Reporter(to="local", storage=str(tmp_path / "storage"), run_id="run1")
+    reporter.report({}, 1, lambda folder: save_checkpoint(folder, {**session.state_dict(), "epoch": 1, "history": [{"epoch": 1}]}))
+    reporter.report({}, 2, lambda folder: (folder / "checkpoint.pt").write_bytes(b"torn in half"))
+    fresh = build_session(spec, home=arena_env.home)
+    warnings = worker._resume(fresh, reporter)
+    assert fresh.epoch == 1 and len(warnings) == 1 and warnings[0].startswith("skipped checkpoint epoch_0002")

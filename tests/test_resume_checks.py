@@ -98,6 +98,7 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_the_one_before(arena_env, mon
 
     from arena.training import worker
     from arena.training.checkpoint import save_checkpoint
+    from arena.training.reporting import Reporter
     from arena.training.session import build_session
 
     session = build_session(digits_spec(), home=arena_env.home)
@@ -108,12 +109,12 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_the_one_before(arena_env, mon
     (run_folder / "epoch_0002" / "checkpoint.pt").write_bytes(b"torn in half")
     monkeypatch.setattr(ray.train, "get_checkpoint", lambda: ray.train.Checkpoint(str(run_folder / "epoch_0002")))
     fresh = build_session(digits_spec(), home=arena_env.home)
-    warnings = worker._resume(fresh)
+    warnings = worker._resume(fresh, Reporter(to="train"))
     assert fresh.epoch == 1 and fresh.history == [{"epoch": 1}]
     assert len(warnings) == 1 and warnings[0].startswith("skipped checkpoint epoch_0002: cannot read checkpoint")
     (run_folder / "epoch_0001" / "checkpoint.pt").write_bytes(b"")
     with pytest.raises(ArenaError, match="no readable checkpoint to continue from"):
-        worker._resume(build_session(digits_spec(), home=arena_env.home))
+        worker._resume(build_session(digits_spec(), home=arena_env.home), Reporter(to="train"))
 
 
 def test_a_failed_upload_ends_the_run_failed_and_no_local_copy_stays(arena_env, run: str, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001

@@ -314,6 +314,8 @@ def test_asha_ranks_nas_trials_by_each_epochs_reward(arena_env, monkeypatch) -> 
     gflops = candidate.price.gflops
     assert [row["reward"] for row in reported] == pytest.approx([reward(accuracy_of(e), gflops, 0.002, -0.07) for e in errors])
     assert type(trials.report_callback(trials.VAL_ERROR, config)) is ray_train.TuneReportCallback
+    # A trial in local mode reports to Tune itself, with the same reward added to each epoch.
+    assert trials._scored(metric, config, {"val_top1_error": 40.0})["reward"] == pytest.approx(reported[-1]["reward"])
 
     # With latency as the objective, the reward weighs the measured milliseconds.
     latency_spec = parse_nas_spec(tiny_nas(objective={"kind": "latency", "target": 5.0, "w_over": -1.0}))

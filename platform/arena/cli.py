@@ -170,9 +170,8 @@ def train(
 ) -> None:
     """Validate job specs and train them with Ray Train (RAY_ADDRESS, or a local Ray)."""
     from arena.errors import SpecError
-    from arena.settings import load_settings
     from arena.spec import load_spec
-    from arena.training.launcher import check_jobs, describe_batch, run_lineup, run_training
+    from arena.training.launcher import run_lineup, run_training
 
     specs, problems = [], []
     for path in spec_paths:
@@ -184,13 +183,13 @@ def train(
         raise SpecError(problems, source="job spec" if len(spec_paths) == 1 else "job specs")
     if resume and len(specs) > 1:
         raise ArenaError("--resume takes exactly one SPEC.yaml")
-    check_jobs(specs, load_settings())  # before the batch lines: a bad spec prints its one error alone
-    for spec in specs:
-        err.print(describe_batch(spec), highlight=False, markup=False)
+    def announce(line: str) -> None:  # once every check has passed: a bad spec prints its one error alone
+        err.print(line, highlight=False, markup=False)
+
     if len(specs) == 1:
-        results = [run_training(specs[0], resume_run_id=resume, force_resume=force, verbose=verbose)]
+        results = [run_training(specs[0], resume_run_id=resume, force_resume=force, verbose=verbose, announce=announce)]
     else:
-        results = run_lineup(specs, verbose=verbose)
+        results = run_lineup(specs, verbose=verbose, announce=announce)
     if format is ResultFormat.json:
         _print_json(results[0].to_json() if len(results) == 1 else [r.to_json() for r in results])
         return

@@ -36,7 +36,7 @@ from arena.settings import Settings, load_settings, settings_environment
 from arena.spec import JobSpec, parse_spec
 from arena.tracking import run_log, search_log
 from arena.training import ray_driver
-from arena.training.placement import WorkerResources
+from arena.training.placement import runs_in_local_mode
 
 if TYPE_CHECKING:
     from ray.train import Checkpoint
@@ -197,20 +197,19 @@ class _ProgressCallback(tune.Callback):
         self.progress(f"trial {trial.config['candidate']}: failed")
 
 
-def trial_resources(request: TrialRequest, settings: Settings) -> tuple[WorkerResources, dict[str, float]]:
-    """The trial's plan, and what its Tune actor asks for: the worker itself in local mode, else a driver's sliver."""
-    resources = ray_driver.plan_resources(request.spec, settings, in_trial=True)
-    if not resources.local:
-        return resources, {"CPU": DRIVER_CPUS}
-    actor = {"CPU": resources.cpus_per_worker}
-    if resources.gpus_per_worker:
-        actor["GPU"] = float(resources.gpus_per_worker)
-    return resources, actor
+def trial_actor_resources(spec: JobSpec, settings: Settings) -> dict[str, float]:
+    """What a trial's Tune actor asks for: the worker itself in local mode, else a driver's sliver."""
+    wanted = spec.resources
+    if not runs_in_local_mode(wanted.workers, wanted.gpus_per_worker, wanted.max_failures, in_trial=True,
+                              allowed=wanted.local_mode):
+        return {"CPU": DRIVER_CPUS}
+    cpus = wanted.cpus_per_worker or ray_driver.plan_resources(spec, settings, in_trial=True).cpus_per_worker
+    return {"CPU": cpus, **({"GPU": float(wanted.gpus_per_worker)} if wanted.gpus_per_worker else {})}
 
 
 def trials_that_fit(request: TrialRequest, settings: Settings) -> int:
     """How many trials of this size the connected cluster holds at once (at least one)."""
-    resources, actor = trial_resources(request, settings)
+    resources = ray_driver.plan_resources(request.spec, settings, in_trial=True)
     driver = 0.0 if resources.local else DRIVER_CPUS
     total = ray.cluster_resources()
     fits = math.floor(total.get("CPU", 0) / (resources.workers * resources.cpus_per_worker + driver) + 1e-9)
@@ -250,7 +249,7 @@ def build_tuner(
             _drive_trial, specs={r.id: r.spec.model_dump(mode="json") for r in requests}, kind=kind,
             parent_run_id=parent_run_id, environment=settings_environment(settings), metric=metric,
         ),
-        trial_resources(requests[0], settings)[1],
+        trial_actor_resources(requests[0].spec, settings),
     )
     return tune.Tuner(
         trainable,

@@ -183,13 +183,19 @@ def run_training(
     show_progress: bool = True,
     in_trial: bool = False,
     trial_score: Callable[[Mapping[str, Any]], Mapping[str, float]] | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> TrainResult:
-    """Check `spec`, then train it with Ray Train V2 in one MLflow run (new, or `resume_run_id`'s)."""
+    """Check `spec`, then train it with Ray Train V2 in one MLflow run (new, or `resume_run_id`'s).
+
+    Once every check has passed, `announce` gets the job's batch split and scaled lr.
+    """
     settings = settings or load_settings()
     check_job(spec, settings)
     if resume_run_id:
         check_resume(spec, settings, resume_run_id, force=force_resume)
     cluster.probe(settings)
+    if announce is not None:
+        announce(describe_batch(spec))
     # While Ray starts: import torch, Ray Train and MLflow, and open the MLflow store (a first
     # use creates its tables). The run itself is created only once the cluster can take the job.
     preloading = cluster.preload(then=lambda: _prepare_store(spec, settings))
@@ -227,7 +233,8 @@ def run_training(
 
 
 def run_lineup(
-    specs: Sequence[JobSpec], settings: Settings | None = None, *, verbose: bool = False
+    specs: Sequence[JobSpec], settings: Settings | None = None, *, verbose: bool = False,
+    announce: Callable[[str], None] | None = None,
 ) -> list[TrainResult]:
     """Check every spec first (all problems together), then train them on one Ray.
 
@@ -240,6 +247,8 @@ def run_lineup(
     settings = settings or load_settings()
     check_jobs(specs, settings)
     cluster.probe(settings)
+    for spec in specs if announce is not None else ():
+        announce(describe_batch(spec))
     preloading = cluster.preload()
     started_ray = cluster.connect(settings, verbose=verbose)
     try:

@@ -14,10 +14,9 @@ Ray Train V2 runs the same function (`arena.training.worker.train_worker`) three
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -53,25 +52,19 @@ class Reporter:
         context = ray.train.get_context()
         return context.get_world_rank(), context.get_world_size()
 
-    @contextlib.contextmanager
-    def resume_folder(self) -> Iterator[Path | None]:
-        """The folder of the checkpoint to resume from, or None for a fresh start."""
-        if self.to == "local":
-            yield self._latest_local()
-            return
+    def latest_checkpoint(self) -> Any:
+        """The newest checkpoint to resume from (a `ray.train.Checkpoint`), or None for a fresh start."""
         if self.to == "tune":
             import ray.tune
 
-            checkpoint = ray.tune.get_checkpoint()
-        else:
-            import ray.train
+            return ray.tune.get_checkpoint()
+        import ray.train
 
-            checkpoint = ray.train.get_checkpoint()
-        if checkpoint is None:
-            yield None
-            return
-        with checkpoint.as_directory() as folder:
-            yield Path(folder)
+        if self.to == "train":
+            return ray.train.get_checkpoint()
+        filesystem, run_folder = self._filesystem()
+        found = self._checkpoints(filesystem, run_folder)
+        return ray.train.Checkpoint(found[-1], filesystem=filesystem) if found else None
 
     def report(
         self, metrics: dict[str, Any], epoch: int, write: Callable[[Path], None] | None,
@@ -145,19 +138,6 @@ class Reporter:
 
         entries = filesystem.get_file_info(fs.FileSelector(run_folder, allow_not_found=True))
         return sorted(e.path for e in entries if e.type == fs.FileType.Directory and e.base_name.startswith("epoch_"))
-
-    def _latest_local(self) -> Path | None:
-        from pyarrow import fs
-
-        filesystem, run_folder = self._filesystem()
-        found = self._checkpoints(filesystem, run_folder)
-        if not found:
-            return None
-        if isinstance(filesystem, fs.LocalFileSystem):
-            return Path(found[-1])
-        copy = Path(tempfile.mkdtemp(prefix="arena-resume-"))
-        fs.copy_files(found[-1], str(copy), source_filesystem=filesystem, destination_filesystem=fs.LocalFileSystem())
-        return copy
 
 
 def copy_latest_checkpoint(storage: str, run_id: str) -> Path | None:

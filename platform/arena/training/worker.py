@@ -95,12 +95,7 @@ def _kept_checkpoints(latest: ray.train.Checkpoint) -> list[ray.train.Checkpoint
 
 def _resume(session: TrainingSession, reporter: Reporter) -> list[str]:
     """Load the latest readable checkpoint, falling back to older kept ones; return a warning per unreadable one."""
-    if reporter.to != "train":
-        with reporter.resume_folder() as folder:
-            if folder is not None:
-                session.load_state_dict(load_checkpoint(folder))
-        return []
-    latest = ray.train.get_checkpoint()
+    latest = reporter.latest_checkpoint()
     if latest is None:
         return []
     warnings = []
