@@ -1,0 +1,156 @@
+"""The commands that reach a Ray cluster from the outside: submit, jobs, cluster check."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from arena.cli.base import AddressOption, ListFormat, ResultFormat, _print_json, app, cluster_app, jobs_app
+from arena.terminal import err, out
+
+
+@app.command("submit")
+def submit(
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="The job spec.")],
+    address: AddressOption = None,
+    set_: Annotated[list[str], typer.Option("--set", help="Override a spec field: key.path=value.")] = [],
+    wait: Annotated[bool, typer.Option("--wait", help="Stream the job's progress and exit with its status.")] = False,
+    check: Annotated[bool, typer.Option("--check/--no-check", help="Run `arena cluster check` for the spec first.")] = True,
+) -> None:
+    """Check the cluster for this job, then send it through the Jobs API; prints the job id."""
+    from arena.cluster import connect, first_error_line, job_logs, submit_checked, wait_for_job
+    from arena.errors import RunFailed
+
+    submission = submit_checked(spec_path, address, set_, check=check)
+    out.print(submission.job_id, highlight=False, markup=False)
+    travelled = ", ".join(submission.travelled) or "none (the job runs with the cluster's own settings)"
+    err.print(f"settings sent with the job: {travelled}", highlight=False, markup=False)
+    if submission.held_back:
+        err.print(f"kept on this machine: {', '.join(submission.held_back)} (machine-local, or holding a password)",
+                  highlight=False, markup=False)
+    if wait:
+        status = wait_for_job(connect(address), submission.job_id, follow_logs=True,
+                              printer=lambda line: err.out(line, highlight=False))
+        if status != "SUCCEEDED":
+            reason = first_error_line("".join(job_logs(address, submission.job_id)))
+            raise RunFailed(f"job {submission.job_id}: {status} ({reason})")
+        err.print(f"job {submission.job_id}: {status}", highlight=False, markup=False)
+
+
+
+@cluster_app.command("check")
+def cluster_check(
+    spec_path: Annotated[Optional[Path], typer.Argument(metavar="[SPEC.yaml]", help="Also check this job's data and resources.")] = None,
+    address: AddressOption = None,
+    set_: Annotated[list[str], typer.Option("--set", help="Override a spec field: key.path=value.")] = [],
+    format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
+) -> None:
+    """Token, nodes, the settings a job sees, shared storage, tracking from every node, the spec's data and resources."""
+    from arena.cluster import check_cluster_from_outside
+
+    result = check_cluster_from_outside(address, spec_path, set_)
+    if format is ResultFormat.json:
+        _print_json(result.to_json())
+    else:
+        out.print(_render_check(result), highlight=False, markup=False)
+    if not result.ok:
+        raise typer.Exit(2)
+
+
+def _render_check(result: object) -> str:
+    report = result.report
+    lines = [f"cluster {result.address}: the Jobs API answers and accepts the token"]
+    if report:
+        lines.append(f"{len(report['nodes'])} nodes on {report['hosts']} hosts:")
+        for node in report["nodes"]:
+            role = "head" if node["is_head"] else "worker"
+            tracking = "tracking ok" if not node["tracking_error"] else f"tracking: {node['tracking_error']}"
+            lines.append(f"  {node['host']} ({node['address']}, {role}): {node['cpus']:g} CPUs {node['gpus']:g} GPUs, {tracking}")
+        lines.append("settings a job sees:")
+        lines += [f"  {name}={value}" for name, value in sorted(report["settings"].items())]
+    lines.append(f"sent from here: {', '.join(result.travelled) or 'nothing'}"
+                 + (f"; kept here: {', '.join(result.held_back)}" if result.held_back else ""))
+    if result.ok:
+        lines.append("ok: a job would run")
+    else:
+        lines.append(f"{len(result.problems)} problem(s):")
+        lines += [f"  - {problem}" for problem in result.problems]
+    return "\n".join(lines)
+
+
+@cluster_app.command("report", hidden=True)
+def cluster_report(
+    spec_path: Annotated[Optional[Path], typer.Argument(metavar="[SPEC.yaml]")] = None,
+    set_: Annotated[list[str], typer.Option("--set")] = [],
+) -> None:
+    """Run the node checks from inside the cluster (what `arena cluster check` submits) and print the report."""
+    from arena.cluster.check import format_report_line
+    from arena.settings import load_settings
+    from arena.spec import load_spec
+    from arena.training.cluster_checks import check_cluster
+    from arena.training.ray_driver import connect, disconnect
+
+    spec = load_spec(spec_path, set_) if spec_path is not None else None
+    settings = load_settings()
+    started = connect(settings)
+    try:
+        report = check_cluster(spec, settings)
+    finally:
+        if started:
+            disconnect()
+    sys.stdout.write(format_report_line(report.to_json()) + "\n")
+
+
+@jobs_app.command("list")
+def jobs_list(
+    address: AddressOption = None,
+    format: Annotated[ListFormat, typer.Option("--format", help="Output format.")] = ListFormat.table,
+) -> None:
+    """arena's jobs on the cluster, oldest first."""
+    from arena.cluster import list_jobs
+
+    jobs = list_jobs(address)
+    if format is ListFormat.json:
+        _print_json(jobs)
+        return
+    table = Table(title="arena jobs")
+    for column in ("job_id", "status", "spec", "model", "start_time", "end_time"):
+        table.add_column(column)
+    for job in jobs:
+        table.add_row(*(str(job.get(column) or "-") for column in ("job_id", "status", "spec", "model", "start_time", "end_time")))
+    out.print(table)
+
+
+@jobs_app.command("status")
+def jobs_status(job_id: str, address: AddressOption = None) -> None:
+    """One job's status."""
+    from arena.cluster import job_status
+
+    _print_json(job_status(address, job_id))
+
+
+@jobs_app.command("logs")
+def jobs_logs(
+    job_id: str,
+    address: AddressOption = None,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep streaming until the job ends.")] = False,
+) -> None:
+    """A job's logs."""
+    from arena.cluster import job_logs
+
+    for chunk in job_logs(address, job_id, follow):
+        sys.stdout.write(chunk)
+        sys.stdout.flush()
+
+
+@jobs_app.command("stop")
+def jobs_stop(job_id: str, address: AddressOption = None) -> None:
+    """Stop a running job."""
+    from arena.cluster import stop_job
+
+    stopped = stop_job(address, job_id)
+    err.print(f"job {job_id}: {'stopping' if stopped else 'was not running'}", highlight=False)
