@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/arena data prepare digits
 	$(BIN)/arena train $(DEMO_JOBS:%=jobs/demo/%.yaml)
 	$(BIN)/arena leaderboard sync
-	$(BIN)/arena leaderboard show --view ilsvrc --dataset digits
+	$(BIN)/arena leaderboard show --view family --dataset digits
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -27,6 +27,7 @@ BENCHMARKS = {
     "input_pipeline": ["input_pipeline.py", "--repeats", "3"],
     "leaderboard": ["leaderboard.py"],
     "search_efficiency": ["search_efficiency.py"],
+    "trial_marginal": ["trial_marginal.py"],
     "imagenet_index": ["imagenet_index.py", "--repeats", "3"],
 }
 

@@ -144,6 +144,7 @@ def main() -> None:
     parser.add_argument("--ddp", action="store_true", help="also time 2 DDP workers (half the CPUs each) against 1")
     args = parser.parse_args()
     plain, loop_rates, arena_rates, arena_startups, plain_startups, ddp_rates = [], [], [], [], [], []
+    group_rates, group_startups = [], []
     for repeat in range(args.repeats):
         with tempfile.TemporaryDirectory(prefix="arena-bench-") as folder:
             folder = Path(folder)
@@ -154,12 +155,17 @@ def main() -> None:
             arena_rates.append(statistics.median(measured["images_per_second"][1:]))  # epoch 1 warms up
             arena_startups.append(measured["startup_seconds"])
             plain_startups.append(plain_ray_train_startup(folder, args.model, args.batch, args.image_size))
+            # The same single-worker job in a worker group of its own, as every job trained before local mode.
+            group = arena_run({**spec, "resources": {**spec["resources"], "local_mode": False}}, folder / "group")
+            group_rates.append(statistics.median(group["images_per_second"][1:]))
+            group_startups.append(group["startup_seconds"])
             if args.ddp and THREADS >= 2:
                 ddp = arena_run(job(args.model, args.image_size, args.batch, args.steps, epochs=3, workers=2), folder / "ddp")
                 ddp_rates.append(statistics.median(ddp["images_per_second"][1:]))
         print(f"repeat {repeat + 1}: plain {plain[-1]:.1f} img/s, arena loop without Ray {loop_rates[-1]:.1f} img/s, "
               f"arena {arena_rates[-1]:.1f} img/s, "
-              f"start-up arena {arena_startups[-1]:.1f} s vs plain Ray Train {plain_startups[-1]:.1f} s", file=sys.stderr)
+              f"start-up arena {arena_startups[-1]:.1f} s (a worker group: {group_startups[-1]:.1f} s) "
+              f"vs plain Ray Train {plain_startups[-1]:.1f} s", file=sys.stderr)
     rate_ratio = statistics.median(arena_rates) / statistics.median(plain)
     startup_ratio = statistics.median(arena_startups) / statistics.median(plain_startups)
     print(f"## Training overhead ({args.model}, {args.image_size} px, batch {args.batch}, {THREADS} threads, "
@@ -172,6 +178,12 @@ def main() -> None:
           f"{statistics.median(loop_rates) / statistics.median(plain):.3f} |")
     print(f"| seconds from launch to first step (arena train / plain Ray Train example; goal <= 0.5) | "
           f"{statistics.median(arena_startups):.1f} | {statistics.median(plain_startups):.1f} | {startup_ratio:.3f} |")
+    print(f"| seconds from launch to first step (arena train: local mode in a lane / a worker group of one) | "
+          f"{statistics.median(arena_startups):.1f} | {statistics.median(group_startups):.1f} | "
+          f"{statistics.median(arena_startups) / statistics.median(group_startups):.3f} |")
+    print(f"| steady-state images/s (arena train: local mode in a lane / a worker group of one) | "
+          f"{statistics.median(arena_rates):.1f} | {statistics.median(group_rates):.1f} | "
+          f"{statistics.median(arena_rates) / statistics.median(group_rates):.3f} |")
     if ddp_rates:
         print(f"| DDP images/s (2 workers x {THREADS // 2} CPUs / 1 worker x {THREADS} CPUs, both arena) | "
               f"{statistics.median(ddp_rates):.1f} | {statistics.median(arena_rates):.1f} | "

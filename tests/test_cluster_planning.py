@@ -173,3 +173,14 @@ def test_a_gpu_job_gives_up_after_the_stated_timeout(autoscaling_cluster: dict, 
     autoscaling_cluster["adds"] = False
     with pytest.raises(SpecError, match=r"within resources.scale_up_timeout_s \(0.2 s\)"):
         plan_resources(gpu_job(timeout=0.2), arena_env, say=lambda text: None)
+
+
+def test_on_an_autoscaling_cluster_workers_that_do_not_fit_yet_are_a_wait(arena_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = parse_spec({"name": "g", "model": "resnet18", "data": {"dataset": "synthetic"},
+                       "train": {"epochs": 1, "batch_size": 8}, "resources": {"workers": 2, "gpus_per_worker": 1}})
+    nodes = [NodeReport("head", "head", "10.0.0.1", 0, 0, True, markers_seen=["head"])]
+    monkeypatch.setattr(cluster_checks, "_autoscaling", lambda: False)
+    (problem,) = cluster_checks._problems(nodes, spec, arena_env, [HEAD])
+    assert problem.startswith("resources: 2 workers of at least 1 CPU and 1 GPU each do not fit")
+    monkeypatch.setattr(cluster_checks, "_autoscaling", lambda: True)  # `arena train` waits for the GPU nodes
+    assert cluster_checks._problems(nodes, spec, arena_env, [HEAD]) == []

@@ -326,3 +326,17 @@ def test_sync_full_from_the_command_line(arena_env, monkeypatch, capsys) -> None
             cli.main()
         assert exit_.value.code == 0
         assert said in capsys.readouterr().err
+
+
+def test_a_run_with_a_bare_old_dataset_tag_keeps_a_name_of_its_own() -> None:
+    from arena.leaderboard.sync import measured_row
+    from arena.tracking.query import RunRecord
+
+    def record(run_id: str, dataset: str) -> RunRecord:
+        return RunRecord(run_id, "arena", "r", "FINISHED", 0, 1, tags={"arena.model": "resnet50", "arena.dataset": dataset},
+                         metrics={"val_top1_error": 30.0})
+
+    # As migration 0003 renamed them, so a full sync never turns them back into one bare dataset.
+    assert measured_row(record("a" * 32, "imagefolder"), "uri")["dataset"] == "imagefolder-unverified-aaaaaaaaaaaa"
+    assert measured_row(record("b" * 32, "imagenet"), "uri")["dataset"] == "imagenet-unverified-bbbbbbbbbbbb"
+    assert measured_row(record("c" * 32, "imagenet-1k"), "uri")["dataset"] == "imagenet-1k"

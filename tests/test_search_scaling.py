@@ -196,7 +196,7 @@ def test_a_nas_family_costs_about_target_to_the_phi(arena_env) -> None:
 def test_a_scaled_nas_family_is_priced_registered_built_and_trainable(arena_env, capsys) -> None:
     import torch
 
-    from arena.cli import models_show
+    from arena.cli.zoo import models_show
     from arena.models import build, count_gflops, get_model_info
     from arena.search.pricing import price_model
     from arena.search.scaling_search import build_family, enumerate_candidates, price_architectures

@@ -20,11 +20,6 @@ class Settings:
     ray_address: str | None
     mlflow_ui_url: str
 
-    @property
-    def is_local_storage(self) -> bool:
-        """True when ARENA_STORAGE is a plain path (not a bucket URI such as s3:// or gs://)."""
-        return "://" not in self.storage or self.storage.startswith("file://")
-
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read the settings from `environ` (the process environment by default)."""

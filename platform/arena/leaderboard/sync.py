@@ -104,6 +104,16 @@ def _remove(connection: Connection, tracking_uri: str, run_ids: set[str]) -> int
     return removed
 
 
+UNVERIFIED_TAGS = ("imagefolder", "imagenet")
+"""Bare dataset tags of runs from before datasets were named (see migration 0003)."""
+
+
+def dataset_name(record: RunRecord) -> str:
+    """The run's dataset as the leaderboard names it: a bare old tag gets a name of its own, as migration 0003 gave it."""
+    name = record.tags.get("arena.dataset") or record.params.get("data.dataset") or "unknown"
+    return f"{name}-unverified-{record.run_id[:12]}" if name in UNVERIFIED_TAGS else name
+
+
 def measured_row(record: RunRecord, tracking_uri: str) -> dict[str, Any] | None:
     """The measured_results row for an arena run; None for runs the leaderboard does not rank."""
     tags, params, metrics = record.tags, record.params, record.metrics
@@ -121,7 +131,7 @@ def measured_row(record: RunRecord, tracking_uri: str) -> dict[str, Any] | None:
         "run_id": record.run_id,
         "model": model,
         "family": tags.get("arena.family") or "unknown",
-        "dataset": tags.get("arena.dataset") or params.get("data.dataset") or "unknown",
+        "dataset": dataset_name(record),
         "kind": kind,
         "image_size": _number(params.get("data.image_size"), int),
         "epochs": _number(params.get("train.epochs"), int),

@@ -293,6 +293,10 @@ def run_trials(
     Tune prints its experiment banner with plain print() even at verbose=0: it is dropped unless
     `verbose`, and then goes to stderr, so stdout stays free for the search's JSON.
     """
+    if settings.ray_address is not None:  # the data, storage and tracking every trial needs, once, on the nodes
+        from arena.training.launcher import check_on_nodes
+
+        check_on_nodes(requests[0].spec, settings)
     tuner = build_tuner(
         requests, tuning, settings, kind=kind, parent_run_id=parent_run_id, progress=progress, searcher=searcher,
         metric=metric,

@@ -125,9 +125,15 @@ def _problems(
         problems += [f"{problem} (on {node.host})" for problem in node.data_problems]
     if spec is not None and capacities is not None:
         _, misfit = plan_workers(capacities, spec.resources.workers, spec.resources.cpus_per_worker, spec.resources.gpus_per_worker)
-        if misfit:
+        if misfit and not _autoscaling():  # an autoscaler adds the nodes: `arena train` waits for them
             problems.append(misfit)
     return problems
+
+
+def _autoscaling() -> bool:
+    from arena.training.ray_driver import autoscaler_running
+
+    return autoscaler_running()
 
 
 def _storage_problems(nodes: list[NodeReport], settings: Settings, hosts: int) -> list[str]:

@@ -6,8 +6,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
-import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -20,7 +18,7 @@ from arena.data.layout import check_data, dataset_identity
 from arena.errors import ArenaError, RunFailed, SpecError
 from arena.settings import Settings, load_settings
 from arena.spec import JobSpec, spec_to_yaml
-from arena.training import ray_driver as cluster
+from arena.training import ray_driver
 from arena.training.resume import DRIVER_TAG, check_resume, driver_tag
 
 
@@ -193,32 +191,32 @@ def run_training(
     check_job(spec, settings)
     if resume_run_id:
         check_resume(spec, settings, resume_run_id, force=force_resume)
-    cluster.probe(settings)
+    ray_driver.probe(settings)
     if announce is not None:
         announce(describe_batch(spec))
     # While Ray starts: import torch, Ray Train and MLflow, and open the MLflow store (a first
     # use creates its tables). The run itself is created only once the cluster can take the job.
-    preloading = cluster.preload(then=lambda: _prepare_store(spec, settings))
-    started_ray = cluster.connect(settings, verbose=verbose)
+    preloading = ray_driver.preload(then=lambda: _prepare_store(spec, settings))
+    started_ray = ray_driver.connect(settings, verbose=verbose)
     try:
         preloading.result()
         from arena.tracking import run_log
 
-        if settings.ray_address is not None and not in_trial:  # a search checks the cluster once, not per trial
+        if settings.ray_address is not None and not in_trial:  # a search checks the nodes once (`run_trials`)
             check_on_nodes(spec, settings)
-        resources = cluster.plan_resources(spec, settings, in_trial=in_trial)
+        resources = ray_driver.plan_resources(spec, settings, in_trial=in_trial)
         run_id = _reopen_run(settings, resume_run_id) if resume_run_id else _open_run(
             spec, settings, kind, parent_run_id, extra_tags
         )
         try:
-            result = cluster.fit(spec, settings, run_id, resources, callbacks=callbacks, show_progress=show_progress,
+            result = ray_driver.fit(spec, settings, run_id, resources, callbacks=callbacks, show_progress=show_progress,
                                  in_trial=in_trial, trial_score=trial_score)
         except KeyboardInterrupt:
             run_log.set_status(settings.tracking_uri, run_id, "KILLED")
             raise
         except Exception as error:
             run_log.set_status(settings.tracking_uri, run_id, "FAILED")
-            raise RunFailed(f"run {run_id} ({spec.name}) failed: {cluster.describe_failure(error)}") from error
+            raise RunFailed(f"run {run_id} ({spec.name}) failed: {ray_driver.describe_failure(error)}") from error
         _finish_run(settings, run_id, spec.name, result.checkpoint_dir)
         metrics = result.metrics
         return TrainResult(
@@ -229,7 +227,7 @@ def run_training(
         )
     finally:
         if started_ray:
-            cluster.disconnect()
+            ray_driver.disconnect()
 
 
 def run_lineup(
@@ -246,14 +244,14 @@ def run_lineup(
     """
     settings = settings or load_settings()
     check_jobs(specs, settings)
-    cluster.probe(settings)
+    ray_driver.probe(settings)
     for spec in specs if announce is not None else ():
         announce(describe_batch(spec))
-    preloading = cluster.preload()
-    started_ray = cluster.connect(settings, verbose=verbose)
+    preloading = ray_driver.preload()
+    started_ray = ray_driver.connect(settings, verbose=verbose)
     try:
         preloading.result()
-        lanes = cluster.lineup_lanes(specs)
+        lanes = ray_driver.lineup_lanes(specs)
         if lanes == 1:
             return [run_training(spec, settings, verbose=verbose) for spec in specs]
         pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="arena-lineup")
@@ -268,4 +266,4 @@ def run_lineup(
         return [future.result() for future in futures]
     finally:
         if started_ray:
-            cluster.disconnect()
+            ray_driver.disconnect()
