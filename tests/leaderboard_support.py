@@ -61,7 +61,7 @@ def log_run(
     gpus_per_worker: int = 0,
     end_ms: int | None = None,
 ) -> str:
-    """Create a FINISHED run the way arena's training logs one (DESIGN.md); return its id."""
+    """Create a FINISHED run the way arena's training logs one (docs/mlflow.md); return its id."""
     from mlflow.entities import Metric, Param
 
     tags = {"arena.model": model, "arena.family": family, "arena.dataset": dataset, "arena.kind": kind}

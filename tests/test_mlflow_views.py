@@ -60,7 +60,7 @@ def test_a_training_run_leaves_sortable_figures_in_a_tagged_experiment(arena_env
     run = client.get_run(run_id)
     assert run.data.metrics["model.params"] == 25557032 and run.data.metrics["model.gflops"] == 4.09
     assert run.data.metrics["best_val_top1_error"] == 12.5 and run.data.metrics["best_val_top5_error"] == 9.0  # each its own best
-    assert run.data.params["model.params"] == "25557032"  # the params DESIGN.md names stay
+    assert run.data.params["model.params"] == "25557032"  # the params docs/mlflow.md names stay
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags[KIND_TAG] == MODEL_TRAINING_KIND and VIEW_TAG in experiment.tags
 

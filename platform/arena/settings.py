@@ -1,4 +1,4 @@
-"""Paths and URIs from the environment (DESIGN.md, "Settings"); every variable is optional."""
+"""Paths and URIs from the environment (docs/settings.md); every variable is optional."""
 
 from __future__ import annotations
 

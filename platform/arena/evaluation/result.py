@@ -71,7 +71,7 @@ class EvaluationResult:
     """A weighted ensemble's member weights, normalised to sum to 1."""
 
     def to_json(self) -> dict[str, Any]:
-        """The DESIGN.md object (run_id, val_top1_error, val_top5_error, epochs) and the details."""
+        """The object docs/commands.md names (run_id, val_top1_error, val_top5_error, epochs) and the details."""
         payload: dict[str, Any] = {
             "run_id": self.run_id,
             "val_top1_error": self.val_top1_error,

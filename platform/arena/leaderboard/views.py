@@ -1,4 +1,4 @@
-"""The leaderboard's views: each a parameterised query returning plain dicts with DESIGN.md's field names.
+"""The leaderboard's views: each a parameterised query returning plain dicts with the field names docs/leaderboard.md lists.
 
 Measured figures always carry a `measured_` prefix and paper figures a `paper_` prefix, so the two
 never share a column. Best-run lookups are index seeks (ORDER BY top1_error LIMIT 1 per model or

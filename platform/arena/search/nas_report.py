@@ -1,4 +1,4 @@
-"""The result of `arena search nas`: its JSON object (DESIGN.md) and its readable tables."""
+"""The result of `arena search nas`: its JSON object (docs/commands.md) and its readable tables."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ class NasResult:
         return self.best.run_id
 
     def to_json(self) -> dict[str, Any]:
-        """The `arena search nas --format json` object (DESIGN.md, plus the objective, run ids and the priced-out)."""
+        """The `arena search nas --format json` object (docs/commands.md, plus the objective, run ids and the priced-out)."""
         payload = asdict(self)
         payload["target_gflops"] = self.target if self.objective == "flops" else None
         payload["target_latency_ms"] = self.target if self.objective == "latency" else None

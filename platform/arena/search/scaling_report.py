@@ -1,4 +1,4 @@
-"""The result of `arena search scaling`: its JSON object (DESIGN.md) and its readable tables."""
+"""The result of `arena search scaling`: its JSON object (docs/commands.md) and its readable tables."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ class ScalingResult:
         return next((row.run_id for row in won if row.run_id), None)
 
     def to_json(self) -> dict[str, Any]:
-        """The `arena search scaling --format json` object (DESIGN.md, plus run ids and the priced-out)."""
+        """The `arena search scaling --format json` object (docs/commands.md, plus run ids and the priced-out)."""
         return asdict(self)
 
 

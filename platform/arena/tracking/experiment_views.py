@@ -32,7 +32,7 @@ LEADERBOARD_VIEW_NAME = "Leaderboard"
 
 BEST_TOP1 = "best_val_top1_error"
 BEST_TOP5 = "best_val_top5_error"
-# The model's size, logged as params (text, DESIGN.md) and again as metrics, which MLflow sorts as numbers.
+# The model's size, logged as params (text, docs/mlflow.md) and again as metrics, which MLflow sorts as numbers.
 SIZE_METRICS = ("model.params", "model.gflops")
 LEADERBOARD_COLUMNS = (
     "tags.`arena.family`", "tags.`arena.dataset`", "metrics.`model.params`", "metrics.`model.gflops`",

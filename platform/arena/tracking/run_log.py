@@ -1,6 +1,6 @@
 """Write arena's runs to MLflow: one run per job, metrics once per epoch, spec and checkpoint artifacts.
 
-The contract (DESIGN.md): tags arena.model / arena.family / arena.dataset / arena.kind, params the
+The contract (docs/mlflow.md): tags arena.model / arena.family / arena.dataset / arena.kind, params the
 flattened spec plus model.params and model.gflops, metrics per epoch with step = epoch (from 1).
 For MLflow's runs table, model.params and model.gflops are metrics too (step 0) and each epoch adds
 best_val_top1_error and best_val_top5_error, the lowest so far: numbers it can sort.

@@ -1,6 +1,6 @@
 """MLflow for searches: the parent run's results, its charts, and trial runs a scheduler cut short.
 
-A search is one parent run with a nested run per trial (DESIGN.md). The trials open and close their
+A search is one parent run with a nested run per trial (docs/mlflow.md). The trials open and close their
 own runs through the training path; a trial that the scheduler stops early is killed mid-run, so
 the search closes its run here afterwards.
 """

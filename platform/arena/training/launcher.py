@@ -24,7 +24,7 @@ from arena.training.resume import DRIVER_TAG, check_resume, driver_tag
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What `arena train --format json` prints (DESIGN.md)."""
+    """What `arena train --format json` prints (docs/commands.md)."""
 
     run_id: str
     val_top1_error: float | None
@@ -102,7 +102,7 @@ def check_jobs(specs: Sequence[JobSpec], settings: Settings) -> None:
 
 
 def run_tags(spec: JobSpec, kind: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The arena.* tags of a run (DESIGN.md)."""
+    """The arena.* tags of a run (docs/mlflow.md)."""
     info = models.get_model_info(spec.model)
     return {
         "arena.model": spec.model,
@@ -114,7 +114,7 @@ def run_tags(spec: JobSpec, kind: str, extra: dict[str, str] | None = None) -> d
 
 
 def run_params(spec: JobSpec) -> dict[str, str]:
-    """The flattened spec plus the model's size (DESIGN.md)."""
+    """The flattened spec plus the model's size (docs/mlflow.md)."""
     info = models.get_model_info(spec.model)
     params = spec.flat()
     params["data.image_size"] = str(spec.data.image_size or info.input.resolution)

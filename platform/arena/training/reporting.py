@@ -14,7 +14,6 @@ Ray Train V2 runs the same function (`arena.training.worker.train_worker`) three
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -40,8 +39,6 @@ class Reporter:
     run_id: str = ""
     score: Callable[[Mapping[str, Any]], Mapping[str, float]] | None = None
     """Local mode in a Tune trial: adds the search's own metric (say, the NAS reward) to each report."""
-    last_folder: Path | None = None
-    """Local mode in a Tune trial: the newest checkpoint reported, kept as the run's final one."""
 
     def rank_and_world(self) -> tuple[int, int]:
         """(this worker's rank, the number of workers)."""
@@ -102,15 +99,12 @@ class Reporter:
     def _report_to_tune(self, metrics: dict[str, Any], write: Callable[[Path], None]) -> None:
         import ray.tune
 
-        # The trial's driver is this same process: the newest checkpoint stays on disk as the run's
-        # final one (`last_folder`), and the one before it goes.
-        folder = Path(tempfile.mkdtemp(prefix="arena-final-"))
-        write(folder)
-        scored = {**metrics, **(self.score(metrics) if self.score else {})}
-        ray.tune.report(scored, checkpoint=ray.tune.Checkpoint.from_directory(str(folder)))
-        if self.last_folder is not None:
-            shutil.rmtree(self.last_folder, ignore_errors=True)
-        self.last_folder = folder
+        # Tune copies the checkpoint into the trial's storage before `report` returns; the scheduler
+        # may stop the trial right after, so nothing of it may stay behind in /tmp.
+        with tempfile.TemporaryDirectory(prefix="arena-ckpt-") as folder:
+            write(Path(folder))
+            scored = {**metrics, **(self.score(metrics) if self.score else {})}
+            ray.tune.report(scored, checkpoint=ray.tune.Checkpoint.from_directory(folder))
 
     def _filesystem(self) -> tuple[Any, str]:
         from pyarrow import fs

@@ -71,7 +71,7 @@ class TrainingSession:
         return min(steps, cap) if cap else steps
 
     def run_epoch(self, on_step: StepCallback | None = None) -> dict[str, float]:
-        """Train and evaluate the next epoch; return its metrics (the DESIGN.md names)."""
+        """Train and evaluate the next epoch; return its metrics (the names docs/mlflow.md lists)."""
         train = self.spec.train
         sampler = self.train_loader.sampler
         if hasattr(sampler, "set_epoch"):  # DistributedSampler or the repeated-augmentation sampler

@@ -173,11 +173,9 @@ def train_worker(config: dict[str, Any]) -> dict[str, Any] | None:
     if reporter.to == "train":
         return None
     outcome: dict[str, Any] = {"metrics": {**metrics, "epoch": session.epoch}}
-    if reporter.to == "tune":  # this process is the trial's driver too: the final checkpoint, here
-        final = reporter.last_folder
-        if final is None:  # resumed after its last epoch: nothing was reported this time
-            final = Path(tempfile.mkdtemp(prefix="arena-final-"))
-            save_checkpoint(final, session.state_dict())
+    if reporter.to == "tune":  # this process is the trial's driver too: the final checkpoint, here (the launcher removes it)
+        final = Path(tempfile.mkdtemp(prefix="arena-final-"))
+        save_checkpoint(final, session.state_dict())
         outcome["checkpoint_dir"] = str(final)
     return outcome
 
