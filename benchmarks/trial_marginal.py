@@ -77,6 +77,7 @@ def main() -> int:
         finally:
             if started_ray:
                 ray_driver.disconnect()
+    print(f"## One more search trial (FIFO grids of resnet18 on digits at 16 px, 1 epoch x {args.steps} steps a trial)\n")
     print("| trials run as | 1 trial (s) | N | N trials (s) | one more trial (s) |")
     print("|---|---|---|---|---|")
     for label, one, many, more, marginal in rows:

@@ -37,6 +37,7 @@ from arena.spec import JobSpec, parse_spec
 from arena.tracking import run_log, search_log
 from arena.training import ray_driver
 from arena.training.placement import runs_in_local_mode
+from arena.training.reporting import CHECKPOINTS_KEPT
 
 if TYPE_CHECKING:
     from ray.train import Checkpoint
@@ -266,6 +267,8 @@ def build_tuner(
             callbacks=[_ProgressCallback(progress, epochs, metric)],
             # Local mode has no worker-group retries: Tune restarts a failed trial from its last checkpoint.
             failure_config=tune.FailureConfig(max_failures=max(r.spec.resources.max_failures for r in requests)),
+            # A local-mode trial reports its checkpoints to Tune, which would keep every epoch's.
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
         ),
     )
 
