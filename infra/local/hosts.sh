@@ -62,6 +62,18 @@ make_switch() {
   ip -n "$SWITCH" link set br0 up
 }
 
+# The folders under /tmp that hosts must still see: this repository and the PATH's own (a virtualenv).
+software_under_tmp() {
+  local entry repo
+  repo=$(cd "$HERE/../.." && pwd -P)
+  {
+    echo "$repo"
+    tr ':' '\n' <<<"$PATH" | while read -r entry; do
+      [[ -d $entry ]] && (cd "$entry" && pwd -P)
+    done
+  } | awk -v repo="$repo" '/^\/tmp\// && (index($0, repo "/") != 1) { print }' | sort -u | tr '\n' ' '
+}
+
 # add HOST [shared]: a namespace on the switch, and an init process that holds its private mounts.
 add_host() {
   local name=$1 shared=${2:-} ns index port folder
@@ -87,6 +99,8 @@ add_host() {
   if [[ $shared == shared ]]; then mkdir -p "$folder/mnt/shared"; fi
   # The init process: PID 1 of the host. Binds come first: the private /tmp hides the state folder.
   # shellcheck disable=SC2016  # the script's $1.. are its own arguments
+  # The software (this repository, its virtualenv) stays visible where it is, even under /tmp: each such
+  # folder is bound into the private /tmp before that replaces the machine's (rbind keeps the binds).
   ip netns exec "$ns" unshare --uts --mount --pid --fork --mount-proc --propagation private \
     bash -c '
       set -e
@@ -95,11 +109,15 @@ add_host() {
       mount --bind "$3/home" /home
       mount --bind "$3/mnt" /mnt
       if [ "$4" = shared ]; then mount --bind "$2/shared" /mnt/shared; fi
-      mount --bind "$3/tmp" /tmp
+      for keep in $5; do
+        mkdir -p "$3/tmp${keep#/tmp}"
+        mount --bind "$keep" "$3/tmp${keep#/tmp}"
+      done
+      mount --rbind "$3/tmp" /tmp
       trap "exit 0" TERM
       echo ready >"/home/arena/.host-ready"
       while :; do sleep 3600 & wait $! || true; done
-    ' _ "$(hostname_of "$name")" "$DIR" "$folder" "$shared" </dev/null >"$folder/init.log" 2>&1 &
+    ' _ "$(hostname_of "$name")" "$DIR" "$folder" "$shared" "$(software_under_tmp)" </dev/null >"$folder/init.log" 2>&1 &
   local outer=$! waited
   for ((waited = 0; waited < 100; waited++)); do
     [[ -e $folder/home/arena/.host-ready ]] && break
