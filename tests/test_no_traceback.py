@@ -89,7 +89,7 @@ def check_spec_tree(tree: object, home: Path, overrides: list[str] = (), *, expe
     """Load a tree as a spec file and check it as `arena train` does: a JobSpec or an ArenaError, nothing else."""
     from arena.settings import load_settings
     from arena.spec import load_spec
-    from arena.training.launcher import check_job
+    from arena.training.checks import check_job
 
     path = home / "spec.yaml"
     try:

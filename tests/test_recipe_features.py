@@ -12,7 +12,8 @@ from torch import nn
 from arena.data.transforms import build_train_transform
 from arena.models import get_model_info
 from arena.spec import AugmentSpec, OptimizerSpec, ScheduleSpec, parse_spec
-from arena.training.launcher import check_job, describe_batch
+from arena.training.checks import check_job
+from arena.training.launcher import describe_batch
 from arena.training.loop import train_one_epoch
 from arena.training.optim import build_optimizer, build_scheduler, set_batchnorm_momentum, step_scheduler
 from arena.training.session import build_session

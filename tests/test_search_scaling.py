@@ -201,7 +201,7 @@ def test_a_scaled_nas_family_is_priced_registered_built_and_trainable(arena_env,
     from arena.search.pricing import price_model
     from arena.search.scaling_search import build_family, enumerate_candidates, price_architectures
     from arena.spec import parse_spec
-    from arena.training.launcher import check_job
+    from arena.training.checks import check_job
 
     name = save_nas_base(arena_env.home)
     spec = parse_scaling_spec(tiny_search(base={**tiny_search()["base"], "model": name}))

@@ -28,7 +28,7 @@ from arena.settings import Settings, load_settings
 from arena.spec import JobSpec, flatten, parse_spec
 from arena.tracking import run_log, search_log
 from arena.training import ray_driver
-from arena.training.launcher import check_job
+from arena.training.checks import check_job
 
 KIND_SEARCH = "scaling-search"
 KIND_TRIAL = "scaling-trial"

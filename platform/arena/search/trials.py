@@ -297,7 +297,7 @@ def run_trials(
     `verbose`, and then goes to stderr, so stdout stays free for the search's JSON.
     """
     if settings.ray_address is not None:  # the data, storage and tracking every trial needs, once, on the nodes
-        from arena.training.launcher import check_on_nodes
+        from arena.training.checks import check_on_nodes
 
         check_on_nodes(requests[0].spec, settings)
     tuner = build_tuner(
