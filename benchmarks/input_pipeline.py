@@ -17,7 +17,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,22 +24,9 @@ import torch
 from PIL import Image
 
 from arena import models
-from arena.data.decoding import DECODERS
 from arena.data.imagefolder import ImageFolderDataset
 from arena.data.transforms import build_train_transform
 from arena.spec import AugmentSpec
-
-
-@dataclass(frozen=True)
-class BenchmarkContract:
-    """The ResNet-style ImageNet input contract."""
-
-    resolution: int = 224
-    crop_pct: float = 0.875
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
-    interpolation: str = "bilinear"
-    min_input: int = 32
 
 
 def write_images(folder: Path, count: int, size: tuple[int, int], suffix: str) -> list[Path]:
@@ -95,7 +81,7 @@ def main() -> None:
     parser.add_argument("--model", default="resnet50", help="the consumer the decoders are set against")
     args = parser.parse_args()
     torch.set_num_threads(1)  # a DataLoader worker decodes on one thread
-    transform = build_train_transform(BenchmarkContract(), AugmentSpec(), args.image_size)
+    transform = build_train_transform(models.get_model_info(args.model).input, AugmentSpec(), args.image_size)
     consumed = training_images_per_second(args.model, args.image_size, batch=8, repeats=args.repeats)
     print(f"## Input pipeline (one core; {args.images} images per case, median of {args.repeats})\n")
     print(f"{args.model} trains at **{consumed:.1f} images/s** on one thread at {args.image_size} px (batch 8).\n")

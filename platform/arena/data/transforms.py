@@ -50,7 +50,8 @@ def eval_resize_size(contract: InputContract, image_size: int) -> int:
     return math.floor(image_size / contract.crop_pct)
 
 
-def _to_normalised_tensor(contract: InputContract) -> list[Callable]:
+def to_normalised_tensor(contract: InputContract) -> list[Callable]:
+    """Image to float tensor in [0, 1], normalised by the model's mean and std: the last steps of every transform."""
     return [
         transforms.ToImage(),
         transforms.ToDtype(torch.float32, scale=True),
@@ -91,7 +92,7 @@ def build_train_transform(
     policy = _auto_augment(augment.auto_augment, interpolation)
     # Erasing works on the normalised tensor, so an erased patch holds random normalised values.
     erasing = [transforms.RandomErasing(p=augment.random_erasing, value="random")] if augment.random_erasing else []
-    return transforms.Compose(geometry + flip + policy + _to_normalised_tensor(contract) + erasing)
+    return transforms.Compose(geometry + flip + policy + to_normalised_tensor(contract) + erasing)
 
 
 def build_eval_transform(contract: InputContract, image_size: int) -> Transform:
@@ -101,7 +102,7 @@ def build_eval_transform(contract: InputContract, image_size: int) -> Transform:
         [
             transforms.Resize(eval_resize_size(contract, image_size), interpolation=interpolation),
             transforms.CenterCrop(image_size),
-            *_to_normalised_tensor(contract),
+            *to_normalised_tensor(contract),
         ]
     )
 

@@ -8,8 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-TOP_K = 5
-"""ILSVRC's top-5: a prediction counts as right when the label is among the five best classes."""
+from arena.training.metrics import top_k_misses
 
 
 @dataclass(frozen=True)
@@ -95,10 +94,7 @@ def score_predictions(
     """Top-1/top-5 error (percent), per-class errors and the `top` hardest classes of N x C scores."""
     count, classes = scores.shape
     assert count == labels.numel() and classes == len(folders) == len(names)
-    best = scores.topk(min(TOP_K, classes), dim=1).indices
-    hits = best.eq(labels.unsqueeze(1))
-    wrong1 = ~hits[:, 0]
-    wrong5 = ~hits.any(dim=1)
+    wrong1, wrong5 = top_k_misses(scores, labels)
     images = torch.bincount(labels, minlength=classes)
     errors1 = torch.bincount(labels[wrong1], minlength=classes)
     errors5 = torch.bincount(labels[wrong5], minlength=classes)

@@ -20,7 +20,7 @@ from arena.data import (
     prepare_digits,
 )
 from arena.data.layout import find_classes
-from arena.data.transforms import eval_resize_size, interpolation_of
+from arena.data.transforms import eval_resize_size, interpolation_of, to_normalised_tensor
 from arena.errors import ArenaError
 from arena.evaluation.loading import TrainedRun
 
@@ -41,14 +41,7 @@ class TenCrop:
                 transforms.TenCrop(image_size),
             ]
         )
-        self.to_tensor = transforms.Compose(
-            [
-                transforms.ToImage(),
-                transforms.ToDtype(torch.float32, scale=True),
-                transforms.Normalize(mean=list(contract.mean), std=list(contract.std)),
-                transforms.ToPureTensor(),
-            ]
-        )
+        self.to_tensor = transforms.Compose(to_normalised_tensor(contract))
 
     def __call__(self, image: object) -> Tensor:
         return torch.stack([self.to_tensor(view) for view in self.views(image)])

@@ -11,6 +11,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from arena.training.metrics import top_k_misses
 from arena.training.optim import adaptive_gradient_clip
 
 StepCallback = Callable[[int, int, float], None]
@@ -148,10 +149,9 @@ def evaluate(
             logits = model(images)
         logits = logits.float()
         loss_sum += criterion(logits, targets).item() * images.shape[0]
-        top = logits.topk(min(5, logits.shape[1]), dim=1).indices
-        hits = top.eq(targets.unsqueeze(1))
-        correct1 += hits[:, :1].any(dim=1).sum().item()
-        correct5 += hits.any(dim=1).sum().item()
+        wrong1, wrong5 = top_k_misses(logits, targets)
+        correct1 += images.shape[0] - wrong1.sum().item()
+        correct5 += images.shape[0] - wrong5.sum().item()
         count += images.shape[0]
     loss_sum, correct1, correct5, count = _all_reduce_sum([loss_sum, correct1, correct5, count], device)
     count = max(count, 1.0)
