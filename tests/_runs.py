@@ -10,7 +10,7 @@ from typing import Any
 from arena.settings import Settings
 from arena.spec import JobSpec, parse_spec, spec_to_yaml
 from arena.tracking import run_log
-from arena.training.checkpoint import save_checkpoint
+from arena.training.checkpoint import Checkpoint
 from arena.training.launcher import run_params, run_tags
 from arena.training.session import build_session
 
@@ -33,18 +33,18 @@ def train_and_record(settings: Settings, spec: JobSpec) -> str:
     session = build_session(spec, home=settings.home)
     while session.epoch < spec.train.epochs:
         session.run_epoch()
-    return record_checkpoint(settings, spec, session.state_dict(), history=session.history)
+    return record_checkpoint(settings, spec, session.to_checkpoint(), history=session.history)
 
 
 def record_checkpoint(
     settings: Settings,
     spec: JobSpec,
-    state: dict[str, Any] | None,
+    checkpoint: Checkpoint | None,
     *,
     history: Sequence[dict[str, float]] = (),
     tags: dict[str, str] | None = None,
 ) -> str:
-    """A FINISHED train run of `spec` holding `state` as its checkpoint (None: no checkpoint artifact)."""
+    """A FINISHED train run of `spec` holding `checkpoint` (None: no checkpoint artifact)."""
     uri = settings.tracking_uri
     run_id = run_log.start_run(
         uri, settings.artifact_root, experiment=spec.experiment, run_name=spec.name,
@@ -52,9 +52,9 @@ def record_checkpoint(
     )
     run_log.log_epochs(uri, run_id, history)
     run_log.log_text(uri, run_id, spec_to_yaml(spec), "spec.yaml")
-    if state is not None:
+    if checkpoint is not None:
         with tempfile.TemporaryDirectory() as folder:
-            save_checkpoint(Path(folder), state)
+            checkpoint.save(Path(folder))
             run_log.log_artifacts(uri, run_id, Path(folder), "checkpoint")
     run_log.set_status(uri, run_id, "FINISHED")
     return run_id

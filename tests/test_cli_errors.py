@@ -111,7 +111,7 @@ def test_ui_exits_with_mlflows_code(monkeypatch, capsys, arena_env) -> None:  # 
 def test_a_failed_run_exits_1_and_bad_input_2(monkeypatch, capsys, tmp_path: Path, arena_env) -> None:  # noqa: ANN001
     import arena.training.launcher as launcher
 
-    def fail(spec, **kwargs):  # noqa: ANN001, ANN003, ANN202
+    def fail(spec, settings, **kwargs):  # noqa: ANN001, ANN003, ANN202
         raise RunFailed(f"run 0123 ({spec.name}) failed: worker 0: RuntimeError: out of memory")
 
     monkeypatch.setattr(launcher, "run_training", fail)

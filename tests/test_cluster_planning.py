@@ -8,8 +8,9 @@ import torch
 from arena.cluster.check import first_error_line, format_report_line, parse_report
 from arena.settings import has_password, load_settings, masked, settings_environment, travelling_settings
 from arena.spec import parse_spec
-from arena.training import cluster_checks
-from arena.training.cluster_checks import NodeReport, tracking_is_file
+from arena.training import checks, node_inspection
+from arena.training.checks import tracking_is_file
+from arena.training.node_inspection import NodeReport
 from arena.training.placement import NodeCapacity, plan_workers
 
 HEAD = NodeCapacity("head", "10.0.0.1", cpus=0, gpus=0)
@@ -48,13 +49,13 @@ def report(node_id: str, host: str, markers: list[str], **extra: object) -> Node
 def test_storage_is_shared_only_when_every_host_reads_every_marker(arena_env) -> None:
     every = ["a", "b", "c"]
     shared = [report("a", "head", every), report("b", "w1", every), report("c", "w2", every)]
-    assert cluster_checks._storage_problems(shared, arena_env, hosts=3) == []
+    assert checks.storage_problems(shared, arena_env, hosts=3) == []
     private = [report("a", "head", ["a"]), report("b", "w1", ["b"]), report("c", "w2", every)]
-    (problem,) = cluster_checks._storage_problems(private, arena_env, hosts=3)
+    (problem,) = checks.storage_problems(private, arena_env, hosts=3)
     assert f"ARENA_STORAGE={arena_env.storage} is not shared" in problem and "missing on head, w1" in problem
-    assert cluster_checks._storage_problems(private, arena_env, hosts=1) == []  # nodes on one machine share its disk
+    assert checks.storage_problems(private, arena_env, hosts=1) == []  # nodes on one machine share its disk
     unwritable = [report("a", "head", [], storage_error="[Errno 13] Permission denied")]
-    (problem,) = cluster_checks._storage_problems(unwritable, arena_env, hosts=1)
+    (problem,) = checks.storage_problems(unwritable, arena_env, hosts=1)
     assert "cannot be written on head: [Errno 13] Permission denied" in problem
 
 
@@ -62,19 +63,19 @@ def test_a_file_tracking_uri_is_refused_on_several_hosts_only(arena_env, monkeyp
     assert tracking_is_file("sqlite:////x/mlflow.db") and tracking_is_file("/x/mlruns") and tracking_is_file("file:///x")
     assert not tracking_is_file("http://mlflow:5000") and not tracking_is_file("postgresql://db/mlflow")
     nodes = [report("a", "head", ["a", "b"]), report("b", "w1", ["a", "b"])]
-    problems = cluster_checks._problems(nodes, None, arena_env, None)
+    problems = checks.node_problems(nodes, None, arena_env, None)
     assert any(p.startswith("ARENA_TRACKING_URI=sqlite:///") and "MLflow tracking server" in p for p in problems)
     one_host = [NodeReport("a", "head", "10.0.0.1", 1, 0, True, markers_seen=["a", "b"]),
                 NodeReport("b", "w1", "10.0.0.1", 1, 0, False, markers_seen=["a", "b"])]
-    assert cluster_checks._problems(one_host, None, arena_env, None) == []
+    assert checks.node_problems(one_host, None, arena_env, None) == []
 
 
 def test_data_is_checked_only_where_workers_can_run() -> None:
     spec = parse_spec({"name": "g", "model": "resnet18", "data": {"dataset": "synthetic"},
                        "train": {"epochs": 1, "batch_size": 8}, "resources": {"workers": 1, "gpus_per_worker": 1}})
     nodes = [HEAD, NodeCapacity("cpu", "10.0.0.2", 8, 0), gpu_node("gpu")]
-    assert [node.node_id for node in cluster_checks._worker_nodes(nodes, spec)] == ["gpu"]
-    assert [node.node_id for node in cluster_checks._worker_nodes(nodes, None)] == ["cpu", "gpu"]
+    assert [node.node_id for node in node_inspection.worker_nodes(nodes, spec)] == ["gpu"]
+    assert [node.node_id for node in node_inspection.worker_nodes(nodes, None)] == ["cpu", "gpu"]
 
 
 def test_only_explicit_settings_travel_and_never_a_password() -> None:
@@ -156,10 +157,10 @@ def autoscaling_cluster(monkeypatch: pytest.MonkeyPatch) -> dict:
 
 
 def test_a_gpu_job_waits_for_the_autoscaler_and_says_so(autoscaling_cluster: dict, arena_env) -> None:
-    from arena.training.ray_driver import plan_resources
+    from arena.training.checks import check_resources
 
     said = []
-    plan = plan_resources(gpu_job(timeout=30), arena_env, say=said.append)
+    plan = check_resources(gpu_job(timeout=30), say=said.append)
     assert (plan.workers, plan.gpus_per_worker) == (2, 1)
     assert said and said[0].startswith("waiting up to 30 s for the autoscaler to add nodes")
     assert autoscaling_cluster["requests"][0] == [{"CPU": 1.0, "GPU": 1.0}] * 2  # it asked for the workers
@@ -168,19 +169,19 @@ def test_a_gpu_job_waits_for_the_autoscaler_and_says_so(autoscaling_cluster: dic
 
 def test_a_gpu_job_gives_up_after_the_stated_timeout(autoscaling_cluster: dict, arena_env) -> None:
     from arena.errors import SpecError
-    from arena.training.ray_driver import plan_resources
+    from arena.training.checks import check_resources
 
     autoscaling_cluster["adds"] = False
     with pytest.raises(SpecError, match=r"within resources.scale_up_timeout_s \(0.2 s\)"):
-        plan_resources(gpu_job(timeout=0.2), arena_env, say=lambda text: None)
+        check_resources(gpu_job(timeout=0.2), say=lambda text: None)
 
 
 def test_on_an_autoscaling_cluster_workers_that_do_not_fit_yet_are_a_wait(arena_env, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = parse_spec({"name": "g", "model": "resnet18", "data": {"dataset": "synthetic"},
                        "train": {"epochs": 1, "batch_size": 8}, "resources": {"workers": 2, "gpus_per_worker": 1}})
     nodes = [NodeReport("head", "head", "10.0.0.1", 0, 0, True, markers_seen=["head"])]
-    monkeypatch.setattr(cluster_checks, "_autoscaling", lambda: False)
-    (problem,) = cluster_checks._problems(nodes, spec, arena_env, [HEAD])
+    monkeypatch.setattr(checks, "_autoscaling", lambda: False)
+    (problem,) = checks.node_problems(nodes, spec, arena_env, [HEAD])
     assert problem.startswith("resources: 2 workers of at least 1 CPU and 1 GPU each do not fit")
-    monkeypatch.setattr(cluster_checks, "_autoscaling", lambda: True)  # `arena train` waits for the GPU nodes
-    assert cluster_checks._problems(nodes, spec, arena_env, [HEAD]) == []
+    monkeypatch.setattr(checks, "_autoscaling", lambda: True)  # `arena train` waits for the GPU nodes
+    assert checks.node_problems(nodes, spec, arena_env, [HEAD]) == []

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
 from arena.errors import ArenaError
-from arena.evaluation import ensemble_runs, evaluate_run, render_evaluation
+from arena.evaluation import EvalOptions, ensemble_runs, evaluate_run, render_evaluation
 from arena.evaluation.class_names import readable_names
 from arena.evaluation.fusion import fuse, resolve_weights
 from arena.evaluation.predict import shard_ranges
@@ -17,7 +18,7 @@ from arena.evaluation.result import score_predictions
 from arena.settings import Settings, load_settings
 from arena.spec import parse_spec, spec_to_yaml
 from arena.tracking import evaluation_log, run_log
-from arena.training.checkpoint import load_checkpoint
+from arena.training.checkpoint import Checkpoint
 from arena.training.session import build_session
 from _runs import all_run_ids, digits_spec, record_checkpoint, train_and_record
 
@@ -50,7 +51,7 @@ def logged_errors(settings: Settings, run_id: str) -> tuple[float, float]:
 
 def test_eval_matches_the_last_logged_epoch_and_is_recorded_as_a_nested_run(store: Settings, resnet_run: str) -> None:
     before = all_run_ids(store)
-    result = evaluate_run(resnet_run, store, top=3)
+    result = evaluate_run(resnet_run, store, EvalOptions(top=3))
     top1, top5 = logged_errors(store, resnet_run)
     assert result.val_top1_error == pytest.approx(top1, abs=0.01)
     assert result.val_top5_error == pytest.approx(top5, abs=0.01)
@@ -81,7 +82,7 @@ def test_eval_matches_the_last_logged_epoch_and_is_recorded_as_a_nested_run(stor
 
 
 def test_ten_crop_evaluates_every_image_ten_times(store: Settings, resnet_run: str) -> None:
-    result = evaluate_run(resnet_run, store, crops=10, top=0)
+    result = evaluate_run(resnet_run, store, EvalOptions(crops=10, top=0))
     assert result.crops == 10 and result.images == 360 and result.hardest == []
     assert 0.0 <= result.val_top5_error <= result.val_top1_error <= 100.0
     assert run_log.get_run_summary(store.tracking_uri, result.eval_run_id)["tags"]["arena.crops"] == "10"
@@ -102,7 +103,7 @@ def test_fusing_two_architectures_is_at_least_as_good_as_the_weaker(
         "arena.members": f"{resnet_run},{efficientnet_run}",
     }
     assert recorded["metrics"]["val_top1_error"] == pytest.approx(result.val_top1_error)
-    weighted = ensemble_runs([resnet_run, efficientnet_run], store, weights=[3, 1], top=0)
+    weighted = ensemble_runs([resnet_run, efficientnet_run], store, weights=[3, 1], options=EvalOptions(top=0))
     assert weighted.method == "weighted" and weighted.weights == [0.75, 0.25]
     assert run_log.get_run_summary(store.tracking_uri, weighted.run_id)["params"]["ensemble.weights"] == "0.75,0.25"
     assert "ensemble" in render_evaluation(weighted) and "weights 0.75, 0.25" in render_evaluation(weighted)
@@ -111,10 +112,10 @@ def test_fusing_two_architectures_is_at_least_as_good_as_the_weaker(
 def test_unusable_runs_raise_and_record_nothing(store: Settings, resnet_run: str) -> None:
     spec = digits_spec("resnet18", name="no-checkpoint")
     without = record_checkpoint(store, spec, None)
-    state = load_checkpoint(download(store, resnet_run))
+    checkpoint = Checkpoint.load(download(store, resnet_run))
     resnet34 = digits_spec("resnet34", name="renamed")
-    renamed = record_checkpoint(store, resnet34, {**state, "model_name": "resnet34", "spec_yaml": spec_to_yaml(resnet34)})
-    mistagged = record_checkpoint(store, spec, state, tags={"arena.model": "alexnet"})
+    renamed = record_checkpoint(store, resnet34, replace(checkpoint, model_name="resnet34", spec_yaml=spec_to_yaml(resnet34)))
+    mistagged = record_checkpoint(store, spec, checkpoint, tags={"arena.model": "alexnet"})
     before = all_run_ids(store)
     cases = [
         ("0123456789abcdef0123456789abcdef", "no MLflow run"),
@@ -138,13 +139,13 @@ def test_ensemble_members_must_share_the_val_set(store: Settings, resnet_run: st
         "data": {"dataset": "synthetic", "image_size": 32, "num_classes": 10, "val_size": 8},
         "train": {"epochs": 1, "batch_size": 8},
     })
-    untrained = record_checkpoint(store, spec, build_session(spec, home=store.home).state_dict())
+    untrained = record_checkpoint(store, spec, build_session(spec, home=store.home).to_checkpoint())
     before = all_run_ids(store)
     with pytest.raises(ArenaError, match=f"run {untrained} was validated on synthetic data"):
         ensemble_runs([resnet_run, untrained], store)
     (tmp_path / "val" / "cat").mkdir(parents=True)
     with pytest.raises(ArenaError, match="class folder.* not trained on: cat"):
-        evaluate_run(resnet_run, store, data_root=tmp_path)
+        evaluate_run(resnet_run, store, EvalOptions(data_root=tmp_path))
     assert all_run_ids(store) == before
 
 
@@ -196,8 +197,8 @@ def test_imagenet_wnids_get_readable_names_and_per_class_errors_add_up() -> None
 def test_sharded_evaluation_on_ray_matches_one_process(
     store: Settings, resnet_run: str, ray_head: str
 ) -> None:
-    local = evaluate_run(resnet_run, store, workers=1)
-    sharded = evaluate_run(resnet_run, load_settings({**env_of(store), "RAY_ADDRESS": ray_head}), workers=2)
+    local = evaluate_run(resnet_run, store, EvalOptions(workers=1))
+    sharded = evaluate_run(resnet_run, load_settings({**env_of(store), "RAY_ADDRESS": ray_head}), EvalOptions(workers=2))
     assert sharded.val_top1_error == local.val_top1_error
     assert sharded.val_top5_error == local.val_top5_error
     assert sharded.per_class == local.per_class

@@ -45,10 +45,10 @@ FETCH_CHECKPOINT = '''
 import json, sys, tempfile
 from pathlib import Path
 import mlflow
-from arena.training.checkpoint import load_checkpoint
+from arena.training.checkpoint import Checkpoint
 folder = mlflow.artifacts.download_artifacts(run_id=sys.argv[2], artifact_path="checkpoint", dst_path=tempfile.mkdtemp(), tracking_uri=sys.argv[1])
-state = load_checkpoint(Path(folder))
-print(json.dumps({"epoch": state["epoch"], "keys": sorted(state)}))
+checkpoint = Checkpoint.load(Path(folder))
+print(json.dumps({"epoch": checkpoint.epoch, "model": checkpoint.model_name}))
 '''
 
 pytestmark = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from arena.training.placement import runs_in_local_mode
@@ -41,14 +42,13 @@ def test_local_mode_only_where_no_worker_group_is_needed() -> None:
 def test_a_corrupt_latest_local_checkpoint_falls_back_to_the_one_before(tmp_path: Path, arena_env) -> None:
     from arena.spec import parse_spec
     from arena.training import worker
-    from arena.training.checkpoint import save_checkpoint
     from arena.training.session import build_session
 
     spec = parse_spec({"name": "c", "model": "resnet18", "data": {"dataset": "synthetic", "image_size": 16, "num_classes": 10},
                        "train": {"epochs": 3, "batch_size": 8}})
     session = build_session(spec, home=arena_env.home)
     reporter = Reporter(to="local", storage=str(tmp_path / "storage"), run_id="run1")
-    reporter.report({}, 1, lambda folder: save_checkpoint(folder, {**session.state_dict(), "epoch": 1, "history": [{"epoch": 1}]}))
+    reporter.report({}, 1, lambda folder: replace(session.to_checkpoint(), epoch=1, history=[{"epoch": 1}]).save(folder))
     reporter.report({}, 2, lambda folder: (folder / "checkpoint.pt").write_bytes(b"torn in half"))
     fresh = build_session(spec, home=arena_env.home)
     warnings = worker._resume(fresh, reporter)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from _runs import digits_spec, record_checkpoint
 from arena import cli
 from arena.errors import ArenaError, SpecError
 from arena.tracking import run_log
-from arena.training.resume import DRIVER_TAG, check_resume, checkpoint_epochs, driver_tag
+from arena.training.checks import check_resume
+from arena.training.resume import DRIVER_TAG, checkpoint_epochs, driver_tag
 
 
 @pytest.fixture
@@ -97,14 +99,12 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_the_one_before(arena_env, mon
     import ray.train
 
     from arena.training import worker
-    from arena.training.checkpoint import save_checkpoint
     from arena.training.reporting import Reporter
     from arena.training.session import build_session
 
     session = build_session(digits_spec(), home=arena_env.home)
-    state = session.state_dict()
     run_folder = Path(arena_env.storage) / "run"
-    save_checkpoint(run_folder / "epoch_0001", {**state, "epoch": 1, "history": [{"epoch": 1}]})
+    replace(session.to_checkpoint(), epoch=1, history=[{"epoch": 1}]).save(run_folder / "epoch_0001")
     (run_folder / "epoch_0002").mkdir()
     (run_folder / "epoch_0002" / "checkpoint.pt").write_bytes(b"torn in half")
     monkeypatch.setattr(ray.train, "get_checkpoint", lambda: ray.train.Checkpoint(str(run_folder / "epoch_0002")))

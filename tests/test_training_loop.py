@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from arena.spec import ScheduleSpec, parse_spec
-from arena.training.checkpoint import load_checkpoint, save_checkpoint
+from arena.training.checkpoint import Checkpoint
 from arena.training.loop import evaluate, train_one_epoch
 from arena.training.optim import adaptive_gradient_clip, build_ema, lr_factor
 from arena.training.session import build_session
@@ -126,12 +126,13 @@ def test_session_trains_two_steps_on_synthetic_and_resumes_from_its_checkpoint(t
     first = session.run_epoch()
     assert first["epoch"] == 1 and first["steps"] == 2
     assert set(first) >= {"train_loss", "val_loss", "val_top1_error", "val_top5_error", "images_per_second", "lr"}
-    save_checkpoint(tmp_path / "ckpt", session.state_dict())
-    state = load_checkpoint(tmp_path / "ckpt")
-    assert state["epoch"] == 1 and state["model_name"] == "resnet18" and "name: loop" in state["spec_yaml"]
-    assert not any(key.startswith(("module.", "_orig_mod.")) for key in state["model"])
+    session.to_checkpoint().save(tmp_path / "ckpt")
+    checkpoint = Checkpoint.load(tmp_path / "ckpt")
+    assert checkpoint.epoch == 1 and checkpoint.model_name == "resnet18" and "name: loop" in checkpoint.spec_yaml
+    assert not any(key.startswith(("module.", "_orig_mod.")) for key in checkpoint.model)
+    assert checkpoint.ema is not None and checkpoint.eval_weights is checkpoint.ema
     resumed = build_session(spec, home=tmp_path)
-    resumed.load_state_dict(state)
+    resumed.restore(checkpoint)
     assert resumed.epoch == 1 and resumed.history == session.history
     for key, value in resumed.model.state_dict().items():
         assert torch.equal(value, session.model.state_dict()[key])
@@ -150,4 +151,26 @@ def test_checkpoint_loading_refuses_a_torn_file(tmp_path: Path) -> None:
     from arena.errors import ArenaError
 
     with pytest.raises(ArenaError, match="cannot read checkpoint"):
-        load_checkpoint(tmp_path)
+        Checkpoint.load(tmp_path)
+
+
+def test_a_checkpoint_saved_as_a_plain_dict_loads_and_one_missing_fields_is_named(tmp_path: Path) -> None:
+    from arena.training.checkpoint import NotACheckpoint
+
+    fields = {"model": {"w": torch.ones(1)}, "optimizer": {}, "scheduler": {}, "epoch": 3, "best_val_top1_error": 9.5,
+              "history": [], "spec_yaml": "name: old", "model_name": "resnet18", "num_classes": 4, "class_names": list("abcd")}
+    torch.save(fields, tmp_path / "checkpoint.pt")  # what arena wrote before checkpoints were a record
+    checkpoint = Checkpoint.load(tmp_path)
+    assert checkpoint.epoch == 3 and checkpoint.scaler is None and checkpoint.eval_weights is checkpoint.model
+    torch.save({key: value for key, value in fields.items() if key not in {"optimizer", "class_names"}}, tmp_path / "checkpoint.pt")
+    with pytest.raises(NotACheckpoint, match="missing optimizer, class_names"):
+        Checkpoint.load(tmp_path)
+
+
+def test_top_k_misses_counts_the_label_among_the_best_classes() -> None:
+    from arena.training.metrics import top_k_misses
+
+    scores = torch.tensor([[0.9, 0.1, 0.0], [0.1, 0.2, 0.7], [0.5, 0.4, 0.1]])
+    wrong1, wrong2 = top_k_misses(scores, torch.tensor([0, 1, 2]), k=2)
+    assert wrong1.tolist() == [False, True, True] and wrong2.tolist() == [False, False, True]
+    assert top_k_misses(scores, torch.tensor([0, 1, 2]))[1].tolist() == [False, False, False]  # 3 classes < top-5

@@ -91,14 +91,14 @@ def cluster_report(
     from arena.cluster.check import format_report_line
     from arena.settings import load_settings
     from arena.spec import load_spec
-    from arena.training.cluster_checks import check_cluster
+    from arena.training.checks import cluster_report
     from arena.training.ray_driver import connect, disconnect
 
     spec = load_spec(spec_path, set_) if spec_path is not None else None
     settings = load_settings()
     started = connect(settings)
     try:
-        report = check_cluster(spec, settings)
+        report = cluster_report(spec, settings)
     finally:
         if started:
             disconnect()

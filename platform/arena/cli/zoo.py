@@ -115,6 +115,7 @@ def train(
 ) -> None:
     """Validate job specs and train them with Ray Train (RAY_ADDRESS, or a local Ray)."""
     from arena.errors import SpecError
+    from arena.settings import load_settings
     from arena.spec import load_spec
     from arena.training.launcher import run_lineup, run_training
 
@@ -131,10 +132,12 @@ def train(
     def announce(line: str) -> None:  # once every check has passed: a bad spec prints its one error alone
         err.print(line, highlight=False, markup=False)
 
+    settings = load_settings()
     if len(specs) == 1:
-        results = [run_training(specs[0], resume_run_id=resume, force_resume=force, verbose=verbose, announce=announce)]
+        results = [run_training(specs[0], settings, resume_run_id=resume, force_resume=force, verbose=verbose,
+                                announce=announce)]
     else:
-        results = run_lineup(specs, verbose=verbose, announce=announce)
+        results = run_lineup(specs, settings, verbose=verbose, announce=announce)
     if format is ResultFormat.json:
         _print_json(results[0].to_json() if len(results) == 1 else [r.to_json() for r in results])
         return
@@ -195,10 +198,10 @@ def evaluate(
     format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
 ) -> None:
     """Evaluate a trained run: top-1/top-5 error, per-class error and the hardest classes."""
-    from arena.evaluation import evaluate_run
+    from arena.evaluation import EvalOptions, evaluate_run
     from arena.settings import load_settings
 
-    result = evaluate_run(run_id, load_settings(), data_root=data, crops=crops, top=top, workers=workers)
+    result = evaluate_run(run_id, load_settings(), EvalOptions(data_root=data, crops=crops, top=top, workers=workers))
     _print_evaluation(result, format)
 
 
@@ -214,11 +217,11 @@ def ensemble(
     format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
 ) -> None:
     """Fuse several runs' predictions on the same val set (Trimps-Soushen style) and evaluate the fusion."""
-    from arena.evaluation import ensemble_runs
+    from arena.evaluation import EvalOptions, ensemble_runs
     from arena.settings import load_settings
 
-    result = ensemble_runs(run_ids, load_settings(), weights=weights, method=method, data_root=data,
-                           crops=crops, top=top, workers=workers)
+    result = ensemble_runs(run_ids, load_settings(), weights=weights, method=method,
+                           options=EvalOptions(data_root=data, crops=crops, top=top, workers=workers))
     _print_evaluation(result, format)
 
 

@@ -1,7 +1,7 @@
 """`arena cluster check`: from the laptop, would a job run on this cluster?
 
 The laptop reaches a cluster only through its Jobs API, so the node-by-node checks
-(`arena.training.cluster_checks`) run as a small job of their own, with the same working directory
+(`arena.training.checks.cluster_report`) run as a small job of their own, with the same working directory
 and travelling settings a real job would get; its report comes back in the job's log.
 """
 

@@ -19,11 +19,9 @@ from arena.errors import ArenaError, SpecError
 from arena.settings import Settings
 from arena.spec import JobSpec, parse_spec
 from arena.tracking import run_log
-from arena.training.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from arena.training.checkpoint import CHECKPOINT_FILE, Checkpoint, NotACheckpoint
 
 CHECKPOINT_ARTIFACT = f"checkpoint/{CHECKPOINT_FILE}"
-CHECKPOINT_KEYS = ("model", "model_name", "num_classes", "spec_yaml", "class_names")
-"""What a checkpoint must hold to be evaluated (training/session.py writes them all)."""
 MISMATCHES_NAMED = 3
 
 
@@ -72,24 +70,21 @@ class TrainedRun:
 def load_trained_run(run_id: str, settings: Settings) -> TrainedRun:
     """Fetch a run's checkpoint from MLflow and check it fits its model; ArenaError when it cannot."""
     summary = run_log.get_run_summary(settings.tracking_uri, run_id)
-    state = _download_checkpoint(run_id, settings)
-    missing = [key for key in CHECKPOINT_KEYS if key not in state]
-    if missing:
-        raise ArenaError(f"run {run_id}: its checkpoint is not an arena checkpoint (missing {', '.join(missing)})")
-    model_name = str(state["model_name"])
+    checkpoint = _download_checkpoint(run_id, settings)
+    model_name = checkpoint.model_name
     tagged = summary["tags"].get("arena.model")
     if tagged and tagged != model_name:
         raise ArenaError(
             f"run {run_id}: its checkpoint holds model {model_name!r} but the run is tagged "
             f"arena.model={tagged!r}; the checkpoint does not belong to this run"
         )
-    spec = _spec_of(run_id, state["spec_yaml"])
+    spec = _spec_of(run_id, checkpoint.spec_yaml)
     if spec.model != model_name:
         raise ArenaError(f"run {run_id}: its checkpoint holds model {model_name!r} but its spec names {spec.model!r}")
-    recipe = ModelRecipe(model_name, int(state["num_classes"]), spec.train.drop_rate, spec.train.drop_path_rate)
-    weights = state.get("ema") or state["model"]
+    recipe = ModelRecipe(model_name, int(checkpoint.num_classes), spec.train.drop_rate, spec.train.drop_path_rate)
+    weights = checkpoint.eval_weights
     model = load_weights(run_id, recipe, weights)
-    class_names = [str(name) for name in state["class_names"]]
+    class_names = [str(name) for name in checkpoint.class_names]
     if len(class_names) != recipe.num_classes:
         raise ArenaError(
             f"run {run_id}: its checkpoint names {len(class_names)} classes but the model has {recipe.num_classes}"
@@ -97,11 +92,11 @@ def load_trained_run(run_id: str, settings: Settings) -> TrainedRun:
     return TrainedRun(
         run_id=run_id, run_name=summary["run_name"] or run_id, experiment_id=summary["experiment_id"],
         tags=summary["tags"], params=summary["params"], spec=spec, recipe=recipe, weights=weights, model=model,
-        epochs=int(state.get("epoch", 0)), class_names=class_names,
+        epochs=int(checkpoint.epoch), class_names=class_names,
     )
 
 
-def _download_checkpoint(run_id: str, settings: Settings) -> dict[str, Any]:
+def _download_checkpoint(run_id: str, settings: Settings) -> Checkpoint:
     with tempfile.TemporaryDirectory(prefix="arena-eval-") as folder:
         try:
             path = run_log.download_artifacts(settings.tracking_uri, run_id, CHECKPOINT_ARTIFACT, Path(folder))
@@ -110,7 +105,12 @@ def _download_checkpoint(run_id: str, settings: Settings) -> dict[str, Any]:
                 f"run {run_id} has no checkpoint artifact ({CHECKPOINT_ARTIFACT}); only a training run "
                 "that finished an epoch can be evaluated"
             ) from None
-        return load_checkpoint(path)
+        try:
+            return Checkpoint.load(path)
+        except NotACheckpoint as error:
+            raise ArenaError(
+                f"run {run_id}: its checkpoint is not an arena checkpoint (missing {', '.join(error.missing)})"
+            ) from None
 
 
 def _spec_of(run_id: str, spec_yaml: Any) -> JobSpec:

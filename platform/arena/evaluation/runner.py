@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from torch.utils.data import Dataset
@@ -29,26 +29,40 @@ SHARD_MIN_IMAGES = 10_000
 """From this many val images on, a connected cluster evaluates in Ray tasks; below, one process is quicker."""
 
 
+@dataclass(frozen=True)
+class EvalOptions:
+    """How `arena eval` and `arena ensemble` measure: on which val set, with which crops, over how many tasks."""
+
+    data_root: Path | None = None
+    """Another image folder whose val/ to evaluate on; None: each run's own data."""
+    crops: int = 1
+    """1: the centre crop; 10: the four corners and the centre, and their mirror images."""
+    top: int = 10
+    """How many of the hardest classes to report."""
+    workers: int | None = None
+    """Ray tasks to shard the val set over; None: chosen by the val set's size."""
+
+    def check(self) -> None:
+        """Raise ArenaError for a `--top` or `--workers` out of range."""
+        if self.top < 0:
+            raise ArenaError(f"--top: {self.top} must be 0 or more")
+        if self.workers is not None and self.workers < 1:
+            raise ArenaError(f"--workers: {self.workers} must be 1 or more")
+
+
 def winner_val_error(run_id: str | None, settings: Settings) -> float | None:
     """A search winner's top-1 error on val/ (None when no trial finished): the one val figure a search reports."""
     return None if run_id is None else evaluate_run(run_id, settings).val_top1_error
 
 
-def evaluate_run(
-    run_id: str,
-    settings: Settings,
-    *,
-    data_root: Path | None = None,
-    crops: int = 1,
-    top: int = 10,
-    workers: int | None = None,
-) -> EvaluationResult:
-    """Evaluate a trained run's checkpoint on its val set (or `data_root`/val); record a nested eval run."""
-    _check_options(top, workers)
+def evaluate_run(run_id: str, settings: Settings, options: EvalOptions = EvalOptions()) -> EvaluationResult:
+    """Evaluate a trained run's checkpoint on its val set (or `options.data_root`/val); record a nested eval run."""
+    options.check()
+    data_root, crops = options.data_root, options.crops
     run = load_trained_run(run_id, settings)
     dataset = build_val_set(run, home=settings.home, data_root_override=data_root, crops=crops)
-    predictions = _predict(run, dataset, settings, crops=crops, workers=workers)
-    scores = _score(predictions, run.class_names, top)
+    predictions = _predict(run, dataset, settings, crops=crops, workers=options.workers)
+    scores = _score(predictions, run.class_names, options.top)
     tags = {
         "arena.model": run.recipe.model_name,
         "arena.family": run.tags.get("arena.family") or models.get_model_info(run.recipe.model_name).family,
@@ -75,13 +89,11 @@ def ensemble_runs(
     *,
     weights: Sequence[float] | None = None,
     method: str | None = None,
-    data_root: Path | None = None,
-    crops: int = 1,
-    top: int = 10,
-    workers: int | None = None,
+    options: EvalOptions = EvalOptions(),
 ) -> EvaluationResult:
     """Fuse trained runs' predictions on their shared val set (mean, weighted or vote); record an ensemble run."""
-    _check_options(top, workers)
+    options.check()
+    data_root, crops = options.data_root, options.crops
     ids = list(run_ids)
     if len(ids) < 2:
         raise ArenaError(f"ensemble: give at least two run ids (got {len(ids)})")
@@ -92,9 +104,9 @@ def ensemble_runs(
     normalised = resolve_weights(method, weights, len(ids))
     runs = [load_trained_run(run_id, settings) for run_id in ids]
     _check_shared_val_set(runs, settings, data_root)
-    members = _predict_members(runs, settings, data_root=data_root, crops=crops, workers=workers)
+    members = _predict_members(runs, settings, data_root=data_root, crops=crops, workers=options.workers)
     fused = Predictions(fuse([member.log_probs for member in members], method, normalised), members[0].labels)
-    scores = _score(fused, runs[0].class_names, top)
+    scores = _score(fused, runs[0].class_names, options.top)
     epochs = max(run.epochs for run in runs)
     tags = {
         "arena.model": "ensemble",
@@ -115,13 +127,6 @@ def ensemble_runs(
     )
     evaluation_log.finish_evaluation(settings.tracking_uri, ensemble_run_id, result.to_json())
     return result
-
-
-def _check_options(top: int, workers: int | None) -> None:
-    if top < 0:
-        raise ArenaError(f"--top: {top} must be 0 or more")
-    if workers is not None and workers < 1:
-        raise ArenaError(f"--workers: {workers} must be 1 or more")
 
 
 def _check_shared_val_set(runs: Sequence[TrainedRun], settings: Settings, data_root: Path | None) -> None:

@@ -35,7 +35,7 @@ from arena.search.spec import TuneSpec
 from arena.settings import Settings, load_settings, settings_environment
 from arena.spec import JobSpec, parse_spec
 from arena.tracking import run_log, search_log
-from arena.training import ray_driver
+from arena.training.checks import check_resources
 from arena.training.placement import runs_in_local_mode
 from arena.training.reporting import CHECKPOINTS_KEPT
 
@@ -204,13 +204,13 @@ def trial_actor_resources(spec: JobSpec, settings: Settings) -> dict[str, float]
     if not runs_in_local_mode(wanted.workers, wanted.gpus_per_worker, wanted.max_failures, in_trial=True,
                               allowed=wanted.local_mode):
         return {"CPU": DRIVER_CPUS}
-    cpus = wanted.cpus_per_worker or ray_driver.plan_resources(spec, settings, in_trial=True).cpus_per_worker
+    cpus = wanted.cpus_per_worker or check_resources(spec, in_trial=True).cpus_per_worker
     return {"CPU": cpus, **({"GPU": float(wanted.gpus_per_worker)} if wanted.gpus_per_worker else {})}
 
 
 def trials_that_fit(request: TrialRequest, settings: Settings) -> int:
     """How many trials of this size the connected cluster holds at once (at least one)."""
-    resources = ray_driver.plan_resources(request.spec, settings, in_trial=True)
+    resources = check_resources(request.spec, in_trial=True)
     driver = 0.0 if resources.local else DRIVER_CPUS
     total = ray.cluster_resources()
     fits = math.floor(total.get("CPU", 0) / (resources.workers * resources.cpus_per_worker + driver) + 1e-9)

@@ -1,18 +1,42 @@
-"""The checks a job passes before anything starts: spec, model, data, resources, and the cluster's nodes.
+"""Every check a job passes before it trains: spec, model, data, resume, the cluster's nodes, resources.
 
-`arena train`, the searches and `arena submit` call these; each raises every problem it finds
-together, as one SpecError.
+`arena train` (`launcher.run_training`), the searches and `arena submit` (whose check job runs
+`cluster_report` on the cluster) call these entry points, in this order:
+
+| entry point | when | finds |
+|---|---|---|
+| `check_job` / `check_jobs` | before Ray starts | model, data (without a cluster), image size, batch split, fp16 |
+| `check_resume` | `--resume RUN_ID` | the run exists, is the same model, its driver is gone, its checkpoints are kept |
+| `check_on_nodes` | on a cluster, once Ray is reached | data on the worker hosts, shared storage, the tracking server from every host |
+| `check_resources` | once Ray is reached | the workers fit the nodes (waiting for an autoscaler); local mode or a worker group |
+| `cluster_report` | `arena cluster check`, `arena submit` | the node checks and the resources, as a report that never raises |
+
+Each raises every problem it finds together (a SpecError, or an ArenaError for `--resume`). The
+tasks that look at each node run there (`node_inspection`); what their findings mean is here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from arena import models
 from arena.data.layout import check_data
 from arena.errors import ArenaError, SpecError
-from arena.settings import Settings
+from arena.settings import Settings, masked, settings_environment
 from arena.spec import JobSpec
+from arena.training.placement import NodeCapacity, WorkerResources, plan_workers, runs_in_local_mode
+from arena.training.resume import DRIVER_TAG, checkpoint_epochs, driver_is_alive
+from arena.training.reporting import CHECKPOINT_PREFIX
+
+if TYPE_CHECKING:  # node_inspection imports Ray: loaded only once a cluster is reached
+    from arena.training.node_inspection import ClusterReport, NodeReport
+
+FILE_TRACKING_SCHEMES = ("sqlite", "file", "")
+"""Tracking URIs that are a file on one host's disk: every host would write a store of its own."""
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def check_job(spec: JobSpec, settings: Settings) -> None:
@@ -25,7 +49,7 @@ def check_job(spec: JobSpec, settings: Settings) -> None:
         problems.append(f"model: {error}")
     if settings.ray_address is None:
         # On a cluster the data is read on the worker hosts, not where the driver runs (often a
-        # head without the dataset): `cluster_checks` looks for it there once Ray is reached.
+        # head without the dataset): `check_on_nodes` looks for it there once Ray is reached.
         problems += check_data(spec.data, home=settings.home)
     if info is not None and spec.data.image_size is not None and spec.data.image_size < info.input.min_input:
         problems.append(
@@ -44,15 +68,6 @@ def check_job(spec: JobSpec, settings: Settings) -> None:
         raise SpecError(problems)
 
 
-def check_on_nodes(spec: JobSpec, settings: Settings) -> None:
-    """On a cluster: the data on the worker hosts, shared storage, the tracking server from every host."""
-    from arena.training.cluster_checks import check_cluster
-
-    problems = check_cluster(spec, settings, resources=False).problems
-    if problems:
-        raise SpecError(problems)
-
-
 def check_jobs(specs: Sequence[JobSpec], settings: Settings) -> None:
     """Check every job; raise all their problems together, each prefixed by its job's name."""
     if len(specs) == 1:
@@ -66,3 +81,128 @@ def check_jobs(specs: Sequence[JobSpec], settings: Settings) -> None:
             problems += [f"{spec.name}: {problem}" for problem in error.problems]
     if problems:
         raise SpecError(problems, source="job specs")
+
+
+def check_resume(spec: JobSpec, settings: Settings, run_id: str, *, force: bool = False) -> None:
+    """Raise ArenaError unless run `run_id` can honestly continue with `spec` from a kept checkpoint."""
+    from arena.tracking import run_log
+
+    if not _RUN_ID.fullmatch(run_id):
+        raise ArenaError(f"--resume {run_id!r}: not an MLflow run id (32 hex digits)")
+    summary = run_log.get_run_summary(settings.tracking_uri, run_id)
+    logged_model = summary["tags"].get("arena.model")
+    if logged_model != spec.model:
+        raise SpecError([f"model: {spec.model!r} differs from the model of run {run_id} ({logged_model!r})"], "--resume")
+    if summary["status"] == "RUNNING" and not force:
+        tag = summary["tags"].get(DRIVER_TAG)
+        alive = driver_is_alive(tag)
+        if alive is not False:
+            where = f"its driver {tag.rsplit(':', 1)[0]} (host:pid)" if tag else "its driver"
+            how = "it is still running here" if alive else "check that the process is gone on that machine (ps -p PID), " \
+                "and for a submitted job that `arena jobs status ID` says FAILED or STOPPED"
+            raise ArenaError(
+                f"--resume {run_id}: the run is still RUNNING in MLflow, driven by {where}; {how}; "
+                "then add --force to resume it"
+            )
+    if not checkpoint_epochs(settings.storage, run_id):
+        raise ArenaError(
+            f"--resume {run_id}: no checkpoint of this run is left in ARENA_STORAGE={settings.storage} "
+            f"(looked in {run_id}/{CHECKPOINT_PREFIX}*); resuming would train again from epoch 0 into the same run: "
+            "start a new run instead, or point ARENA_STORAGE where its checkpoints are"
+        )
+
+
+def check_on_nodes(spec: JobSpec, settings: Settings) -> None:
+    """On a cluster: the data on the worker hosts, shared storage, the tracking server from every host."""
+    from arena.training.node_inspection import inspect_nodes
+
+    _, nodes = inspect_nodes(spec, settings)
+    problems = node_problems(nodes, spec, settings)
+    if problems:
+        raise SpecError(problems)
+
+
+def check_resources(
+    spec: JobSpec, *, in_trial: bool = False, say: Callable[[str], None] | None = None
+) -> WorkerResources:
+    """Size the workers against the cluster's nodes, and choose local mode or a worker group.
+
+    What cannot fit is a SpecError. On a cluster with an autoscaler, a job that does not fit yet
+    asks it for the nodes and waits for them up to `resources.scale_up_timeout_s`, saying so
+    through `say`.
+    """
+    import sys
+
+    from arena.training import ray_driver
+
+    wanted = spec.resources
+    plan, problem = ray_driver.node_plan(spec)
+    if plan is None and ray_driver.autoscaler_running():
+        plan, problem = ray_driver.wait_for_nodes(spec, problem or "", say or (lambda text: print(text, file=sys.stderr)))
+    if plan is None:
+        raise SpecError([problem or "resources: the job does not fit on the cluster"])
+    local = runs_in_local_mode(wanted.workers, wanted.gpus_per_worker, wanted.max_failures, in_trial=in_trial,
+                               allowed=wanted.local_mode)
+    return replace(plan, local=local)
+
+
+def cluster_report(spec: JobSpec | None, settings: Settings) -> ClusterReport:
+    """Run every node check, and whether `spec`'s workers fit, on the connected cluster; never raises for what it finds."""
+    from arena.training.node_inspection import ClusterReport, inspect_nodes
+
+    capacities, nodes = inspect_nodes(spec, settings)
+    shown = {name: masked(value) for name, value in settings_environment(settings).items()}
+    return ClusterReport(settings=shown, nodes=nodes, problems=node_problems(nodes, spec, settings, capacities))
+
+
+def tracking_is_file(tracking_uri: str) -> bool:
+    """True for a tracking URI that names a file (SQLite, a file store) rather than a server or database."""
+    scheme = tracking_uri.split("://", 1)[0] if "://" in tracking_uri else ""
+    return scheme in FILE_TRACKING_SCHEMES
+
+
+def node_problems(
+    nodes: list[NodeReport], spec: JobSpec | None, settings: Settings, capacities: list[NodeCapacity] | None = None
+) -> list[str]:
+    """What the nodes' findings mean for a job: tracking, storage, data and (given `capacities`) whether it fits."""
+    problems: list[str] = []
+    hosts = len({node.address for node in nodes})
+    if hosts > 1 and tracking_is_file(settings.tracking_uri):
+        problems.append(
+            f"ARENA_TRACKING_URI={masked(settings.tracking_uri)} is a file, and each of the cluster's {hosts} hosts "
+            "would write its own copy, so the run would exist on none of them; point ARENA_TRACKING_URI at an "
+            "MLflow tracking server every node reaches (http://HOST:5000; see infra/README.md)"
+        )
+    unreachable = [f"{node.host} ({node.tracking_error})" for node in nodes if node.tracking_error]
+    if unreachable:
+        problems.append(f"ARENA_TRACKING_URI={masked(settings.tracking_uri)} does not answer from {', '.join(unreachable)}")
+    problems += storage_problems(nodes, settings, hosts)
+    for node in nodes:
+        problems += [f"{problem} (on {node.host})" for problem in node.data_problems]
+    if spec is not None and capacities is not None:
+        _, misfit = plan_workers(capacities, spec.resources.workers, spec.resources.cpus_per_worker, spec.resources.gpus_per_worker)
+        if misfit and not _autoscaling():  # an autoscaler adds the nodes: `arena train` waits for them
+            problems.append(misfit)
+    return problems
+
+
+def _autoscaling() -> bool:
+    from arena.training.ray_driver import autoscaler_running
+
+    return autoscaler_running()
+
+
+def storage_problems(nodes: list[NodeReport], settings: Settings, hosts: int) -> list[str]:
+    """ARENA_STORAGE that a node cannot write, or that the hosts do not share."""
+    broken = [f"{node.host}: {node.storage_error}" for node in nodes if node.storage_error]
+    if broken:
+        return [f"ARENA_STORAGE={masked(settings.storage)} cannot be written on {'; '.join(broken)}"]
+    everyone = {node.node_id for node in nodes}
+    blind = [node.host for node in nodes if set(node.markers_seen) != everyone]
+    if hosts > 1 and blind:
+        return [
+            f"ARENA_STORAGE={masked(settings.storage)} is not shared between the cluster's hosts: a file written "
+            f"there on one host is missing on {', '.join(sorted(set(blind)))}; every training worker must reach "
+            "the same checkpoints (a bucket URI such as s3://BUCKET/arena, or a folder every host mounts, e.g. NFS)"
+        ]
+    return []

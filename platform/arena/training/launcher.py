@@ -16,11 +16,11 @@ from typing import Any
 from arena import models
 from arena.data.layout import dataset_identity
 from arena.errors import RunFailed
-from arena.settings import Settings, load_settings
+from arena.settings import Settings
 from arena.spec import JobSpec, spec_to_yaml
 from arena.training import ray_driver
-from arena.training.checks import check_job, check_jobs, check_on_nodes
-from arena.training.resume import DRIVER_TAG, check_resume, driver_tag
+from arena.training.checks import check_job, check_jobs, check_on_nodes, check_resources, check_resume
+from arena.training.resume import DRIVER_TAG, driver_tag
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def _finish_run(settings: Settings, run_id: str, name: str, checkpoint_dir: Path
 
 def run_training(
     spec: JobSpec,
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     resume_run_id: str | None = None,
     force_resume: bool = False,
@@ -135,7 +135,6 @@ def run_training(
 
     Once every check has passed, `announce` gets the job's batch split and scaled lr.
     """
-    settings = settings or load_settings()
     check_job(spec, settings)
     if resume_run_id:
         check_resume(spec, settings, resume_run_id, force=force_resume)
@@ -152,7 +151,7 @@ def run_training(
 
         if settings.ray_address is not None and not in_trial:  # a search checks the nodes once (`run_trials`)
             check_on_nodes(spec, settings)
-        resources = ray_driver.plan_resources(spec, settings, in_trial=in_trial)
+        resources = check_resources(spec, in_trial=in_trial)
         run_id = _reopen_run(settings, resume_run_id) if resume_run_id else _open_run(
             spec, settings, kind, parent_run_id, extra_tags
         )
@@ -179,7 +178,7 @@ def run_training(
 
 
 def run_lineup(
-    specs: Sequence[JobSpec], settings: Settings | None = None, *, verbose: bool = False,
+    specs: Sequence[JobSpec], settings: Settings, *, verbose: bool = False,
     announce: Callable[[str], None] | None = None,
 ) -> list[TrainResult]:
     """Check every spec first (all problems together), then train them on one Ray.
@@ -190,7 +189,6 @@ def run_lineup(
     come back in the order of `specs`; a failed job does not stop the others, and the first
     failure is raised once all have ended.
     """
-    settings = settings or load_settings()
     check_jobs(specs, settings)
     ray_driver.probe(settings)
     for spec in specs if announce is not None else ():

@@ -16,18 +16,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import ray
 
-from arena.errors import ArenaError, SpecError
+from arena.errors import ArenaError
 from arena.settings import Settings, settings_environment
 from arena.spec import JobSpec
 from arena.training.progress import ProgressBoard, ProgressPrinter
 from arena.training import lanes
-from arena.training.placement import WorkerResources, node_capacities, plan_workers, runs_in_local_mode
+from arena.training.placement import WorkerResources, node_capacities, plan_workers
 from arena.training.reporting import CHECKPOINTS_KEPT, copy_latest_checkpoint
 
 NAMESPACE = "arena"
@@ -162,26 +162,6 @@ def disconnect() -> None:
     ray.shutdown()
 
 
-def plan_resources(
-    spec: JobSpec, settings: Settings, *, in_trial: bool = False, say: Callable[[str], None] | None = None
-) -> WorkerResources:
-    """Size the workers against the cluster's nodes, and choose local mode or a worker group.
-
-    What cannot fit is a SpecError. On a cluster with an autoscaler, a job that does not fit yet
-    asks it for the nodes and waits for them up to `resources.scale_up_timeout_s`, saying so
-    through `say`.
-    """
-    wanted = spec.resources
-    plan, problem = plan_workers(node_capacities(ray.nodes()), wanted.workers, wanted.cpus_per_worker, wanted.gpus_per_worker)
-    if plan is None and autoscaler_running():
-        plan, problem = _wait_for_nodes(spec, problem or "", say or (lambda text: print(text, file=sys.stderr)))
-    if plan is None:
-        raise SpecError([problem or "resources: the job does not fit on the cluster"])
-    local = runs_in_local_mode(wanted.workers, wanted.gpus_per_worker, wanted.max_failures, in_trial=in_trial,
-                               allowed=wanted.local_mode)
-    return replace(plan, local=local)
-
-
 def autoscaler_running() -> bool:
     """True when an autoscaler looks after this cluster (Ray's own, or KubeRay's)."""
     try:
@@ -200,7 +180,14 @@ def autoscaler_running() -> bool:
         return False
 
 
-def _wait_for_nodes(spec: JobSpec, problem: str, say: Callable[[str], None]) -> tuple[WorkerResources | None, str | None]:
+def node_plan(spec: JobSpec) -> tuple[WorkerResources | None, str | None]:
+    """The spec's workers placed on the cluster's nodes as they are now, or why they do not fit."""
+    wanted = spec.resources
+    return plan_workers(node_capacities(ray.nodes()), wanted.workers, wanted.cpus_per_worker, wanted.gpus_per_worker)
+
+
+def wait_for_nodes(spec: JobSpec, problem: str, say: Callable[[str], None]) -> tuple[WorkerResources | None, str | None]:
+    """Ask the autoscaler for the spec's workers and wait for the nodes (up to `resources.scale_up_timeout_s`)."""
     from ray.autoscaler.sdk import request_resources
 
     wanted = spec.resources
@@ -214,7 +201,7 @@ def _wait_for_nodes(spec: JobSpec, problem: str, say: Callable[[str], None]) -> 
     try:
         while time.monotonic() < deadline:
             time.sleep(SCALE_UP_POLL_SECONDS)
-            plan, problem = plan_workers(node_capacities(ray.nodes()), wanted.workers, wanted.cpus_per_worker, wanted.gpus_per_worker)
+            plan, problem = node_plan(spec)
             if plan is not None:
                 return plan, None
     finally:

@@ -21,13 +21,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 ReportTo = Literal["train", "tune", "local"]
+CHECKPOINT_PREFIX = "epoch_"
+"""The folder of one checkpoint under ARENA_STORAGE/<run id>/ is epoch_NNNN (Ray Train's and arena's alike)."""
 CHECKPOINTS_KEPT = 2
 """Checkpoints kept per run, as `CheckpointConfig(num_to_keep=2)` keeps them for a worker group."""
 
 
 def checkpoint_name(epoch: int) -> str:
     """The folder of the checkpoint taken after `epoch` (Train's `checkpoint_dir_name` too)."""
-    return f"epoch_{epoch:04d}"
+    return f"{CHECKPOINT_PREFIX}{epoch:04d}"
 
 
 @dataclass
@@ -59,8 +61,8 @@ class Reporter:
 
         if self.to == "train":
             return ray.train.get_checkpoint()
-        filesystem, run_folder = self._filesystem()
-        found = self._checkpoints(filesystem, run_folder)
+        filesystem, run_folder = run_storage(self.storage, self.run_id)
+        found = checkpoint_folders(filesystem, run_folder)
         return ray.train.Checkpoint(found[-1], filesystem=filesystem) if found else None
 
     def report(
@@ -106,41 +108,45 @@ class Reporter:
             scored = {**metrics, **(self.score(metrics) if self.score else {})}
             ray.tune.report(scored, checkpoint=ray.tune.Checkpoint.from_directory(folder))
 
-    def _filesystem(self) -> tuple[Any, str]:
-        from pyarrow import fs
-
-        from arena.training.storage import is_remote_uri, local_path
-
-        if is_remote_uri(self.storage):
-            filesystem, root = fs.FileSystem.from_uri(self.storage)
-        else:
-            filesystem, root = fs.LocalFileSystem(), str(local_path(self.storage).resolve())
-        return filesystem, f"{root}/{self.run_id}"
-
     def _persist(self, folder: Path, epoch: int) -> None:
         from pyarrow import fs
 
-        filesystem, run_folder = self._filesystem()
+        filesystem, run_folder = run_storage(self.storage, self.run_id)
         target = f"{run_folder}/{checkpoint_name(epoch)}"
         filesystem.create_dir(target, recursive=True)
         fs.copy_files(str(folder), target, source_filesystem=fs.LocalFileSystem(), destination_filesystem=filesystem)
-        for old in self._checkpoints(filesystem, run_folder)[:-CHECKPOINTS_KEPT]:
+        for old in checkpoint_folders(filesystem, run_folder)[:-CHECKPOINTS_KEPT]:
             filesystem.delete_dir(old)
 
-    def _checkpoints(self, filesystem: Any, run_folder: str) -> list[str]:
-        from pyarrow import fs
 
-        entries = filesystem.get_file_info(fs.FileSelector(run_folder, allow_not_found=True))
-        return sorted(e.path for e in entries if e.type == fs.FileType.Directory and e.base_name.startswith("epoch_"))
+
+def run_storage(storage: str, run_id: str) -> tuple[Any, str]:
+    """The pyarrow filesystem of `storage` (a path or a bucket URI) and the folder of `run_id`'s checkpoints in it."""
+    from pyarrow import fs
+
+    from arena.training.storage import is_remote_uri, local_path
+
+    if is_remote_uri(storage):
+        filesystem, root = fs.FileSystem.from_uri(storage)
+    else:
+        filesystem, root = fs.LocalFileSystem(), str(local_path(storage).resolve())
+    return filesystem, f"{root}/{run_id}"
+
+
+def checkpoint_folders(filesystem: Any, run_folder: str) -> list[str]:
+    """The run's `epoch_NNNN` checkpoint folders under `run_folder`, oldest first."""
+    from pyarrow import fs
+
+    entries = filesystem.get_file_info(fs.FileSelector(run_folder, allow_not_found=True))
+    return sorted(e.path for e in entries if e.type == fs.FileType.Directory and e.base_name.startswith(CHECKPOINT_PREFIX))
 
 
 def copy_latest_checkpoint(storage: str, run_id: str) -> Path | None:
     """A private copy of the newest checkpoint arena persisted for `run_id` (local mode), or None."""
     from pyarrow import fs
 
-    reporter = Reporter(to="local", storage=storage, run_id=run_id)
-    filesystem, run_folder = reporter._filesystem()
-    found = reporter._checkpoints(filesystem, run_folder)
+    filesystem, run_folder = run_storage(storage, run_id)
+    found = checkpoint_folders(filesystem, run_folder)
     if not found:
         return None
     copy = Path(tempfile.mkdtemp(prefix="arena-final-"))

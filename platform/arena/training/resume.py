@@ -1,6 +1,6 @@
-"""Is `--resume RUN_ID` honest? The run must exist, be over, and still have its checkpoints in ARENA_STORAGE.
+"""What `--resume RUN_ID` needs to know: who drives a run, and which of its checkpoints are kept.
 
-A run arena starts carries the tag `arena.driver` (host, process id and that process's start time),
+`checks.check_resume` asks these before a run is resumed. A run arena starts carries the tag `arena.driver` (host, process id and that process's start time),
 so a RUNNING run whose driver process on this machine is gone can be resumed without asking; one
 whose driver ran elsewhere needs the user's word (`--force`) that it is really dead, or two drivers
 would train into one MLflow run.
@@ -9,19 +9,13 @@ would train into one MLflow run.
 from __future__ import annotations
 
 import os
-import re
 import socket
 from pathlib import Path
 
-from arena.errors import ArenaError, SpecError
-from arena.settings import Settings
-from arena.spec import JobSpec
-from arena.training.storage import is_remote_uri, local_path
+from arena.training.checkpoint import CHECKPOINT_FILE
+from arena.training.reporting import CHECKPOINT_PREFIX, checkpoint_folders, run_storage
 
 DRIVER_TAG = "arena.driver"
-CHECKPOINT_PREFIX = "epoch_"
-"""Ray Train's folder of one checkpoint under ARENA_STORAGE/<run id>/ (the worker names them epoch_NNNN)."""
-_RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def driver_tag() -> str:
@@ -54,46 +48,12 @@ def _start_time(pid: int) -> str:
 
 
 def checkpoint_epochs(storage: str, run_id: str) -> list[int]:
-    """Epochs whose checkpoints Ray Train kept for `run_id` under `storage` (a path or a bucket URI)."""
-    names: list[str]
-    if is_remote_uri(storage):
-        import pyarrow.fs
+    """Epochs whose checkpoints are kept for `run_id` under `storage` (a path or a bucket URI)."""
+    from pyarrow import fs
 
-        filesystem, root = pyarrow.fs.FileSystem.from_uri(storage.rstrip("/") + "/" + run_id)
-        selector = pyarrow.fs.FileSelector(root, allow_not_found=True)
-        names = [Path(info.path).name for info in filesystem.get_file_info(selector)
-                 if info.type == pyarrow.fs.FileType.Directory]
-    else:
-        folder = local_path(storage) / run_id
-        names = [path.name for path in folder.glob(f"{CHECKPOINT_PREFIX}*") if (path / "checkpoint.pt").is_file()]
-    epochs = [name.removeprefix(CHECKPOINT_PREFIX) for name in names if name.startswith(CHECKPOINT_PREFIX)]
+    filesystem, run_folder = run_storage(storage, run_id)
+    folders = checkpoint_folders(filesystem, run_folder)
+    files = filesystem.get_file_info([f"{folder}/{CHECKPOINT_FILE}" for folder in folders]) if folders else []
+    epochs = [Path(folder).name.removeprefix(CHECKPOINT_PREFIX) for folder, file in zip(folders, files)
+              if file.type == fs.FileType.File]  # a folder whose file never arrived cannot be resumed from
     return sorted(int(epoch) for epoch in epochs if epoch.isdigit())
-
-
-def check_resume(spec: JobSpec, settings: Settings, run_id: str, *, force: bool = False) -> None:
-    """Raise ArenaError unless run `run_id` can honestly continue with `spec` from a kept checkpoint."""
-    from arena.tracking import run_log
-
-    if not _RUN_ID.fullmatch(run_id):
-        raise ArenaError(f"--resume {run_id!r}: not an MLflow run id (32 hex digits)")
-    summary = run_log.get_run_summary(settings.tracking_uri, run_id)
-    logged_model = summary["tags"].get("arena.model")
-    if logged_model != spec.model:
-        raise SpecError([f"model: {spec.model!r} differs from the model of run {run_id} ({logged_model!r})"], "--resume")
-    if summary["status"] == "RUNNING" and not force:
-        tag = summary["tags"].get(DRIVER_TAG)
-        alive = driver_is_alive(tag)
-        if alive is not False:
-            where = f"its driver {tag.rsplit(':', 1)[0]} (host:pid)" if tag else "its driver"
-            how = "it is still running here" if alive else "check that the process is gone on that machine (ps -p PID), " \
-                "and for a submitted job that `arena jobs status ID` says FAILED or STOPPED"
-            raise ArenaError(
-                f"--resume {run_id}: the run is still RUNNING in MLflow, driven by {where}; {how}; "
-                "then add --force to resume it"
-            )
-    if not checkpoint_epochs(settings.storage, run_id):
-        raise ArenaError(
-            f"--resume {run_id}: no checkpoint of this run is left in ARENA_STORAGE={settings.storage} "
-            f"(looked in {run_id}/{CHECKPOINT_PREFIX}*); resuming would train again from epoch 0 into the same run: "
-            "start a new run instead, or point ARENA_STORAGE where its checkpoints are"
-        )

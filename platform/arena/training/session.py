@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from arena import models
 from arena.data import build_batch_mixer, build_datasets
 from arena.spec import JobSpec, spec_to_yaml
+from arena.training.checkpoint import Checkpoint
 from arena.training.loop import StepCallback, _unwrap, evaluate, train_one_epoch
 from arena.training.optim import (
     Scheduler, build_ema, build_optimizer, build_scheduler, set_batchnorm_momentum, step_scheduler,
@@ -97,35 +98,35 @@ class TrainingSession:
         self.history.append(row)
         return row
 
-    def state_dict(self) -> dict[str, Any]:
+    def to_checkpoint(self) -> Checkpoint:
         """A self-describing checkpoint: weights unwrapped from DDP/compile, optimizer, schedule, spec."""
-        return {
-            "model": _unwrap(self.model).state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-            "ema": self.ema.module.state_dict() if self.ema is not None else None,
-            "epoch": self.epoch,
-            "best_val_top1_error": self.best_val_top1_error,
-            "history": self.history,
-            "spec_yaml": spec_to_yaml(self.spec),
-            "model_name": self.spec.model,
-            "num_classes": self.num_classes,
-            "class_names": self.class_names,
-        }
+        return Checkpoint(
+            model=_unwrap(self.model).state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            scheduler=self.scheduler.state_dict(),
+            scaler=self.scaler.state_dict() if self.scaler is not None else None,
+            ema=self.ema.module.state_dict() if self.ema is not None else None,
+            epoch=self.epoch,
+            best_val_top1_error=self.best_val_top1_error,
+            history=list(self.history),
+            spec_yaml=spec_to_yaml(self.spec),
+            model_name=self.spec.model,
+            num_classes=self.num_classes,
+            class_names=self.class_names,
+        )
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from a checkpoint written by `state_dict`."""
-        _unwrap(self.model).load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        if self.ema is not None and state.get("ema"):
-            self.ema.module.load_state_dict(state["ema"])
-        self.epoch = int(state["epoch"])
-        self.best_val_top1_error = float(state["best_val_top1_error"])
-        self.history = list(state["history"])
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Continue from a checkpoint written by `to_checkpoint`."""
+        _unwrap(self.model).load_state_dict(checkpoint.model)
+        self.optimizer.load_state_dict(checkpoint.optimizer)
+        self.scheduler.load_state_dict(checkpoint.scheduler)
+        if self.scaler is not None and checkpoint.scaler:
+            self.scaler.load_state_dict(checkpoint.scaler)
+        if self.ema is not None and checkpoint.ema:
+            self.ema.module.load_state_dict(checkpoint.ema)
+        self.epoch = int(checkpoint.epoch)
+        self.best_val_top1_error = float(checkpoint.best_val_top1_error)
+        self.history = list(checkpoint.history)
 
 
 def _is_distributed() -> bool:

@@ -1,7 +1,7 @@
 """Where checkpoints go: a bucket URI or a filesystem path (pure helpers, no Ray calls).
 
 Whether every host of a cluster reaches the same storage is not guessed from the path: each host
-writes a marker and the others must read it (`arena.training.cluster_checks`).
+writes a marker and the others must read it (`arena.training.checks.check_on_nodes`).
 """
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ import torch
 
 from arena.errors import ArenaError
 from arena.spec import parse_spec
-from arena.training.checkpoint import load_checkpoint, save_checkpoint
-from arena.training.reporting import Reporter, reporter_from
+from arena.training.checkpoint import Checkpoint
+from arena.training.reporting import Reporter, checkpoint_folders, reporter_from
 from arena.training.session import TrainingSession, build_session
 
 PROGRESS_EVERY_SECONDS = 1.0
@@ -79,18 +79,10 @@ def _worker_hosts(world_size: int) -> list[str]:
 
 
 def _kept_checkpoints(latest: ray.train.Checkpoint) -> list[ray.train.Checkpoint]:
-    """The latest checkpoint, then the older ones Ray Train kept beside it (newest first)."""
-    import pyarrow.fs
-
+    """The latest checkpoint, then the older ones kept beside it (newest first)."""
     parent = str(Path(latest.path).parent)
-    selector = pyarrow.fs.FileSelector(parent, allow_not_found=True)
-    siblings = sorted(
-        (info.path for info in latest.filesystem.get_file_info(selector)
-         if info.type == pyarrow.fs.FileType.Directory and Path(info.path).name.startswith("epoch_")),
-        reverse=True,
-    )
-    older = [ray.train.Checkpoint(path, filesystem=latest.filesystem) for path in siblings if Path(path).name < Path(latest.path).name]
-    return [latest, *older]
+    older = [path for path in checkpoint_folders(latest.filesystem, parent) if Path(path).name < Path(latest.path).name]
+    return [latest, *(ray.train.Checkpoint(path, filesystem=latest.filesystem) for path in reversed(older))]
 
 
 def _resume(session: TrainingSession, reporter: Reporter) -> list[str]:
@@ -102,7 +94,7 @@ def _resume(session: TrainingSession, reporter: Reporter) -> list[str]:
     for checkpoint in _kept_checkpoints(latest):
         try:
             with checkpoint.as_directory() as folder:
-                session.load_state_dict(load_checkpoint(Path(folder)))
+                session.restore(Checkpoint.load(Path(folder)))
             return warnings
         except ArenaError as error:  # torn or corrupt: try the one before
             warnings.append(f"skipped checkpoint {Path(checkpoint.path).name}: {error}")
@@ -165,7 +157,7 @@ def train_worker(config: dict[str, Any]) -> dict[str, Any] | None:
                 })
                 first_step_tagged = True
             progress.send(epoch_done=row)
-            reporter.report(metrics, session.epoch, lambda folder: save_checkpoint(folder, session.state_dict()),
+            reporter.report(metrics, session.epoch, lambda folder: session.to_checkpoint().save(folder),
                             log_epoch=lambda: run_log.log_epochs(tracking_uri, run_id, session.history))
         else:
             reporter.report(metrics, session.epoch, None)
@@ -175,7 +167,7 @@ def train_worker(config: dict[str, Any]) -> dict[str, Any] | None:
     outcome: dict[str, Any] = {"metrics": {**metrics, "epoch": session.epoch}}
     if reporter.to == "tune":  # this process is the trial's driver too: the final checkpoint, here (the launcher removes it)
         final = Path(tempfile.mkdtemp(prefix="arena-final-"))
-        save_checkpoint(final, session.state_dict())
+        session.to_checkpoint().save(final)
         outcome["checkpoint_dir"] = str(final)
     return outcome
 

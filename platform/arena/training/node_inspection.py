@@ -1,10 +1,10 @@
-"""Check a Ray cluster from the inside, node by node, before a job starts on it.
+"""Look at a Ray cluster from the inside, node by node: the Ray tasks behind `checks.check_on_nodes`.
 
-What a job needs is true or false per host, so each check runs as a small task pinned to each
+What a job needs is true or false per host, so each look runs as a small task pinned to each
 alive node: the data is checked where it is read (a worker host, not the head that runs the
 driver), checkpoint storage is shared only if a marker one host writes is read on every other,
-and the tracking server must answer from every host. `arena train` on a cluster runs these before
-it opens its MLflow run; `arena cluster check` runs them as a job and shows the report.
+and the tracking server must answer from every host. This module only gathers what each node
+saw; `arena.training.checks` turns it into problems.
 """
 
 from __future__ import annotations
@@ -21,15 +21,13 @@ from typing import Any
 import ray
 
 from arena.data.layout import check_data
-from arena.settings import Settings, masked, settings_environment
+from arena.settings import Settings
 from arena.spec import JobSpec, parse_spec
-from arena.training.placement import NodeCapacity, node_capacities, plan_workers
+from arena.training.placement import NodeCapacity, node_capacities
 from arena.training.storage import is_remote_uri, local_path
 
 MARKER_FOLDER = ".arena-cluster-check"
 """Folder under ARENA_STORAGE where each host leaves (and then removes) its marker."""
-FILE_TRACKING_SCHEMES = ("sqlite", "file", "")
-"""Tracking URIs that are a file on one host's disk: every host would write a store of its own."""
 TRACKING_TIMEOUT_SECONDS = 5.0
 
 
@@ -70,23 +68,13 @@ class ClusterReport:
         }
 
 
-def tracking_is_file(tracking_uri: str) -> bool:
-    """True for a tracking URI that names a file (SQLite, a file store) rather than a server or database."""
-    scheme = tracking_uri.split("://", 1)[0] if "://" in tracking_uri else ""
-    return scheme in FILE_TRACKING_SCHEMES
-
-
-def check_cluster(spec: JobSpec | None, settings: Settings, *, resources: bool = True) -> ClusterReport:
-    """Run every check on every alive node of the connected cluster; never raises for what it finds.
-
-    `resources=False` leaves out whether the spec's workers fit the nodes (the launcher plans that
-    itself, and waits for an autoscaler where there is one).
-    """
+def inspect_nodes(spec: JobSpec | None, settings: Settings) -> tuple[list[NodeCapacity], list[NodeReport]]:
+    """Every alive node's capacity and what a task on it saw; `spec`'s data is looked for where its workers could run."""
     capacities = node_capacities(ray.nodes())
     head_id = _head_node_id()
     token = uuid.uuid4().hex[:12]
     spec_tree = spec.model_dump(mode="json") if spec is not None else None
-    worker_ids = {node.node_id for node in _worker_nodes(capacities, spec)}
+    worker_ids = {node.node_id for node in worker_nodes(capacities, spec)}
     visits = [
         _on_node(node, _inspect_node, settings.storage, settings.tracking_uri, str(settings.home),
                  spec_tree if node.node_id in worker_ids else None, token)
@@ -101,57 +89,10 @@ def check_cluster(spec: JobSpec | None, settings: Settings, *, resources: bool =
                             node.node_id == head_id, **{k: v for k, v in seen[node.node_id].items() if k != "host"})
         report.markers_seen = found
         nodes.append(report)
-    shown = {name: masked(value) for name, value in settings_environment(settings).items()}
-    problems = _problems(nodes, spec, settings, capacities if resources else None)
-    return ClusterReport(settings=shown, nodes=nodes, problems=problems)
+    return capacities, nodes
 
 
-def _problems(
-    nodes: list[NodeReport], spec: JobSpec | None, settings: Settings, capacities: list[NodeCapacity] | None
-) -> list[str]:
-    problems: list[str] = []
-    hosts = len({node.address for node in nodes})
-    if hosts > 1 and tracking_is_file(settings.tracking_uri):
-        problems.append(
-            f"ARENA_TRACKING_URI={masked(settings.tracking_uri)} is a file, and each of the cluster's {hosts} hosts "
-            "would write its own copy, so the run would exist on none of them; point ARENA_TRACKING_URI at an "
-            "MLflow tracking server every node reaches (http://HOST:5000; see infra/README.md)"
-        )
-    unreachable = [f"{node.host} ({node.tracking_error})" for node in nodes if node.tracking_error]
-    if unreachable:
-        problems.append(f"ARENA_TRACKING_URI={masked(settings.tracking_uri)} does not answer from {', '.join(unreachable)}")
-    problems += _storage_problems(nodes, settings, hosts)
-    for node in nodes:
-        problems += [f"{problem} (on {node.host})" for problem in node.data_problems]
-    if spec is not None and capacities is not None:
-        _, misfit = plan_workers(capacities, spec.resources.workers, spec.resources.cpus_per_worker, spec.resources.gpus_per_worker)
-        if misfit and not _autoscaling():  # an autoscaler adds the nodes: `arena train` waits for them
-            problems.append(misfit)
-    return problems
-
-
-def _autoscaling() -> bool:
-    from arena.training.ray_driver import autoscaler_running
-
-    return autoscaler_running()
-
-
-def _storage_problems(nodes: list[NodeReport], settings: Settings, hosts: int) -> list[str]:
-    broken = [f"{node.host}: {node.storage_error}" for node in nodes if node.storage_error]
-    if broken:
-        return [f"ARENA_STORAGE={masked(settings.storage)} cannot be written on {'; '.join(broken)}"]
-    everyone = {node.node_id for node in nodes}
-    blind = [node.host for node in nodes if set(node.markers_seen) != everyone]
-    if hosts > 1 and blind:
-        return [
-            f"ARENA_STORAGE={masked(settings.storage)} is not shared between the cluster's hosts: a file written "
-            f"there on one host is missing on {', '.join(sorted(set(blind)))}; every training worker must reach "
-            "the same checkpoints (a bucket URI such as s3://BUCKET/arena, or a folder every host mounts, e.g. NFS)"
-        ]
-    return []
-
-
-def _worker_nodes(capacities: list[NodeCapacity], spec: JobSpec | None) -> list[NodeCapacity]:
+def worker_nodes(capacities: list[NodeCapacity], spec: JobSpec | None) -> list[NodeCapacity]:
     """The nodes a training worker of `spec` could be placed on (where its data must be)."""
     gpus = spec.resources.gpus_per_worker if spec is not None else 0
     return [node for node in capacities if node.cpus > 0 and node.gpus >= gpus]
