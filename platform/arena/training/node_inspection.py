@@ -37,14 +37,22 @@ class NodeReport:
 
     node_id: str
     host: str
+    """The host name the node's task saw (several nodes may share one host)."""
     address: str
+    """The node's IP address: nodes with one address share a disk."""
     cpus: float
+    """The CPUs Ray gives the node (0 on a head kept free of work)."""
     gpus: float
     is_head: bool
+    """The head runs the driver; it need not hold the data unless workers can run on it."""
     tracking_error: str | None = None
+    """Why the tracking server did not answer from this node; None when it did (or is not a server)."""
     storage_error: str | None = None
+    """Why ARENA_STORAGE could not be written here; None when the marker was written."""
     markers_seen: list[str] = field(default_factory=list)
+    """The node ids whose markers this node could read: all of them when storage is shared."""
     data_problems: list[str] = field(default_factory=list)
+    """What `check_data` found wrong with the spec's data here (only nodes that could hold a worker look)."""
 
 
 @dataclass
