@@ -18,6 +18,7 @@ tasks that look at each node run there (`node_inspection`); what their findings 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -131,9 +132,7 @@ def check_resources(
     asks it for the nodes and waits for them up to `resources.scale_up_timeout_s`, saying so
     through `say`.
     """
-    import sys
-
-    from arena.training import ray_driver
+    from arena.training import ray_driver  # imports Ray: checks.py is read before Ray starts
 
     wanted = spec.resources
     plan, problem = ray_driver.node_plan(spec)
