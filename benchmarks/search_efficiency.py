@@ -21,8 +21,8 @@ import sys
 import tempfile
 import time
 
-from arena.search.scaling_search import enumerate_candidates, run_scaling_search
-from arena.search.spec import ScalingSearchSpec, parse_scaling_spec
+from arena.search.scaling.plan import enumerate_candidates, run_scaling_search
+from arena.search.scaling.spec import ScalingSearchSpec, parse_scaling_spec
 from arena.settings import load_settings
 from arena.training import ray_driver
 

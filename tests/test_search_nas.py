@@ -16,9 +16,9 @@ import torch
 from arena.errors import ArenaError, SpecError
 from arena.models import count_gflops, count_params, get_model_info
 from arena.models.nas import NasModel, build_network, parse_architecture, save_nas_model
-from arena.search import nas_space
-from arena.search.nas_reward import accuracy_of, reward
-from arena.search.nas_spec import load_nas_spec, parse_nas_spec
+from arena.search.nas import space as nas_space
+from arena.search.nas.reward import accuracy_of, reward
+from arena.search.nas.spec import load_nas_spec, parse_nas_spec
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -158,7 +158,7 @@ def test_reward_is_monotonic_in_accuracy_and_penalises_over_target_flops() -> No
 
 
 def test_pricing_counts_each_candidate_and_drops_over_budget() -> None:
-    from arena.search.nas_search import price_architecture, price_reward
+    from arena.search.nas.plan import price_architecture, price_reward
 
     spec = parse_nas_spec(tiny_nas(budget={"max_params": 2_000_000, "num_classes": 10}))
     priced = [price_architecture(spec, a) for a in nas_space.sample_architectures(6, 0)]
@@ -174,7 +174,7 @@ def test_pricing_counts_each_candidate_and_drops_over_budget() -> None:
 
 
 def test_latency_is_measured_when_it_is_the_objective() -> None:
-    from arena.search.nas_search import price_architecture
+    from arena.search.nas.plan import price_architecture
 
     spec = parse_nas_spec(tiny_nas(objective={"kind": "latency", "target": 5.0}))
     candidate = price_architecture(spec, nas_space.skeleton_architecture())
@@ -256,8 +256,8 @@ def test_overrides_reach_the_nas_spec() -> None:
 
 @pytest.mark.parametrize("searcher", ["tpe", "random", "evolution"])
 def test_the_searcher_prices_before_it_proposes_and_learns(searcher: str) -> None:
-    from arena.search.nas_search import candidate_reward, price_architecture
-    from arena.search.nas_searcher import NasSearcher
+    from arena.search.nas.plan import candidate_reward, price_architecture
+    from arena.search.nas.searcher import NasSearcher
     from ray.tune.search import Searcher
 
     spec = parse_nas_spec(tiny_nas(tune={"searcher": searcher, "num_samples": 5, "population": 2, "sample_size": 2},
@@ -286,8 +286,8 @@ def test_asha_ranks_nas_trials_by_each_epochs_reward(arena_env, monkeypatch) -> 
 
     from ray.tune.integration import ray_train
 
-    from arena.search import trials
-    from arena.search.nas_search import price_architecture, trial_config, trial_metric
+    from arena.search.core import trials
+    from arena.search.nas.plan import price_architecture, trial_config, trial_metric
 
     spec = parse_nas_spec(tiny_nas(tune={"scheduler": "asha"}))
     metric = trial_metric(spec)
@@ -329,8 +329,8 @@ def test_asha_ranks_nas_trials_by_each_epochs_reward(arena_env, monkeypatch) -> 
 def test_the_search_chart_draws_every_trial_and_is_logged_on_the_parent_run(arena_env, tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 
-    from arena.search.nas_report import NasBest, NasResult, NasTrialRow
-    from arena.search.nas_search import chart_points
+    from arena.search.nas.report import NasBest, NasResult, NasTrialRow
+    from arena.search.nas.plan import chart_points
     from arena.tracking import run_log, search_log
 
     def row(model: str, gflops: float, error: float | None, status: str) -> NasTrialRow:
@@ -369,8 +369,8 @@ def test_a_tiny_nas_search_finds_a_model_that_trains(arena_env, ray_head, monkey
     monkeypatch.setenv("RAY_ADDRESS", ray_head)
     from mlflow.tracking import MlflowClient
 
-    from arena.search.nas_report import render_nas_result
-    from arena.search.nas_search import run_nas_search
+    from arena.search.nas.report import render_nas_result
+    from arena.search.nas.plan import run_nas_search
     from arena.settings import load_settings
     from arena.spec import parse_spec
     from arena.training.launcher import run_training

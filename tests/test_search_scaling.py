@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from arena.errors import SpecError
-from arena.search import scaling
-from arena.search.pricing import Budget, Price
-from arena.search.spec import load_scaling_spec, parse_scaling_spec
+from arena.search.scaling import compound as scaling
+from arena.search.core.pricing import Budget, Price
+from arena.search.scaling.spec import load_scaling_spec, parse_scaling_spec
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -110,8 +110,8 @@ def test_budget_names_every_limit_a_price_breaks() -> None:
 
 
 def test_pricing_drops_candidates_over_budget_and_says_why() -> None:
-    from arena.search.pricing import describe_dropped
-    from arena.search.scaling_search import enumerate_candidates, price_architectures
+    from arena.search.core.pricing import describe_dropped
+    from arena.search.scaling.plan import enumerate_candidates, price_architectures
 
     spec = parse_scaling_spec(tiny_search(budget={"num_classes": 10, "max_params": 6_000_000}))
     candidates = enumerate_candidates(spec)
@@ -131,7 +131,7 @@ def test_the_family_costs_about_target_to_the_phi() -> None:
     channels round to multiples of 8, resolution to multiples of 8, and the stem and head do not
     grow with depth; with 1.2/1.1/1.15 (product 1.92) the drift measured at phi = 1..3 is +5..17%.
     """
-    from arena.search.pricing import price_model
+    from arena.search.core.pricing import price_model
     from arena.models.scaled import build_architecture
 
     base = price_model(build_architecture("efficientnet_b0", 1.0, 1.0, 1000), 224)
@@ -148,7 +148,7 @@ def test_the_family_costs_about_target_to_the_phi() -> None:
 def save_nas_base(home: Path, name: str = "nas:unit-base", resolution: int = 16, seed: int = 3) -> str:
     """Persist a seeded sample of the NAS space as `name`, searched at `resolution`; return the name."""
     from arena.models.nas import NasModel, save_nas_model
-    from arena.search import nas_space
+    from arena.search.nas import space as nas_space
 
     architecture = nas_space.sample_architectures(1, seed)[0]
     save_nas_model(NasModel(name=name, architecture=architecture.to_json(), resolution=resolution, search="unit"), home)
@@ -180,7 +180,7 @@ def test_a_nas_base_is_its_stage_layout_and_the_builder_makes_the_scaled_one(are
 @pytest.mark.slow
 def test_a_nas_family_costs_about_target_to_the_phi(arena_env) -> None:
     """As for B0 (same rounding, same +-25%): a searched net's phi = 1..3 cost about 2^phi times its own."""
-    from arena.search.pricing import price_model
+    from arena.search.core.pricing import price_model
     from arena.models.scaled import build_architecture
 
     name = save_nas_base(arena_env.home, resolution=224)
@@ -198,8 +198,8 @@ def test_a_scaled_nas_family_is_priced_registered_built_and_trainable(arena_env,
 
     from arena.cli.zoo import models_show
     from arena.models import build, count_gflops, get_model_info
-    from arena.search.pricing import price_model
-    from arena.search.scaling_search import build_family, enumerate_candidates, price_architectures
+    from arena.search.core.pricing import price_model
+    from arena.search.scaling.plan import build_family, enumerate_candidates, price_architectures
     from arena.spec import parse_spec
     from arena.training.checks import check_job
 
@@ -253,13 +253,13 @@ def test_an_unknown_nas_base_is_a_spec_error_that_starts_nothing(arena_env, tmp_
 def test_the_search_specs_validate(path: Path) -> None:
     spec = load_scaling_spec(path)
     assert spec.base.model == "efficientnet_b0" and spec.grid.target == 2.0
-    from arena.search.scaling_search import enumerate_candidates
+    from arena.search.scaling.plan import enumerate_candidates
 
     assert len(enumerate_candidates(spec)) >= 3
 
 
 def test_the_paper_spec_searches_around_the_papers_coefficients() -> None:
-    from arena.search.scaling_search import enumerate_candidates
+    from arena.search.scaling.plan import enumerate_candidates
 
     spec = load_scaling_spec(REPO / "jobs" / "search" / "compound_scaling.yaml")
     assert spec.max_phi == 7
@@ -328,8 +328,8 @@ def test_a_tiny_search_trains_trials_nested_in_mlflow(arena_env, ray_head, monke
     from mlflow.tracking import MlflowClient
 
     from arena.models import get_model_info
-    from arena.search.scaling_report import render_scaling_result
-    from arena.search.scaling_search import run_scaling_search
+    from arena.search.scaling.report import render_scaling_result
+    from arena.search.scaling.plan import run_scaling_search
     from arena.settings import load_settings
 
     settings = load_settings()

@@ -166,7 +166,7 @@ def build_session(
     """Build the model, data, optimizer and schedule of `spec` for one process."""
     device = device or torch.device("cpu")
     torch.manual_seed(spec.train.seed + rank)
-    info = models.get_model_info(spec.model)
+    info = models.get_model_info(spec.model, home)
     image_size = spec.data.image_size or info.input.resolution
     datasets = build_datasets(spec.data, info.input, image_size, home=home)
     model = models.build(

@@ -6,7 +6,7 @@ import io
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from arena.search.scaling_report import holdout_note
+from arena.search.core.report import holdout_note, number
 
 
 @dataclass(frozen=True)
@@ -84,10 +84,6 @@ class NasResult:
         return payload
 
 
-def _number(value: float | None, digits: int = 4) -> str:
-    return "-" if value is None else f"{value:.{digits}g}"
-
-
 def render_nas_result(result: NasResult, width: int = 120) -> str:
     """The result as readable text: the best architecture's stages, the trials and the priced-out."""
     from rich.console import Console
@@ -118,8 +114,8 @@ def render_nas_result(result: NasResult, width: int = 120) -> str:
     for column in ("model", "params", "GFLOPs", "ms", "held-out top-1 err %", "reward", "epochs", "status"):
         trials.add_column(column, justify="left" if column in ("model", "status") else "right")
     for row in sorted(result.trials, key=lambda r: (r.reward is None, -(r.reward or 0.0))):
-        trials.add_row(row.model, f"{row.params:,}", _number(row.gflops), _number(row.latency_ms, 3),
-                       _number(row.val_top1_error), _number(row.reward), str(row.epochs), row.status)
+        trials.add_row(row.model, f"{row.params:,}", number(row.gflops), number(row.latency_ms, 3),
+                       number(row.val_top1_error), number(row.reward), str(row.epochs), row.status)
     console.print(trials)
     console.print(holdout_note(result.holdout, result.winner_run_id, result.winner_val_top1_error))
     if result.dropped:
@@ -127,6 +123,6 @@ def render_nas_result(result: NasResult, width: int = 120) -> str:
         for column in ("id", "params", "GFLOPs", "why"):
             dropped.add_column(column, justify="left" if column in ("id", "why") else "right")
         for row in result.dropped:
-            dropped.add_row(row.id, f"{row.params:,}", _number(row.gflops), "; ".join(row.reasons))
+            dropped.add_row(row.id, f"{row.params:,}", number(row.gflops), "; ".join(row.reasons))
         console.print(dropped)
     return buffer.getvalue()

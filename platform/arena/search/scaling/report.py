@@ -6,6 +6,8 @@ import io
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from arena.search.core.report import holdout_note, number
+
 
 @dataclass(frozen=True)
 class TrialRow:
@@ -98,18 +100,6 @@ class ScalingResult:
         return asdict(self)
 
 
-def _number(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}g}"
-
-
-def holdout_note(holdout: int, winner_run_id: str | None, winner_val_top1_error: float | None) -> str:
-    """The line that says what the trials were ranked on, and the winner's val error once measured."""
-    note = f"trials ranked on {holdout:,} images held out of train; val/ was not used to choose"
-    if winner_val_top1_error is not None:
-        return note + f"; the winner on val/: {winner_val_top1_error:.2f}% top-1 error (run {winner_run_id})"
-    return note + (f" (the winner on val/: arena eval {winner_run_id})" if winner_run_id else "")
-
-
 def render_scaling_result(result: ScalingResult, width: int = 120) -> str:
     """The result as readable tables: the trials, the priced-out candidates and the family."""
     from rich.console import Console
@@ -129,7 +119,7 @@ def render_scaling_result(result: ScalingResult, width: int = 120) -> str:
     for row in sorted(result.trials, key=lambda r: (r.val_top1_error is None, r.val_top1_error or 0.0, r.gflops)):
         trials.add_row(
             f"{row.alpha:.2f}", f"{row.beta:.2f}", f"{row.gamma:.2f}", str(row.resolution), f"{row.params:,}",
-            _number(row.gflops, 4), _number(row.val_top1_error, 4), str(row.epochs), row.status,
+            number(row.gflops, 4), number(row.val_top1_error, 4), str(row.epochs), row.status,
         )
     console.print(trials)
     console.print(holdout_note(result.holdout, result.winner_run_id, result.winner_val_top1_error))
@@ -139,7 +129,7 @@ def render_scaling_result(result: ScalingResult, width: int = 120) -> str:
             dropped.add_column(column, justify="left" if column == "why" else "right")
         for row in result.dropped:
             dropped.add_row(f"{row.alpha:.2f}", f"{row.beta:.2f}", f"{row.gamma:.2f}", f"{row.params:,}",
-                            _number(row.gflops, 4), "; ".join(row.reasons))
+                            number(row.gflops, 4), "; ".join(row.reasons))
         console.print(dropped)
     family = Table(title="family (released EfficientNet beside it)")
     for column in ("phi", "model", "depth x", "width x", "px", "params", "GFLOPs", "ratio", "target^phi", "released", "w/d/px", "GFLOPs "):
@@ -148,10 +138,10 @@ def render_scaling_result(result: ScalingResult, width: int = 120) -> str:
         released = row.released
         family.add_row(
             str(row.phi), row.model, f"{row.depth_multiplier:.3f}", f"{row.width_multiplier:.3f}", str(row.resolution),
-            f"{row.params:,}", _number(row.gflops, 4), f"{row.gflops_ratio:.2f}", f"{row.target_ratio:.0f}",
+            f"{row.params:,}", number(row.gflops, 4), f"{row.gflops_ratio:.2f}", f"{row.target_ratio:.0f}",
             released.model if released else "-",
             f"{released.width_multiplier}/{released.depth_multiplier}/{released.resolution}" if released else "-",
-            _number(released.gflops, 4) if released else "-",
+            number(released.gflops, 4) if released else "-",
         )
     console.print(family)
     return buffer.getvalue()
