@@ -70,7 +70,7 @@ def main() -> int:
         try:
             for scheduler in ("fifo", "asha"):
                 spec = grid_search_spec(scheduler, args)
-                print(f"{scheduler}: {len(enumerate_candidates(spec))} candidates x {args.epochs} epochs", file=sys.stderr)
+                print(f"{scheduler}: {len(enumerate_candidates(spec, spec.base_network(settings.home)))} candidates x {args.epochs} epochs", file=sys.stderr)
                 began = time.perf_counter()
                 result = run_scaling_search(spec, settings)
                 seconds = time.perf_counter() - began

@@ -20,27 +20,19 @@ from arena.search.nas import space as nas_space
 from arena.search.nas.reward import accuracy_of, reward
 from arena.search.nas.spec import load_nas_spec, parse_nas_spec
 
+from search_support import tiny_search_tree
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def tiny_nas(name: str = "tiny-nas", **sections: dict) -> dict:
     """A two-trial TPE search on digits at 16 px, one short epoch each."""
-    tree = {
-        "name": name,
-        "base": {
-            "name": name,
-            "data": {"dataset": "digits", "image_size": 16, "holdout": 360, "augment": {"random_resized_crop": False, "hflip": False}},
-            "train": {"epochs": 1, "batch_size": 32, "optimizer": {"name": "adamw", "lr": 0.003},
-                      "max_steps_per_epoch": 2, "drop_rate": 0.0, "drop_path_rate": 0.0},
-            "resources": {"workers": 1, "cpus_per_worker": 0.99},
-        },
-        "objective": {"kind": "flops", "target": 0.002},
-        "budget": {"num_classes": 10, "max_params": 3_000_000},
-        "tune": {"searcher": "tpe", "num_samples": 2, "scheduler": "fifo", "max_concurrent": 2},
-    }
-    for key, value in sections.items():
-        tree[key] = {**tree.get(key, {}), **value} if isinstance(value, dict) else value
-    return tree
+    return tiny_search_tree(
+        name, 1, sections,
+        objective={"kind": "flops", "target": 0.002},
+        budget={"num_classes": 10, "max_params": 3_000_000},
+        tune={"searcher": "tpe", "num_samples": 2, "scheduler": "fifo", "max_concurrent": 2},
+    )
 
 
 # --- the space ----------------------------------------------------------------------------------
@@ -191,10 +183,12 @@ def test_nas_names_resolve_in_a_fresh_process(arena_env) -> None:
                             params=123, gflops=0.01, reward=0.7, val_top1_error=20.0), arena_env.home)
     code = (
         "import json, arena.models as m\n"
-        "info = m.get_model_info('nas:unit-1')\n"
-        "model = m.build('nas:unit-1', num_classes=10)\n"
+        "from arena.settings import load_settings\n"
+        "home = load_settings().home\n"
+        "info = m.get_model_info('nas:unit-1', home)\n"
+        "model = m.build('nas:unit-1', num_classes=10, home=home)\n"
         "print(json.dumps({'family': info.family, 'resolution': info.resolution, 'block': info.block,"
-        " 'params': m.count_params(model), 'listed': 'nas:unit-1' in m.model_names()}))\n"
+        " 'params': m.count_params(model), 'listed': 'nas:unit-1' in m.model_names(home)}))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], env={**os.environ}, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -208,7 +202,7 @@ def test_an_unknown_nas_name_and_a_bad_saved_document_are_clear_errors(arena_env
     from arena.errors import UnknownNameError
 
     with pytest.raises(UnknownNameError):
-        get_model_info("nas:not-there")
+        get_model_info("nas:not-there", arena_env.home)
     document = _document()
     document["stages"][0]["kernel"] = 7
     with pytest.raises(SpecError, match="kernel: 7"):
@@ -388,7 +382,7 @@ def test_a_tiny_nas_search_finds_a_model_that_trains(arena_env, ray_head, monkey
     for trial in completed:
         assert trial["reward"] == pytest.approx((1 - trial["val_top1_error"] / 100) * (trial["gflops"] / 0.002) ** -0.07)
         assert trial["params"] <= 3_000_000
-    info = get_model_info(best["model"])
+    info = get_model_info(best["model"], settings.home)
     assert info.family == "nas" and info.gflops == pytest.approx(best["gflops"]) and math.isclose(info.resolution, 16)
     assert any("started" in line for line in lines) and any("best:" in line for line in lines)
     assert any("epoch 1/1" in line and "reward" in line for line in lines)  # Tune saw each epoch's reward

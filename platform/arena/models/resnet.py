@@ -140,13 +140,13 @@ def build_scaled_resnet(
     """Build a ResNet-50-style bottleneck net with depths ceil(d*[3,4,6,3]) and widths w*[64..512] rounded to 8."""
     from timm.models.resnet import Bottleneck, ResNet
 
-    # The head is no layer of its own: the last stage's 4x expansion (layout.head_width is unused).
+    # Only the stages scale: timm's plain stem stays at 64 channels (its stem_width only sizes a deep
+    # stem), and the head is no layer of its own but the last stage's 4x expansion.
     layout = scaled_layout(RESNET50, width_multiplier, depth_multiplier)
     return ResNet(
         block=Bottleneck,
         layers=layout.stage_depths,
         channels=layout.stage_widths,
-        stem_width=layout.stem_width,
         num_classes=num_classes,
         drop_rate=drop_rate,
         drop_path_rate=drop_path_rate,

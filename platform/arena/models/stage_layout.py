@@ -51,7 +51,10 @@ RESNET50 = StageLayout(
     stage_depths=(3, 4, 6, 3),
     head_width=2048,
 )
-"""ResNet-50's bottleneck widths (before the x4 expansion) and blocks per stage; the head is 4 x 512."""
+"""ResNet-50's bottleneck widths (before the x4 expansion) and blocks per stage.
+
+Its scaled builder grows the stages only: the 7x7 stem stays at 64 and the head is 4x the last stage.
+"""
 
 
 def round_channels(channels: float, divisor: int = CHANNEL_DIVISOR) -> int:
