@@ -171,7 +171,7 @@ def build_session(
     datasets = build_datasets(spec.data, info.input, image_size, home=home)
     model = models.build(
         spec.model, num_classes=datasets.num_classes,
-        drop_rate=spec.train.drop_rate, drop_path_rate=spec.train.drop_path_rate,
+        drop_rate=spec.train.drop_rate, drop_path_rate=spec.train.drop_path_rate, home=home,
     ).to(device)
     if spec.train.bn_momentum is not None:
         set_batchnorm_momentum(model, spec.train.bn_momentum)
