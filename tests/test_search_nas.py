@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +17,7 @@ from arena.search.nas import space as nas_space
 from arena.search.nas.reward import accuracy_of, reward
 from arena.search.nas.spec import load_nas_spec, parse_nas_spec
 
-from search_support import tiny_search_tree
+from search_support import facts_in_a_fresh_process, tiny_search_tree
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -181,18 +178,7 @@ def test_nas_names_resolve_in_a_fresh_process(arena_env) -> None:
     architecture = nas_space.sample_architectures(1, 11)[0]
     save_nas_model(NasModel(name="nas:unit-1", architecture=architecture.to_json(), resolution=64, search="unit",
                             params=123, gflops=0.01, reward=0.7, val_top1_error=20.0), arena_env.home)
-    code = (
-        "import json, arena.models as m\n"
-        "from arena.settings import load_settings\n"
-        "home = load_settings().home\n"
-        "info = m.get_model_info('nas:unit-1', home)\n"
-        "model = m.build('nas:unit-1', num_classes=10, home=home)\n"
-        "print(json.dumps({'family': info.family, 'resolution': info.resolution, 'block': info.block,"
-        " 'params': m.count_params(model), 'listed': 'nas:unit-1' in m.model_names(home)}))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], env={**os.environ}, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    facts = json.loads(done.stdout.strip().splitlines()[-1])
+    facts = facts_in_a_fresh_process("nas:unit-1")
     assert facts["family"] == "nas" and facts["resolution"] == 64 and facts["listed"]
     assert facts["params"] == count_params(build_network(architecture, 10))
     assert facts["block"].startswith("1: ") and "7: " in facts["block"]

@@ -16,7 +16,7 @@ from arena.search.scaling import compound as scaling
 from arena.search.core.pricing import Budget, Price
 from arena.search.scaling.spec import load_scaling_spec, parse_scaling_spec
 
-from search_support import tiny_search_tree
+from search_support import facts_in_a_fresh_process, tiny_search_tree
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -313,18 +313,7 @@ def test_scaled_names_resolve_in_a_fresh_process(arena_env) -> None:
     save_scaled_model(ScaledModel(name="scaled:unit-phi1", base="efficientnet_b0", width_multiplier=1.1,
                                   depth_multiplier=1.2, resolution=256, phi=1, alpha=1.2, beta=1.1, gamma=1.15,
                                   search="unit", params=7_794_184, gflops=0.86), arena_env.home)
-    code = (
-        "import json, arena.models as m\n"
-        "from arena.settings import load_settings\n"
-        "home = load_settings().home\n"
-        "info = m.get_model_info('scaled:unit-phi1', home)\n"
-        "model = m.build('scaled:unit-phi1', num_classes=10, home=home)\n"
-        "print(json.dumps({'family': info.family, 'resolution': info.resolution, 'gflops': info.gflops,"
-        " 'params': m.count_params(model), 'listed': 'scaled:unit-phi1' in m.model_names(home)}))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], env={**os.environ}, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    facts = json.loads(done.stdout.strip().splitlines()[-1])
+    facts = facts_in_a_fresh_process("scaled:unit-phi1")
     assert facts["family"] == "efficientnet" and facts["resolution"] == 256 and facts["gflops"] == 0.86
     assert facts["listed"] and 5_000_000 < facts["params"] < 8_000_000
 
