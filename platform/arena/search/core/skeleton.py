@@ -40,7 +40,7 @@ class SearchResult(Protocol):
     def to_json(self) -> dict[str, Any]: ...
 
 
-ResultT = TypeVar("ResultT", bound=SearchResult, covariant=True)
+ResultT = TypeVar("ResultT", bound=SearchResult)
 
 
 class SearchPlan(Protocol[ResultT]):

@@ -112,17 +112,20 @@ class ScalingPlan:
     metric = VAL_ERROR
     searcher = None
 
-    def __init__(self, spec: ScalingSearchSpec) -> None:
+    def __init__(self, spec: ScalingSearchSpec, base: BaseNetwork) -> None:
         self.spec = spec
+        self.base = base
+        """The net the search grows (`spec.base_network(home)`)."""
         self.tuning = spec.tune
         self.priced: list[Priced[ScaledArchitecture]] = []
         self.kept: dict[str, Priced[ScaledArchitecture]] = {}
         """The candidates within budget, by trial id."""
+        self.base_price: Price | None = None
+        """The base net's own price, to compare the family with."""
 
     def prepare(self, settings: Settings, progress: Progress) -> list[TrialRequest]:
         """Enumerate and price the grid at phi = 1, persist the candidates within budget as `scaled:` models."""
         spec = self.spec
-        self.base = spec.base_network(settings.home)
         architectures = enumerate_candidates(spec, self.base)
         if not architectures:
             raise SpecError([f"grid: no (alpha, beta, gamma) has alpha*beta^2*gamma^2 within {spec.grid.tolerance:g} of {spec.grid.target:g}"])
@@ -164,10 +167,11 @@ class ScalingPlan:
     def result(self, parent_run_id: str, outcomes: Sequence[TrialOutcome], best: TrialOutcome, settings: Settings,
                progress: Progress) -> ScalingResult:
         """Grow the winner's family to phi = max_phi and gather the trials, the priced-out and the family."""
-        spec = self.spec
+        spec, base_price = self.spec, self.base_price
+        assert base_price is not None, "prepare() prices the base"
         winner = self.kept[best.id].candidate.coefficients
         progress(f"best: {best.id} ({best.val_top1_error:.2f}% top-1 error on the held-out train images); building phi = 1..{spec.max_phi}")
-        family = build_family(spec, self.base, winner, self.base_price, settings.home)
+        family = build_family(spec, self.base, winner, base_price, settings.home)
         trials = []
         for outcome in outcomes:
             item = self.kept[outcome.id]
@@ -183,8 +187,8 @@ class ScalingPlan:
             for i in self.priced if not i.within_budget
         )
         return ScalingResult(
-            name=spec.name, parent_run_id=parent_run_id, base_model=spec.base.model, base_params=self.base_price.params,
-            base_gflops=self.base_price.gflops, target=spec.grid.target, alpha=winner.alpha, beta=winner.beta,
+            name=spec.name, parent_run_id=parent_run_id, base_model=spec.base.model, base_params=base_price.params,
+            base_gflops=base_price.gflops, target=spec.grid.target, alpha=winner.alpha, beta=winner.beta,
             gamma=winner.gamma, trials=tuple(trials), family=tuple(family), dropped=dropped,
             holdout=spec.base.data.holdout,
         )
@@ -226,4 +230,5 @@ def run_scaling_search(
     spec: ScalingSearchSpec, settings: Settings, *, progress: Progress = print_progress, verbose: bool = False
 ) -> ScalingResult:
     """Run the whole search (see the module docstring); progress lines go to `progress` (stderr by default)."""
-    return run_search(ScalingPlan(spec), settings, progress=progress, verbose=verbose)
+    plan = ScalingPlan(spec, spec.base_network(settings.home))
+    return run_search(plan, settings, progress=progress, verbose=verbose)
