@@ -1,8 +1,13 @@
-"""What every search's result prints: the note on what the trials were ranked on, numbers, status counts."""
+"""What every search's result prints: the note on what the trials were ranked on, numbers, tables, status counts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import io
+from collections.abc import Collection, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 STATUSES = ("completed", "stopped", "failed")
 """A trial's possible ends (`trials.TrialStatus`), in the order results count them."""
@@ -25,3 +30,27 @@ def status_counts(statuses: Iterable[str]) -> dict[str, int]:
     """How many trials ended each way, as the parent run's `trials_<status>` metrics."""
     ends = list(statuses)
     return {f"trials_{status}": sum(end == status for end in ends) for status in STATUSES}
+
+
+def table(title: str, columns: Sequence[str], left: Collection[str], rows: Iterable[Sequence[str]]) -> Table:
+    """A table of `rows` under `columns`, numbers right-aligned and the columns in `left` left-aligned."""
+    from rich.table import Table
+
+    made = Table(title=title)
+    for column in columns:
+        made.add_column(column, justify="left" if column in left else "right")
+    for row in rows:
+        made.add_row(*row)
+    return made
+
+
+def render_text(parts: Iterable[str | Table | None], width: int) -> str:
+    """Lines and tables as plain text `width` columns wide (no colour, no markup); None parts are skipped."""
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=False, color_system=None, markup=False)
+    for part in parts:
+        if part is not None:
+            console.print(part)
+    return buffer.getvalue()
