@@ -21,8 +21,8 @@ import sys
 import tempfile
 import time
 
-from arena.search.scaling_search import enumerate_candidates, run_scaling_search
-from arena.search.spec import ScalingSearchSpec, parse_scaling_spec
+from arena.search.scaling.plan import enumerate_candidates, run_scaling_search
+from arena.search.scaling.spec import ScalingSearchSpec, parse_scaling_spec
 from arena.settings import load_settings
 from arena.training import ray_driver
 
@@ -70,7 +70,7 @@ def main() -> int:
         try:
             for scheduler in ("fifo", "asha"):
                 spec = grid_search_spec(scheduler, args)
-                print(f"{scheduler}: {len(enumerate_candidates(spec))} candidates x {args.epochs} epochs", file=sys.stderr)
+                print(f"{scheduler}: {len(enumerate_candidates(spec, spec.base_network(settings.home)))} candidates x {args.epochs} epochs", file=sys.stderr)
                 began = time.perf_counter()
                 result = run_scaling_search(spec, settings)
                 seconds = time.perf_counter() - began

@@ -19,8 +19,8 @@ import sys
 import tempfile
 import time
 
-from arena.search.spec import TuneSpec
-from arena.search.trials import TrialRequest, closing_parent_run, run_trials
+from arena.search.core.spec import TuneSpec
+from arena.search.core.trials import TrialRequest, closing_parent_run, run_trials
 from arena.settings import load_settings
 from arena.spec import parse_spec
 from arena.tracking import run_log

@@ -10,9 +10,9 @@ from arena.data import build_datasets
 from arena.data.imagenet_prepare import prepare_imagenet
 from arena.errors import ArenaError, SpecError
 from arena.models import get_model_info
-from arena.search.nas_spec import parse_nas_spec
-from arena.search.scaling_report import holdout_note
-from arena.search.spec import parse_scaling_spec
+from arena.search.nas.spec import parse_nas_spec
+from arena.search.core.report import holdout_note
+from arena.search.scaling.spec import parse_scaling_spec
 from arena.spec import DataSpec
 from imagenet_support import make_untarred
 

@@ -210,19 +210,27 @@ def fake_namespace() -> Iterator[None]:
     def build_tiny(num_classes: int, drop_rate: float | None, drop_path_rate: float | None) -> nn.Module:
         return nn.Sequential(nn.Flatten(), nn.LazyLinear(num_classes))
 
-    register_namespace("fake", lambda name: (info, build_tiny) if name == "fake:tiny" else None, lambda: ["tiny"])
+    register_namespace("fake", lambda name, home: (info, build_tiny) if name == "fake:tiny" else None, lambda home: ["tiny"])
     yield
     unregister_namespace("fake")
 
 
 @pytest.mark.usefixtures("fake_namespace")
-def test_namespace_serves_build_info_and_listing() -> None:
-    assert build("fake:tiny", num_classes=3)(torch.zeros(2, 3, 8, 8)).shape == (2, 3)
-    assert get_model_info("fake:tiny").family == "fake-family"
-    assert "fake:tiny" in model_names()
-    assert [info.name for info in list_models(family="fake-family")] == ["fake:tiny"]
+def test_namespace_serves_build_info_and_listing(tmp_path: Path) -> None:
+    assert build("fake:tiny", num_classes=3, home=tmp_path)(torch.zeros(2, 3, 8, 8)).shape == (2, 3)
+    assert get_model_info("fake:tiny", tmp_path).family == "fake-family"
+    assert "fake:tiny" in model_names(tmp_path)
+    assert [info.name for info in list_models(family="fake-family", home=tmp_path)] == ["fake:tiny"]
     with pytest.raises(UnknownNameError, match="fake:tiny"):
-        build("fake:tine")
+        build("fake:tine", home=tmp_path)
+
+
+@pytest.mark.usefixtures("fake_namespace")
+def test_a_namespaced_name_without_a_home_is_an_error_naming_it() -> None:
+    with pytest.raises(ArenaError, match="'fake:tiny'.*no.* home|'fake:tiny'.*home"):
+        get_model_info("fake:tiny")
+    assert "fake:tiny" not in model_names()  # the zoo alone lists without a home
+    assert get_model_info("resnet50").family == "resnet"
 
 
 def test_list_models_answers_fast_in_a_fresh_interpreter() -> None:

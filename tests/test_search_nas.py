@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,31 +13,23 @@ import torch
 from arena.errors import ArenaError, SpecError
 from arena.models import count_gflops, count_params, get_model_info
 from arena.models.nas import NasModel, build_network, parse_architecture, save_nas_model
-from arena.search import nas_space
-from arena.search.nas_reward import accuracy_of, reward
-from arena.search.nas_spec import load_nas_spec, parse_nas_spec
+from arena.search.nas import space as nas_space
+from arena.search.nas.reward import accuracy_of, reward
+from arena.search.nas.spec import load_nas_spec, parse_nas_spec
+
+from search_support import facts_in_a_fresh_process, tiny_search_tree
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def tiny_nas(name: str = "tiny-nas", **sections: dict) -> dict:
     """A two-trial TPE search on digits at 16 px, one short epoch each."""
-    tree = {
-        "name": name,
-        "base": {
-            "name": name,
-            "data": {"dataset": "digits", "image_size": 16, "holdout": 360, "augment": {"random_resized_crop": False, "hflip": False}},
-            "train": {"epochs": 1, "batch_size": 32, "optimizer": {"name": "adamw", "lr": 0.003},
-                      "max_steps_per_epoch": 2, "drop_rate": 0.0, "drop_path_rate": 0.0},
-            "resources": {"workers": 1, "cpus_per_worker": 0.99},
-        },
-        "objective": {"kind": "flops", "target": 0.002},
-        "budget": {"num_classes": 10, "max_params": 3_000_000},
-        "tune": {"searcher": "tpe", "num_samples": 2, "scheduler": "fifo", "max_concurrent": 2},
-    }
-    for key, value in sections.items():
-        tree[key] = {**tree.get(key, {}), **value} if isinstance(value, dict) else value
-    return tree
+    return tiny_search_tree(
+        name, 1, sections,
+        objective={"kind": "flops", "target": 0.002},
+        budget={"num_classes": 10, "max_params": 3_000_000},
+        tune={"searcher": "tpe", "num_samples": 2, "scheduler": "fifo", "max_concurrent": 2},
+    )
 
 
 # --- the space ----------------------------------------------------------------------------------
@@ -158,7 +147,7 @@ def test_reward_is_monotonic_in_accuracy_and_penalises_over_target_flops() -> No
 
 
 def test_pricing_counts_each_candidate_and_drops_over_budget() -> None:
-    from arena.search.nas_search import price_architecture, price_reward
+    from arena.search.nas.plan import price_architecture, price_reward
 
     spec = parse_nas_spec(tiny_nas(budget={"max_params": 2_000_000, "num_classes": 10}))
     priced = [price_architecture(spec, a) for a in nas_space.sample_architectures(6, 0)]
@@ -174,7 +163,7 @@ def test_pricing_counts_each_candidate_and_drops_over_budget() -> None:
 
 
 def test_latency_is_measured_when_it_is_the_objective() -> None:
-    from arena.search.nas_search import price_architecture
+    from arena.search.nas.plan import price_architecture
 
     spec = parse_nas_spec(tiny_nas(objective={"kind": "latency", "target": 5.0}))
     candidate = price_architecture(spec, nas_space.skeleton_architecture())
@@ -189,16 +178,7 @@ def test_nas_names_resolve_in_a_fresh_process(arena_env) -> None:
     architecture = nas_space.sample_architectures(1, 11)[0]
     save_nas_model(NasModel(name="nas:unit-1", architecture=architecture.to_json(), resolution=64, search="unit",
                             params=123, gflops=0.01, reward=0.7, val_top1_error=20.0), arena_env.home)
-    code = (
-        "import json, arena.models as m\n"
-        "info = m.get_model_info('nas:unit-1')\n"
-        "model = m.build('nas:unit-1', num_classes=10)\n"
-        "print(json.dumps({'family': info.family, 'resolution': info.resolution, 'block': info.block,"
-        " 'params': m.count_params(model), 'listed': 'nas:unit-1' in m.model_names()}))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], env={**os.environ}, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    facts = json.loads(done.stdout.strip().splitlines()[-1])
+    facts = facts_in_a_fresh_process("nas:unit-1")
     assert facts["family"] == "nas" and facts["resolution"] == 64 and facts["listed"]
     assert facts["params"] == count_params(build_network(architecture, 10))
     assert facts["block"].startswith("1: ") and "7: " in facts["block"]
@@ -208,7 +188,7 @@ def test_an_unknown_nas_name_and_a_bad_saved_document_are_clear_errors(arena_env
     from arena.errors import UnknownNameError
 
     with pytest.raises(UnknownNameError):
-        get_model_info("nas:not-there")
+        get_model_info("nas:not-there", arena_env.home)
     document = _document()
     document["stages"][0]["kernel"] = 7
     with pytest.raises(SpecError, match="kernel: 7"):
@@ -256,8 +236,8 @@ def test_overrides_reach_the_nas_spec() -> None:
 
 @pytest.mark.parametrize("searcher", ["tpe", "random", "evolution"])
 def test_the_searcher_prices_before_it_proposes_and_learns(searcher: str) -> None:
-    from arena.search.nas_search import candidate_reward, price_architecture
-    from arena.search.nas_searcher import NasSearcher
+    from arena.search.nas.plan import candidate_reward, price_architecture
+    from arena.search.nas.searcher import NasSearcher
     from ray.tune.search import Searcher
 
     spec = parse_nas_spec(tiny_nas(tune={"searcher": searcher, "num_samples": 5, "population": 2, "sample_size": 2},
@@ -286,8 +266,8 @@ def test_asha_ranks_nas_trials_by_each_epochs_reward(arena_env, monkeypatch) -> 
 
     from ray.tune.integration import ray_train
 
-    from arena.search import trials
-    from arena.search.nas_search import price_architecture, trial_config, trial_metric
+    from arena.search.core import trials
+    from arena.search.nas.plan import price_architecture, trial_config, trial_metric
 
     spec = parse_nas_spec(tiny_nas(tune={"scheduler": "asha"}))
     metric = trial_metric(spec)
@@ -329,8 +309,8 @@ def test_asha_ranks_nas_trials_by_each_epochs_reward(arena_env, monkeypatch) -> 
 def test_the_search_chart_draws_every_trial_and_is_logged_on_the_parent_run(arena_env, tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 
-    from arena.search.nas_report import NasBest, NasResult, NasTrialRow
-    from arena.search.nas_search import chart_points
+    from arena.search.nas.report import NasBest, NasResult, NasTrialRow
+    from arena.search.nas.plan import chart_points
     from arena.tracking import run_log, search_log
 
     def row(model: str, gflops: float, error: float | None, status: str) -> NasTrialRow:
@@ -369,8 +349,8 @@ def test_a_tiny_nas_search_finds_a_model_that_trains(arena_env, ray_head, monkey
     monkeypatch.setenv("RAY_ADDRESS", ray_head)
     from mlflow.tracking import MlflowClient
 
-    from arena.search.nas_report import render_nas_result
-    from arena.search.nas_search import run_nas_search
+    from arena.search.nas.report import render_nas_result
+    from arena.search.nas.plan import run_nas_search
     from arena.settings import load_settings
     from arena.spec import parse_spec
     from arena.training.launcher import run_training
@@ -388,7 +368,7 @@ def test_a_tiny_nas_search_finds_a_model_that_trains(arena_env, ray_head, monkey
     for trial in completed:
         assert trial["reward"] == pytest.approx((1 - trial["val_top1_error"] / 100) * (trial["gflops"] / 0.002) ** -0.07)
         assert trial["params"] <= 3_000_000
-    info = get_model_info(best["model"])
+    info = get_model_info(best["model"], settings.home)
     assert info.family == "nas" and info.gflops == pytest.approx(best["gflops"]) and math.isclose(info.resolution, 16)
     assert any("started" in line for line in lines) and any("best:" in line for line in lines)
     assert any("epoch 1/1" in line and "reward" in line for line in lines)  # Tune saw each epoch's reward

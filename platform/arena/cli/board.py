@@ -105,7 +105,7 @@ def leaderboard_sync(
 
     settings = load_settings()
     with open_store(settings.db_url) as store:
-        report = sync_runs(store, settings.tracking_uri, full=full)
+        report = sync_runs(store, settings.tracking_uri, full=full, home=settings.home)
         # The same ranking inside MLflow, for people who live in its UI: the `leaderboard` experiment.
         publish_leaderboard_to_mlflow(
             store, settings.tracking_uri, artifact_root=settings.artifact_root, mlflow_ui_url=settings.mlflow_ui_url

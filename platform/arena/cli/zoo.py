@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -25,8 +26,9 @@ def models_list(
 ) -> None:
     """Every registered architecture with its paper facts, params and gflops."""
     from arena import models
+    from arena.settings import load_settings
 
-    records = [info.to_record() for info in models.list_models(family=family)]
+    records = [info.to_record() for info in models.list_models(family=family, home=load_settings().home)]
     if format is ListFormat.json:
         _print_json(records)
     elif format is ListFormat.csv:
@@ -52,8 +54,9 @@ def models_list(
 def models_show(name: str) -> None:
     """One architecture: its key idea, its block, the paper, params and gflops."""
     from arena import models
+    from arena.settings import load_settings
 
-    info = models.get_model_info(name)
+    info = models.get_model_info(name, load_settings().home)
     out.print(Text.assemble((info.name, "bold"), f"  ({info.family}, {info.year})"), highlight=False)
     out.print(f"paper:      {info.paper_title} — {info.paper_authors}", highlight=False)
     out.print(f"key idea:   {info.key_idea}", highlight=False)
@@ -153,27 +156,44 @@ def train(
 
 
 
+SearchSpecArgument = Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="The search spec.")]
+SetOption = Annotated[list[str], typer.Option("--set", help="Override a spec field: key.path=value.")]
+FormatOption = Annotated[ResultFormat, typer.Option("--format", help="text or json.")]
+SearchVerboseOption = Annotated[bool, typer.Option("--verbose", help="Show Ray's and Tune's own logs.")]
+
+
 @search_app.command("scaling")
-def search_scaling(
-    spec_path: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="The compound-scaling search spec.")],
-    set_: Annotated[list[str], typer.Option("--set", help="Override a spec field: key.path=value.")] = [],
-    format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
-    verbose: Annotated[bool, typer.Option("--verbose", help="Show Ray's and Tune's own logs.")] = False,
-) -> None:
+def search_scaling(spec_path: SearchSpecArgument, set_: SetOption = [], format: FormatOption = ResultFormat.text,
+                   verbose: SearchVerboseOption = False) -> None:
     """EfficientNet-style compound scaling: find alpha, beta, gamma on Ray Tune, then grow the family."""
-    from arena.search.scaling_report import render_scaling_result
-    from arena.search.scaling_search import search_scaling as run_search
+    from arena.search.scaling.plan import search_scaling
+    from arena.search.scaling.report import render_scaling_result
 
-    result = _with_winner_val(run_search(spec_path, set_, verbose=verbose))
-    _print_result(result, format, render_scaling_result, result.parent_run_id)
+    _run_search(search_scaling, render_scaling_result, spec_path, set_, format, verbose)
 
 
-def _with_winner_val(result: Any) -> Any:
-    """The search result with its winner's val/ error, measured once the choice was made."""
+@search_app.command("nas")
+def search_nas(spec_path: SearchSpecArgument, set_: SetOption = [], format: FormatOption = ResultFormat.text,
+               verbose: SearchVerboseOption = False) -> None:
+    """MnasNet-style architecture search on Ray Tune; the best is saved as nas:<id>."""
+    from arena.search.nas.plan import search_nas
+    from arena.search.nas.report import render_nas_result
+
+    _run_search(search_nas, render_nas_result, spec_path, set_, format, verbose)
+
+
+def _run_search(
+    search: Callable[..., Any], render: Callable[[Any], str], spec_path: Path, overrides: list[str],
+    format: ResultFormat, verbose: bool,
+) -> None:
+    """Run a search, measure its winner on val/ once it has chosen, print the result."""
     from arena.evaluation.runner import winner_val_error
     from arena.settings import load_settings
 
-    return replace(result, winner_val_top1_error=winner_val_error(result.winner_run_id, load_settings()))
+    settings = load_settings()
+    result = search(spec_path, overrides, settings, verbose=verbose)
+    result = replace(result, winner_val_top1_error=winner_val_error(result.winner_run_id, settings))
+    _print_result(result, format, render, result.parent_run_id)
 
 
 DataRootOption = Annotated[Optional[Path], typer.Option("--data", help="Evaluate on this image folder's val/ instead of the run's own data.")]
@@ -223,18 +243,3 @@ def ensemble(
     result = ensemble_runs(run_ids, load_settings(), weights=weights, method=method,
                            options=EvalOptions(data_root=data, crops=crops, top=top, workers=workers))
     _print_evaluation(result, format)
-
-
-@search_app.command("nas")
-def search_nas(
-    spec_path: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="The NAS search spec.")],
-    set_: Annotated[list[str], typer.Option("--set", help="Override a spec field: key.path=value.")] = [],
-    format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
-    verbose: Annotated[bool, typer.Option("--verbose", help="Show Ray's and Tune's own logs.")] = False,
-) -> None:
-    """MnasNet-style architecture search on Ray Tune; the best is saved as nas:<id>."""
-    from arena.search.nas_report import render_nas_result
-    from arena.search.nas_search import search_nas as run_search
-
-    result = _with_winner_val(run_search(spec_path, set_, verbose=verbose))
-    _print_result(result, format, render_nas_result, result.parent_run_id)

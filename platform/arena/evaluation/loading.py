@@ -33,12 +33,14 @@ class ModelRecipe:
     num_classes: int
     drop_rate: float | None = None
     drop_path_rate: float | None = None
+    home: Path | None = None
+    """The arena home a saved (`scaled:`, `nas:`) model is read from."""
 
     def build(self) -> nn.Module:
         """The architecture with fresh weights."""
         return models.build(
             self.model_name, num_classes=self.num_classes,
-            drop_rate=self.drop_rate, drop_path_rate=self.drop_path_rate,
+            drop_rate=self.drop_rate, drop_path_rate=self.drop_path_rate, home=self.home,
         )
 
 
@@ -64,7 +66,7 @@ class TrainedRun:
     @property
     def image_size(self) -> int:
         """The side the model was trained and evaluated at."""
-        return self.spec.data.image_size or models.get_model_info(self.spec.model).input.resolution
+        return self.spec.data.image_size or models.get_model_info(self.spec.model, self.recipe.home).input.resolution
 
 
 def load_trained_run(run_id: str, settings: Settings) -> TrainedRun:
@@ -81,7 +83,8 @@ def load_trained_run(run_id: str, settings: Settings) -> TrainedRun:
     spec = _spec_of(run_id, checkpoint.spec_yaml)
     if spec.model != model_name:
         raise ArenaError(f"run {run_id}: its checkpoint holds model {model_name!r} but its spec names {spec.model!r}")
-    recipe = ModelRecipe(model_name, int(checkpoint.num_classes), spec.train.drop_rate, spec.train.drop_path_rate)
+    recipe = ModelRecipe(model_name, int(checkpoint.num_classes), spec.train.drop_rate, spec.train.drop_path_rate,
+                         settings.home)
     weights = checkpoint.eval_weights
     model = load_weights(run_id, recipe, weights)
     class_names = [str(name) for name in checkpoint.class_names]

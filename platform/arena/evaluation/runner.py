@@ -65,7 +65,7 @@ def evaluate_run(run_id: str, settings: Settings, options: EvalOptions = EvalOpt
     scores = _score(predictions, run.class_names, options.top)
     tags = {
         "arena.model": run.recipe.model_name,
-        "arena.family": run.tags.get("arena.family") or models.get_model_info(run.recipe.model_name).family,
+        "arena.family": run.tags.get("arena.family") or models.get_model_info(run.recipe.model_name, settings.home).family,
         "arena.dataset": folder_identity(data_root) if data_root else run.tags.get("arena.dataset", run.spec.data.dataset),
         "arena.kind": "eval",
         "arena.evaluated_run": run_id,
@@ -200,7 +200,7 @@ def _ensemble_params(
     runs: Sequence[TrainedRun], method: str, weights: list[float] | None, epochs: int
 ) -> dict[str, str]:
     """The leaderboard's params for an ensemble: its cost is the sum of its members'."""
-    infos = [models.get_model_info(run.recipe.model_name) for run in runs]
+    infos = [models.get_model_info(run.recipe.model_name, run.recipe.home) for run in runs]
     sizes = {run.image_size for run in runs}
     params = {
         "ensemble.method": method,

@@ -52,7 +52,7 @@ def build_val_set(run: TrainedRun, *, home: Path, data_root_override: Path | Non
     if crops not in CROP_CHOICES:
         raise ArenaError(f"--crops: {crops} is not one of {', '.join(map(str, CROP_CHOICES))}")
     data = run.spec.data
-    contract = models.get_model_info(run.recipe.model_name).input
+    contract = models.get_model_info(run.recipe.model_name, home).input
     if data.dataset == "synthetic" and data_root_override is None:
         if crops != 1:
             raise ArenaError(f"run {run.run_id}: synthetic images are made at the crop size; use --crops 1")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -76,13 +77,13 @@ def ensure_reference_data(store: Store) -> int:
     return len(rows)
 
 
-def refresh_architectures(store: Store) -> int:
-    """Upsert every registered zoo architecture; return how many (0 when the zoo is not importable)."""
+def refresh_architectures(store: Store, home: Path | None = None) -> int:
+    """Upsert every zoo architecture (and `home`'s saved ones); return how many (0 when the zoo is not importable)."""
     try:
         models = importlib.import_module("arena.models")
     except ImportError:
         return 0
-    rows = [_architecture_row(info) for info in models.list_models()]
+    rows = [_architecture_row(info) for info in models.list_models(home=home)]
     if not rows:
         return 0
     with store.writing() as connection:

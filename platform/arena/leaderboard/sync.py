@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, case, delete, select, text
@@ -57,6 +58,7 @@ def sync_runs(
     *,
     full: bool = False,
     refresh_zoo: bool = True,
+    home: Path | None = None,
     safety_window_ms: int = SAFETY_WINDOW_MS,
     full_pass_every_ms: int = FULL_PASS_EVERY_MS,
 ) -> SyncReport:
@@ -64,7 +66,7 @@ def sync_runs(
     from arena.tracking.query import list_finished_runs, list_unranked_run_ids  # MLflow takes seconds to import
 
     if refresh_zoo:
-        refresh_architectures(store)
+        refresh_architectures(store, home)
     started_ms = int(time.time() * 1000)
     shown = masked_url(tracking_uri)
     key, full_key = f"sync_watermark:{shown}", f"sync_full_pass:{shown}"

@@ -56,8 +56,8 @@ def _efficientnet_builder(
     return build_efficientnet
 
 
-# name, width multiplier, depth multiplier, resolution, dropout, paper top-1 / top-5 error (Table 2)
-_VARIANTS = (
+VARIANTS = (
+    # name, width multiplier, depth multiplier, resolution, dropout, paper top-1 / top-5 error (Table 2)
     ("efficientnet_b0", 1.0, 1.0, 224, 0.2, 22.9, 6.7),
     ("efficientnet_b1", 1.0, 1.1, 240, 0.2, 20.9, 5.6),
     ("efficientnet_b2", 1.1, 1.2, 260, 0.3, 19.9, 5.1),
@@ -67,8 +67,12 @@ _VARIANTS = (
     ("efficientnet_b6", 1.8, 2.6, 528, 0.5, 16.0, 3.2),
     ("efficientnet_b7", 2.0, 3.1, 600, 0.5, 15.7, 3.0),
 )
+"""The released B0-B7: hand-picked multipliers and resolutions, not computed from alpha, beta, gamma.
 
-for _name, _width, _depth, _resolution, _dropout, _top1, _top5 in _VARIANTS:
+B0's stage table is `stage_layout.EFFICIENTNET_B0`; timm builds it (and rounds its widths the same way).
+"""
+
+for _name, _width, _depth, _resolution, _dropout, _top1, _top5 in VARIANTS:
     register(
         _name,
         family="efficientnet",

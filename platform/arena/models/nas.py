@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,14 +21,12 @@ if TYPE_CHECKING:
 
 from arena.errors import SpecError
 from arena.models.info import ModelInfo, imagenet_input
-from arena.models.persisted import document_names, document_path, read_document, record_from_document, write_document
+from arena.models.persisted import SavedModels
 from arena.models.nas_stages import EXPANSIONS, HEAD_FILTERS, KERNELS, OPS, SE_RATIOS, SKELETON, SKIPS, STEM_FILTERS, Stage
 from arena.models.registry import register_namespace
-from arena.models.resnet import round_channels
-from arena.settings import load_settings
+from arena.models.stage_layout import StageLayout, scaled_layout
 
 PREFIX = "nas"
-FOLDER = Path("models") / "nas"
 VERSION = 1
 STAGE_FIELDS = ("op", "kernel", "expansion", "se_ratio", "skip", "filters", "layers")
 
@@ -107,17 +104,13 @@ def parse_architecture(document: Any, source: str = "architecture") -> Architect
     return Architecture(tuple(Stage(**{key: stage[key] for key in STAGE_FIELDS}) for stage in stages))
 
 
-def scale_stages(stages: Sequence[Stage], width_multiplier: float, depth_multiplier: float) -> tuple[Stage, ...]:
-    """Each stage's filters times width_multiplier and layers times depth_multiplier, as compound scaling rounds them.
-
-    Filters round to a multiple of 8 keeping at least 90% (`round_channels`, the rule of every scaled
-    builder), layers round up; multipliers of 1 return the stages unchanged.
-    """
-    if width_multiplier <= 0 or depth_multiplier <= 0:
-        raise ValueError(f"width_multiplier and depth_multiplier must be positive, got {width_multiplier}, {depth_multiplier}")
-    return tuple(
-        replace(stage, filters=round_channels(stage.filters * width_multiplier), layers=math.ceil(depth_multiplier * stage.layers))
-        for stage in stages
+def layout_of(architecture: Architecture) -> StageLayout:
+    """The architecture's stage table: its stages' filters and layers between B0's stem and head."""
+    return StageLayout(
+        stem_width=STEM_FILTERS,
+        stage_widths=tuple(stage.filters for stage in architecture.stages),
+        stage_depths=tuple(stage.layers for stage in architecture.stages),
+        head_width=HEAD_FILTERS,
     )
 
 
@@ -131,11 +124,15 @@ def build_network(
     """
     from arena.models.nas_network import NasNetwork  # torch loads only when a net is built
 
+    # Compound scaling's rounding (`stage_layout`); multipliers of 1 leave every count as it is.
+    layout = scaled_layout(layout_of(architecture), width_multiplier, depth_multiplier)
+    stages = tuple(
+        replace(stage, filters=filters, layers=layers)
+        for stage, filters, layers in zip(architecture.stages, layout.stage_widths, layout.stage_depths)
+    )
     return NasNetwork(
-        scale_stages(architecture.stages, width_multiplier, depth_multiplier), num_classes,
-        0.2 if drop_rate is None else drop_rate, drop_path_rate or 0.0,
-        stem_filters=round_channels(STEM_FILTERS * width_multiplier),
-        head_filters=round_channels(HEAD_FILTERS * width_multiplier),
+        stages, num_classes, 0.2 if drop_rate is None else drop_rate, drop_path_rate or 0.0,
+        stem_filters=layout.stem_width, head_filters=layout.head_width,
     )
 
 
@@ -160,28 +157,18 @@ class NasModel:
     val_top1_error: float | None = None
 
 
-def models_folder(home: Path) -> Path:
-    """Where the nas models of an arena home live."""
-    return home / FOLDER
-
-
-def _path_of(name: str, home: Path) -> Path | None:
-    return document_path(models_folder(home), PREFIX, name)
+SAVED = SavedModels(PREFIX, NasModel)
 
 
 def save_nas_model(model: NasModel, home: Path) -> Path:
-    """Validate and write the model's JSON atomically (a worker may read it meanwhile); return its path."""
-    path = _path_of(model.name, home)
-    if not model.name.startswith(PREFIX + ":") or path is None:
-        raise ValueError(f"nas model names look like {PREFIX}:<id>, got {model.name!r}")
+    """Validate and write the model's JSON under `home` atomically (a worker may read it meanwhile); return its path."""
     parse_architecture(model.architecture, source=model.name)
-    return write_document(path, asdict(model))
+    return SAVED.save(model.name, asdict(model), home)
 
 
 def load_nas_model(name: str, home: Path) -> NasModel | None:
     """Read a persisted nas model; None when there is none of that name."""
-    document = read_document(_path_of(name, home))
-    return None if document is None else record_from_document(NasModel, document, name)
+    return SAVED.load(name, home)
 
 
 def load_nas_architecture(name: str, home: Path) -> Architecture | None:
@@ -192,7 +179,7 @@ def load_nas_architecture(name: str, home: Path) -> Architecture | None:
 
 def nas_model_names(home: Path) -> list[str]:
     """Every persisted nas model name under `home`."""
-    return document_names(models_folder(home), PREFIX)
+    return SAVED.names(home)
 
 
 def model_info(model: NasModel, architecture: Architecture) -> ModelInfo:
@@ -219,9 +206,8 @@ def model_info(model: NasModel, architecture: Architecture) -> ModelInfo:
     )
 
 
-def _resolve(name: str) -> tuple[ModelInfo, Callable[..., nn.Module]] | None:
-    # The home is read at lookup time: a Ray worker gets ARENA_HOME from the job's environment.
-    model = load_nas_model(name, load_settings().home)
+def _resolve(name: str, home: Path) -> tuple[ModelInfo, Callable[..., nn.Module]] | None:
+    model = load_nas_model(name, home)
     if model is None:
         return None
     architecture = parse_architecture(model.architecture, source=name)
@@ -232,8 +218,4 @@ def _resolve(name: str) -> tuple[ModelInfo, Callable[..., nn.Module]] | None:
     return model_info(model, architecture), builder
 
 
-def _list_names() -> list[str]:
-    return nas_model_names(load_settings().home)
-
-
-register_namespace(PREFIX, _resolve, _list_names)
+register_namespace(PREFIX, _resolve, SAVED.names)

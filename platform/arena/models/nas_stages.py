@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from arena.models.stage_layout import EFFICIENTNET_B0, EFFICIENTNET_B0_STRIDES
+
 OPS = ("conv", "sepconv", "mbconv")
 """Regular conv, depthwise-separable conv, mobile inverted bottleneck (MBConv)."""
 KERNELS = (3, 5)
@@ -13,8 +15,8 @@ EXPANSIONS = (1, 3, 6)
 SE_RATIOS = (0.0, 0.25)
 SKIPS = ("none", "identity")
 """identity: a residual around every block whose input and output shapes match."""
-STEM_FILTERS = 32
-HEAD_FILTERS = 1280
+STEM_FILTERS = EFFICIENTNET_B0.stem_width
+HEAD_FILTERS = EFFICIENTNET_B0.head_width
 
 
 @dataclass(frozen=True)
@@ -26,9 +28,9 @@ class SkeletonStage:
     stride: int
 
 
-SKELETON = (
-    SkeletonStage(16, 1, 1), SkeletonStage(24, 2, 2), SkeletonStage(40, 2, 2), SkeletonStage(80, 3, 2),
-    SkeletonStage(112, 3, 1), SkeletonStage(192, 4, 2), SkeletonStage(320, 1, 1),
+SKELETON = tuple(
+    SkeletonStage(filters, layers, stride)
+    for filters, layers, stride in zip(EFFICIENTNET_B0.stage_widths, EFFICIENTNET_B0.stage_depths, EFFICIENTNET_B0_STRIDES)
 )
 
 

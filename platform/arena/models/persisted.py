@@ -6,9 +6,9 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from arena.errors import ArenaError
 
@@ -77,3 +77,31 @@ def document_names(folder: Path, prefix: str) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(f"{prefix}:{path.stem}" for path in folder.glob("*.json") if _ID.fullmatch(path.stem))
+
+
+@dataclass(frozen=True)
+class SavedModels(Generic[Record]):
+    """One namespace's saved models: `<home>/models/<prefix>/<id>.json`, each a `record_type` dataclass."""
+
+    prefix: str
+    record_type: type[Record]
+
+    def folder(self, home: Path) -> Path:
+        """Where this namespace's models of an arena home live."""
+        return home / "models" / self.prefix
+
+    def save(self, name: str, document: dict[str, Any], home: Path) -> Path:
+        """Write the model's document (atomically: a worker may read it at the same moment); return its path."""
+        path = document_path(self.folder(home), self.prefix, name)
+        if not name.startswith(self.prefix + ":") or path is None:
+            raise ValueError(f"{self.prefix} model names look like {self.prefix}:<id>, got {name!r}")
+        return write_document(path, document)
+
+    def load(self, name: str, home: Path) -> Record | None:
+        """Read a saved model; None when there is none of that name."""
+        document = read_document(document_path(self.folder(home), self.prefix, name))
+        return None if document is None else record_from_document(self.record_type, document, name)
+
+    def names(self, home: Path) -> list[str]:
+        """Every saved model name of this namespace under `home`."""
+        return document_names(self.folder(home), self.prefix)

@@ -3,7 +3,8 @@
 Each variant registers a builder `(num_classes, drop_rate, drop_path_rate) -> nn.Module` under
 `@register(...)`. Counted params and GMACs come from the checked-in `complexity.json`, so listing
 the zoo never builds a model. A namespace ("scaled", "nas") serves names such as `scaled:<id>`
-that later searches persist on disk.
+that later searches persist on disk, in an arena home the caller passes (`home`): the registry
+never reads the environment.
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ class Builder(Protocol):
     ) -> nn.Module: ...
 
 
-Resolver = Callable[[str], "tuple[ModelInfo, Callable[..., nn.Module]] | None"]
+Resolver = Callable[[str, Path], "tuple[ModelInfo, Callable[..., nn.Module]] | None"]
+"""Look a namespaced name up in an arena home: its facts and builder, or None when there is none."""
 
 
 @dataclass(frozen=True)
 class _Namespace:
     resolve: Resolver
-    list_names: Callable[[], list[str]]
+    list_names: Callable[[Path], list[str]]
 
 
 def _load_complexity() -> dict[str, dict[str, float]]:
@@ -100,13 +102,14 @@ def register(
 def register_namespace(
     prefix: str,
     resolve: Resolver,
-    list_names: Callable[[], list[str]],
+    list_names: Callable[[Path], list[str]],
 ) -> None:
-    """Serve every name `prefix:<id>` through `resolve(full_name)`; registering a prefix again replaces it.
+    """Serve every name `prefix:<id>` through `resolve(full_name, home)`; registering a prefix again replaces it.
 
-    `resolve` receives the full name (e.g. "scaled:phi1") and returns its ModelInfo and a builder
-    taking (num_classes, drop_rate, drop_path_rate), or None when there is no such model.
-    `list_names` returns the names it serves, with or without the prefix.
+    `resolve` receives the full name (e.g. "scaled:phi1") and the arena home its models are saved
+    in, and returns its ModelInfo and a builder taking (num_classes, drop_rate, drop_path_rate), or
+    None when there is no such model. `list_names(home)` returns the names it serves, with or without
+    the prefix.
     """
     prefix = prefix.rstrip(NAMESPACE_SEPARATOR)
     if not prefix or NAMESPACE_SEPARATOR in prefix:
@@ -119,44 +122,51 @@ def unregister_namespace(prefix: str) -> None:
     _NAMESPACES.pop(prefix.rstrip(NAMESPACE_SEPARATOR), None)
 
 
-def _namespace_names(prefix: str) -> list[str]:
-    names = _NAMESPACES[prefix].list_names()
+def _namespace_names(prefix: str, home: Path) -> list[str]:
+    names = _NAMESPACES[prefix].list_names(home)
     head = prefix + NAMESPACE_SEPARATOR
     return sorted(name if name.startswith(head) else head + name for name in names)
 
 
-def _resolve(name: str) -> tuple[ModelInfo, Callable[..., nn.Module]]:
+def _resolve(name: str, home: Path | None) -> tuple[ModelInfo, Callable[..., nn.Module]]:
     if name in _MODELS:
         return _MODELS[name]
     prefix, separator, _ = name.partition(NAMESPACE_SEPARATOR)
     if separator and prefix in _NAMESPACES:
-        found = _NAMESPACES[prefix].resolve(name)
+        if home is None:
+            raise ArenaError(f"model {name!r}: {prefix}: models are read from an arena home, and none was given")
+        found = _NAMESPACES[prefix].resolve(name, home)
         if found is not None:
             return found
-        raise UnknownNameError("model", name, _namespace_names(prefix))
-    raise UnknownNameError("model", name, model_names())
+        raise UnknownNameError("model", name, _namespace_names(prefix, home))
+    raise UnknownNameError("model", name, model_names(home))
 
 
-def model_names() -> list[str]:
-    """Return every model name: the registered ones, then those the namespaces serve."""
+def model_names(home: Path | None = None) -> list[str]:
+    """Return every model name: the registered ones, then those the namespaces serve from `home` (when given)."""
     names = sorted(_MODELS)
-    for prefix in sorted(_NAMESPACES):
-        names += _namespace_names(prefix)
+    if home is not None:
+        for prefix in sorted(_NAMESPACES):
+            names += _namespace_names(prefix, home)
     return names
 
 
-def get_model_info(name: str) -> ModelInfo:
-    """Return the facts of model `name`; an unknown name raises UnknownNameError with the closest names."""
-    return _resolve(name)[0]
+def get_model_info(name: str, home: Path | None = None) -> ModelInfo:
+    """Return the facts of model `name`; an unknown name raises UnknownNameError with the closest names.
+
+    A namespaced name (`scaled:<id>`, `nas:<id>`) is read from the arena home `home`, which it needs.
+    """
+    return _resolve(name, home)[0]
 
 
-def list_models(family: str | None = None) -> list[ModelInfo]:
-    """Return every model's facts (of one family when given), registered ones by year then name."""
+def list_models(family: str | None = None, home: Path | None = None) -> list[ModelInfo]:
+    """Return every model's facts (of one family when given): registered ones by year then name, then `home`'s saved ones."""
     static = sorted((info for info, _ in _MODELS.values()), key=lambda info: (info.year, info.name))
     dynamic = []
-    for name in (name for prefix in sorted(_NAMESPACES) for name in _namespace_names(prefix)):
+    names = [] if home is None else [name for prefix in sorted(_NAMESPACES) for name in _namespace_names(prefix, home)]
+    for name in names:
         try:
-            dynamic.append(get_model_info(name))
+            dynamic.append(get_model_info(name, home))
         except ArenaError as error:  # one corrupt saved model must not hide the zoo
             logger.warning("skipped %s: %s", name, error)
     infos = static + dynamic
@@ -168,9 +178,9 @@ def list_models(family: str | None = None) -> list[ModelInfo]:
     return [info for info in infos if info.family == family]
 
 
-def families() -> list[str]:
+def families(home: Path | None = None) -> list[str]:
     """Return the family names, sorted."""
-    return sorted({info.family for info in list_models()})
+    return sorted({info.family for info in list_models(home=home)})
 
 
 def build(
@@ -179,8 +189,9 @@ def build(
     *,
     drop_rate: float | None = None,
     drop_path_rate: float | None = None,
+    home: Path | None = None,
 ) -> nn.Module:
-    """Build model `name` with fresh weights (nothing downloads).
+    """Build model `name` with fresh weights (nothing downloads); a namespaced name is read from `home`.
 
     `drop_rate` (dropout before the classifier) and `drop_path_rate` (stochastic depth) reach the
     architectures that have them; None keeps the architecture's default, and a model without
@@ -194,5 +205,5 @@ def build(
             problems.append(f"{field} must be in [0, 1), got {rate}")
     if problems:
         raise ArenaError(f"model {name!r}: " + "; ".join(problems))
-    _, builder = _resolve(name)
+    _, builder = _resolve(name, home)
     return builder(num_classes=num_classes, drop_rate=drop_rate, drop_path_rate=drop_path_rate)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from arena.models.info import imagenet_input
 from arena.models.registry import register
+from arena.models.stage_layout import RESNET50, scaled_layout
 from arena.models.timm_models import create_timm_model
 
 if TYPE_CHECKING:
@@ -130,21 +130,6 @@ def resnext50_32x4d(num_classes: int, drop_rate: float | None, drop_path_rate: f
     return create_timm_model("resnext50_32x4d", num_classes, drop_rate, drop_path_rate)
 
 
-RESNET50_DEPTHS = (3, 4, 6, 3)
-RESNET50_WIDTHS = (64, 128, 256, 512)
-
-
-def round_channels(channels: float, divisor: int = 8) -> int:
-    """Round a channel count to the nearest multiple of `divisor`, never losing more than 10%."""
-    rounded = max(divisor, int(channels + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * channels else rounded
-
-
-def scaled_resnet_depths(depth_multiplier: float) -> tuple[int, ...]:
-    """Return the stage depths ceil(d * [3, 4, 6, 3]) of a depth-scaled ResNet-50."""
-    return tuple(math.ceil(depth_multiplier * depth) for depth in RESNET50_DEPTHS)
-
-
 def build_scaled_resnet(
     width_multiplier: float,
     depth_multiplier: float,
@@ -153,18 +138,15 @@ def build_scaled_resnet(
     drop_path_rate: float = 0.0,
 ) -> nn.Module:
     """Build a ResNet-50-style bottleneck net with depths ceil(d*[3,4,6,3]) and widths w*[64..512] rounded to 8."""
-    if width_multiplier <= 0 or depth_multiplier <= 0:
-        raise ValueError(
-            f"width_multiplier and depth_multiplier must be positive, got {width_multiplier}, {depth_multiplier}"
-        )
     from timm.models.resnet import Bottleneck, ResNet
 
-    widths = tuple(round_channels(width * width_multiplier) for width in RESNET50_WIDTHS)
+    # Only the stages scale: timm's plain stem stays at 64 channels (its stem_width only sizes a deep
+    # stem), and the head is no layer of its own but the last stage's 4x expansion.
+    layout = scaled_layout(RESNET50, width_multiplier, depth_multiplier)
     return ResNet(
         block=Bottleneck,
-        layers=scaled_resnet_depths(depth_multiplier),
-        channels=widths,
-        stem_width=round_channels(64 * width_multiplier),
+        layers=layout.stage_depths,
+        channels=layout.stage_widths,
         num_classes=num_classes,
         drop_rate=drop_rate,
         drop_path_rate=drop_path_rate,

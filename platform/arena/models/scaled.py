@@ -16,16 +16,14 @@ from arena.models.efficientnet import build_scaled_efficientnet
 from arena.models.info import ModelInfo
 from arena.models.nas import PREFIX as NAS_PREFIX
 from arena.models.nas import build_network, load_nas_architecture
-from arena.models.persisted import document_names, document_path, read_document, record_from_document, write_document
+from arena.models.persisted import SavedModels
 from arena.models.registry import get_model_info, register_namespace
 from arena.models.resnet import build_scaled_resnet
-from arena.settings import load_settings
 
 if TYPE_CHECKING:
     from torch import nn
 
 PREFIX = "scaled"
-FOLDER = Path("models") / "scaled"
 
 
 @dataclass(frozen=True)
@@ -51,42 +49,28 @@ class ScaledModel:
     """GMACs at `resolution`."""
 
 
-def models_folder(home: Path) -> Path:
-    """Where the scaled models of an arena home live."""
-    return home / FOLDER
-
-
-def _path_of(name: str, home: Path) -> Path | None:
-    return document_path(models_folder(home), PREFIX, name)
+SAVED = SavedModels(PREFIX, ScaledModel)
 
 
 def save_scaled_model(model: ScaledModel, home: Path) -> Path:
-    """Write the model's JSON (atomically: a worker may read it at the same moment); return its path."""
-    path = _path_of(model.name, home)
-    if not model.name.startswith(PREFIX + ":") or path is None:
-        raise ValueError(f"scaled model names look like {PREFIX}:<id>, got {model.name!r}")
-    return write_document(path, asdict(model))
+    """Write the model's JSON under `home` (atomically: a worker may read it at the same moment); return its path."""
+    return SAVED.save(model.name, asdict(model), home)
 
 
 def load_scaled_model(name: str, home: Path) -> ScaledModel | None:
     """Read a persisted scaled model; None when there is none of that name."""
-    document = read_document(_path_of(name, home))
-    return None if document is None else record_from_document(ScaledModel, document, name)
-
-
-def scaled_model_names(home: Path) -> list[str]:
-    """Every persisted scaled model name under `home`."""
-    return document_names(models_folder(home), PREFIX)
+    return SAVED.load(name, home)
 
 
 def build_architecture(
     base: str, width_multiplier: float, depth_multiplier: float, num_classes: int,
-    drop_rate: float | None = None, drop_path_rate: float | None = None,
+    drop_rate: float | None = None, drop_path_rate: float | None = None, *, home: Path | None = None,
 ) -> nn.Module:
-    """Build `base` scaled by the multipliers; None rates keep the family's defaults."""
+    """Build `base` scaled by the multipliers; None rates keep the family's defaults; a nas: base is read from `home`."""
     if base.startswith(NAS_PREFIX + ":"):
-        # Read at build time, like the nas: name itself: a Ray worker gets ARENA_HOME from the job.
-        architecture = load_nas_architecture(base, load_settings().home)
+        if home is None:
+            raise ValueError(f"scaling {base!r} needs the arena home it is saved in")
+        architecture = load_nas_architecture(base, home)
         if architecture is None:
             raise ValueError(f"no saved NAS model {base!r} to scale")
         return build_network(architecture, num_classes, drop_rate, drop_path_rate,
@@ -99,9 +83,9 @@ def build_architecture(
     raise ValueError(f"no scaled builder for base {base!r}")
 
 
-def model_info(model: ScaledModel) -> ModelInfo:
-    """The zoo facts of a scaled model: its base's paper facts, its own input size and cost."""
-    base = get_model_info(model.base)
+def model_info(model: ScaledModel, home: Path) -> ModelInfo:
+    """The zoo facts of a scaled model: its base's paper facts (a nas: base read from `home`), its own input size and cost."""
+    base = get_model_info(model.base, home)
     contract = base.input
     if base.family == "efficientnet":
         # TensorFlow's EfficientNet evaluation resizes to resolution + 32 before the centre crop.
@@ -129,20 +113,16 @@ def model_info(model: ScaledModel) -> ModelInfo:
     )
 
 
-def _resolve(name: str) -> tuple[ModelInfo, Callable[..., nn.Module]] | None:
-    # The home is read at lookup time: a Ray worker gets ARENA_HOME from the job's environment.
-    model = load_scaled_model(name, load_settings().home)
+def _resolve(name: str, home: Path) -> tuple[ModelInfo, Callable[..., nn.Module]] | None:
+    model = load_scaled_model(name, home)
     if model is None:
         return None
 
     def builder(num_classes: int, drop_rate: float | None = None, drop_path_rate: float | None = None) -> nn.Module:
-        return build_architecture(model.base, model.width_multiplier, model.depth_multiplier, num_classes, drop_rate, drop_path_rate)
+        return build_architecture(model.base, model.width_multiplier, model.depth_multiplier, num_classes, drop_rate,
+                                  drop_path_rate, home=home)
 
-    return model_info(model), builder
-
-
-def _list_names() -> list[str]:
-    return scaled_model_names(load_settings().home)
+    return model_info(model, home), builder
 
 
-register_namespace(PREFIX, _resolve, _list_names)
+register_namespace(PREFIX, _resolve, SAVED.names)

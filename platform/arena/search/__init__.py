@@ -1,15 +1,14 @@
-"""Searches on Ray Tune: compound scaling (EfficientNet) and MnasNet-style NAS on the same machinery.
+"""Searches on Ray Tune: compound scaling (EfficientNet) and MnasNet-style NAS around one shared core.
 
-- `scaling`: the pure compound-scaling math (alpha, beta, gamma, phi and the rounding rules).
-- `pricing`: build and count every candidate, drop those over the budget, before anything trains.
-- `trials`: run priced candidates as Tune trials through the one training path, nested in MLflow,
-  ranked per epoch by the search's metric (val error for scaling, MnasNet's reward for NAS).
-- `scaling_search`: the `arena search scaling` command's function and its result.
-- `nas_space`, `nas_reward`, `nas_spec`: MnasNet's factorised space (pure sampling and mutation),
-  its reward ACC x (cost / T)^w, and the NAS spec.
-- `nas_searcher`, `nas_search`, `nas_report`: the Tune Searcher that prices each proposal before
-  it trains, and the `arena search nas` command's function and its result.
+- `core`: what every search shares: the spec's common parts (`core.spec`), pricing, the Tune trials,
+  the result's common pieces, and `core.skeleton.run_search`, the one sequence every search runs
+  (check, price, connect, open the parent run, train the trials, pick the best, log, close).
+- `scaling`: compound scaling: its spec, the pure math (`compound`), its plan for `run_search`
+  (`plan`, the `arena search scaling` command's function) and its result (`report`).
+- `nas`: MnasNet's factorised space (`space`), its reward (`reward`), the Tune Searcher that
+  prices each proposal before it trains (`searcher`), its spec, plan and result.
 
-The `scaled:<id>` models a search persists live with the zoo (`arena.models.scaled`), so workers and
-later commands can build them without importing Ray Tune.
+`scaling` and `nas` never import each other; both import `core`. The models a search persists
+(`scaled:<id>`, `nas:<id>`) live with the zoo (`arena.models.scaled`, `arena.models.nas`), so
+workers and later commands can build them without importing Ray Tune.
 """

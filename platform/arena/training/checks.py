@@ -45,7 +45,7 @@ def check_job(spec: JobSpec, settings: Settings) -> None:
     problems: list[str] = []
     info = None
     try:
-        info = models.get_model_info(spec.model)
+        info = models.get_model_info(spec.model, settings.home)
     except ArenaError as error:  # unknown, or a saved scaled:/nas: model that is corrupt
         problems.append(f"model: {error}")
     if settings.ray_address is None:

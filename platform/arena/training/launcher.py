@@ -49,9 +49,9 @@ def describe_batch(spec: JobSpec) -> str:
     return line
 
 
-def run_tags(spec: JobSpec, kind: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The arena.* tags of a run (docs/mlflow.md)."""
-    info = models.get_model_info(spec.model)
+def run_tags(spec: JobSpec, kind: str, extra: dict[str, str] | None = None, *, home: Path | None = None) -> dict[str, str]:
+    """The arena.* tags of a run (docs/mlflow.md); a saved model is read from `home`."""
+    info = models.get_model_info(spec.model, home)
     return {
         "arena.model": spec.model,
         "arena.family": info.family,
@@ -61,9 +61,9 @@ def run_tags(spec: JobSpec, kind: str, extra: dict[str, str] | None = None) -> d
     }
 
 
-def run_params(spec: JobSpec) -> dict[str, str]:
-    """The flattened spec plus the model's size (docs/mlflow.md)."""
-    info = models.get_model_info(spec.model)
+def run_params(spec: JobSpec, *, home: Path | None = None) -> dict[str, str]:
+    """The flattened spec plus the model's size (docs/mlflow.md); a saved model is read from `home`."""
+    info = models.get_model_info(spec.model, home)
     params = spec.flat()
     params["data.image_size"] = str(spec.data.image_size or info.input.resolution)
     params["model.params"] = str(info.params)
@@ -82,7 +82,8 @@ def _open_run(spec: JobSpec, settings: Settings, kind: str, parent_run_id: str |
 
     run_id = run_log.start_run(
         settings.tracking_uri, settings.artifact_root, experiment=spec.experiment, run_name=spec.name,
-        tags={**run_tags(spec, kind, extra_tags), DRIVER_TAG: driver_tag()}, params=run_params(spec),
+        tags={**run_tags(spec, kind, extra_tags, home=settings.home), DRIVER_TAG: driver_tag()},
+        params=run_params(spec, home=settings.home),
         parent_run_id=parent_run_id,
     )
     run_log.log_text(settings.tracking_uri, run_id, spec_to_yaml(spec), "spec.yaml")

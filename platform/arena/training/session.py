@@ -167,12 +167,12 @@ def build_session(
     """Build the model, data, optimizer and schedule of `spec` for one process."""
     device = device or torch.device("cpu")
     torch.manual_seed(spec.train.seed + rank)
-    info = models.get_model_info(spec.model)
+    info = models.get_model_info(spec.model, home)
     image_size = spec.data.image_size or info.input.resolution
     datasets = build_datasets(spec.data, info.input, image_size, home=home)
     model = models.build(
         spec.model, num_classes=datasets.num_classes,
-        drop_rate=spec.train.drop_rate, drop_path_rate=spec.train.drop_path_rate,
+        drop_rate=spec.train.drop_rate, drop_path_rate=spec.train.drop_path_rate, home=home,
     ).to(device)
     if spec.train.bn_momentum is not None:
         set_batchnorm_momentum(model, spec.train.bn_momentum)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from arena.search.scaling_report import holdout_note
+from arena.search.core.report import holdout_note, number, render_text, table
 
 
 @dataclass(frozen=True)
@@ -84,22 +83,13 @@ class NasResult:
         return payload
 
 
-def _number(value: float | None, digits: int = 4) -> str:
-    return "-" if value is None else f"{value:.{digits}g}"
-
-
 def render_nas_result(result: NasResult, width: int = 120) -> str:
     """The result as readable text: the best architecture's stages, the trials and the priced-out."""
-    from rich.console import Console
-    from rich.table import Table
-
     from arena.models.nas import describe_stage, parse_architecture
 
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=width, force_terminal=False, color_system=None, markup=False)
     unit = "GFLOPs" if result.objective == "flops" else "ms"
     best = result.best
-    console.print(
+    header = (
         f"{result.name}: best {best.model} reward {best.reward:.4f} (held-out top-1 error {best.val_top1_error:.2f}%, "
         f"{best.params:,} params, {best.gflops:.4g} GFLOPs"
         + (f", {best.latency_ms:.3g} ms" if best.latency_ms is not None else "")
@@ -107,26 +97,22 @@ def render_nas_result(result: NasResult, width: int = 120) -> str:
         + (f" (over target: ^{result.w_over:g})" if result.w_over is not None else "")
         + f" at {result.resolution} px; MLflow run {result.parent_run_id}"
     )
-    stages = Table(title=f"{best.model}: stages")
-    for column in ("stage", "block", "kernel", "SE", "skip", "filters", "layers"):
-        stages.add_column(column, justify="left" if column in ("block", "skip") else "right")
-    for index, stage in enumerate(parse_architecture(best.architecture).stages, start=1):
-        stages.add_row(str(index), describe_stage(stage).split(" k")[0], str(stage.kernel), f"{stage.se_ratio:g}",
-                       stage.skip, str(stage.filters), str(stage.layers))
-    console.print(stages)
-    trials = Table(title="trials (best reward first)")
-    for column in ("model", "params", "GFLOPs", "ms", "held-out top-1 err %", "reward", "epochs", "status"):
-        trials.add_column(column, justify="left" if column in ("model", "status") else "right")
-    for row in sorted(result.trials, key=lambda r: (r.reward is None, -(r.reward or 0.0))):
-        trials.add_row(row.model, f"{row.params:,}", _number(row.gflops), _number(row.latency_ms, 3),
-                       _number(row.val_top1_error), _number(row.reward), str(row.epochs), row.status)
-    console.print(trials)
-    console.print(holdout_note(result.holdout, result.winner_run_id, result.winner_val_top1_error))
-    if result.dropped:
-        dropped = Table(title="priced out before training")
-        for column in ("id", "params", "GFLOPs", "why"):
-            dropped.add_column(column, justify="left" if column in ("id", "why") else "right")
-        for row in result.dropped:
-            dropped.add_row(row.id, f"{row.params:,}", _number(row.gflops), "; ".join(row.reasons))
-        console.print(dropped)
-    return buffer.getvalue()
+    stages = table(
+        f"{best.model}: stages", ("stage", "block", "kernel", "SE", "skip", "filters", "layers"), ("block", "skip"),
+        ((str(index), describe_stage(stage).split(" k")[0], str(stage.kernel), f"{stage.se_ratio:g}", stage.skip,
+          str(stage.filters), str(stage.layers))
+         for index, stage in enumerate(parse_architecture(best.architecture).stages, start=1)),
+    )
+    trials = table(
+        "trials (best reward first)", ("model", "params", "GFLOPs", "ms", "held-out top-1 err %", "reward", "epochs", "status"),
+        ("model", "status"),
+        ((row.model, f"{row.params:,}", number(row.gflops), number(row.latency_ms, 3), number(row.val_top1_error),
+          number(row.reward), str(row.epochs), row.status)
+         for row in sorted(result.trials, key=lambda r: (r.reward is None, -(r.reward or 0.0)))),
+    )
+    dropped = table(
+        "priced out before training", ("id", "params", "GFLOPs", "why"), ("id", "why"),
+        ((row.id, f"{row.params:,}", number(row.gflops), "; ".join(row.reasons)) for row in result.dropped),
+    ) if result.dropped else None
+    note = holdout_note(result.holdout, result.winner_run_id, result.winner_val_top1_error)
+    return render_text((header, stages, trials, note, dropped), width)

@@ -10,17 +10,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from arena.errors import SpecError
-from arena.search.spec import BudgetSpec, TuneSpec, _Frozen, check_holdout
-from arena.spec import JobSpec, describe_validation_errors, read_yaml_tree
+from arena.search.core.spec import BudgetSpec, FrozenSpec, SearchSpec, TuneSpec, check_holdout, parse_search_spec
+from arena.spec import JobSpec, read_yaml_tree
 
 SKELETON_MODEL = "efficientnet_b0"
 """The zoo net whose skeleton the space is factorised around; stands in for base.model."""
 
 
-class ObjectiveSpec(_Frozen):
+class ObjectiveSpec(FrozenSpec):
     """MnasNet's reward ACC * (cost / target)^w: which cost, its target and the exponents."""
 
     kind: Literal["flops", "latency"] = "flops"
@@ -52,15 +51,9 @@ class NasTuneSpec(TuneSpec):
         return self
 
 
-class NasSearchSpec(_Frozen):
+class NasSearchSpec(SearchSpec):
     """A MnasNet-style search: the objective, the budget, the trial recipe and how Tune searches."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    """The parent MLflow run's name, and the prefix of the `nas:<name>-<id>` models."""
-    experiment: str = "arena"
-    """MLflow experiment of the parent run and its trials."""
-    base: JobSpec
-    """The trial recipe (data, train, resources); each trial swaps in its own model."""
     objective: ObjectiveSpec
     budget: BudgetSpec = BudgetSpec()
     """Hard limits checked when a candidate is priced; over-budget ones never train."""
@@ -81,15 +74,9 @@ class NasSearchSpec(_Frozen):
 
 def parse_nas_spec(tree: Any, source: str = "search spec") -> NasSearchSpec:
     """Validate a nested mapping as a NasSearchSpec, reporting every problem together."""
-    if not isinstance(tree, dict):
-        raise SpecError([f"expected a mapping of fields, got {type(tree).__name__}"], source)
-    tree = dict(tree)
-    if isinstance(tree.get("base"), dict):
-        tree["base"] = {"model": SKELETON_MODEL, **tree["base"]}
-    try:
-        return NasSearchSpec.model_validate(tree)
-    except ValidationError as error:
-        raise SpecError(describe_validation_errors(error), source) from None
+    if isinstance(tree, dict) and isinstance(tree.get("base"), dict):
+        tree = {**tree, "base": {"model": SKELETON_MODEL, **tree["base"]}}
+    return parse_search_spec(NasSearchSpec, tree, source)
 
 
 def load_nas_spec(path: str | Path, overrides: Sequence[str] = ()) -> NasSearchSpec:

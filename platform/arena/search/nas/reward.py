@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from arena.search.pricing import Price, price_model
+from arena.search.core.pricing import Price, price_model
 
 if TYPE_CHECKING:
     from torch import nn

@@ -9,13 +9,11 @@ The paper's symbols, used only inside this module:
 - phi: the compound coefficient; the net at phi has depth alpha^phi, width beta^phi and
   resolution gamma^phi times the base net's.
 
-Rounding (what makes measured FLOPs drift from target^phi):
-
-- layer counts: ceil(depth_multiplier * repeats) per stage, as the paper's `round_repeats`;
-- channels: `round_filters`, the nearest multiple of 8 but never below 90% of the exact value;
-- resolution: gamma^phi * base resolution, rounded to the nearest multiple of 8 (at least 8),
-  because every network here downsamples by powers of two and accelerators like multiples of 8.
-  The released B1-B7 resolutions (240, 260, 300, 380, 456, 528, 600) were hand-picked, not computed.
+Rounding (what makes measured FLOPs drift from target^phi): layer counts round up, channels to a
+multiple of 8 keeping 90% (`arena.models.stage_layout`, which the builders use too); resolution:
+gamma^phi * base resolution, rounded to the nearest multiple of 8 (at least 8), because every
+network here downsamples by powers of two and accelerators like multiples of 8. The released B1-B7
+resolutions (240, 260, 300, 380, 456, 528, 600) were hand-picked, not computed.
 """
 
 from __future__ import annotations
@@ -23,13 +21,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from arena.models.nas import Architecture
-from arena.models.nas_stages import HEAD_FILTERS, STEM_FILTERS
+from arena.models import efficientnet, stage_layout
+from arena.models.nas import Architecture, layout_of
+from arena.models.stage_layout import StageLayout
 
-CHANNEL_DIVISOR = 8
 RESOLUTION_DIVISOR = 8
-ROUND_LIMIT = 0.9
-"""round_filters never loses more than 10% of the exact channel count."""
 
 
 @dataclass(frozen=True)
@@ -39,32 +35,12 @@ class BaseNetwork:
     model: str
     """The name of the base net: a zoo name, or a searched nas:<id>."""
     family: str
-    stem_width: int
-    stage_widths: tuple[int, ...]
-    stage_depths: tuple[int, ...]
-    """Blocks per stage (the paper's repeats)."""
-    head_width: int
+    layout: StageLayout
     resolution: int
 
 
-EFFICIENTNET_B0 = BaseNetwork(
-    model="efficientnet_b0",
-    family="efficientnet",
-    stem_width=32,
-    stage_widths=(16, 24, 40, 80, 112, 192, 320),
-    stage_depths=(1, 2, 2, 3, 3, 4, 1),
-    head_width=1280,
-    resolution=224,
-)
-RESNET50 = BaseNetwork(
-    model="resnet50",
-    family="resnet",
-    stem_width=64,
-    stage_widths=(64, 128, 256, 512),
-    stage_depths=(3, 4, 6, 3),
-    head_width=2048,
-    resolution=224,
-)
+EFFICIENTNET_B0 = BaseNetwork("efficientnet_b0", "efficientnet", stage_layout.EFFICIENTNET_B0, 224)
+RESNET50 = BaseNetwork("resnet50", "resnet", stage_layout.RESNET50, 224)
 BASE_NETWORKS = {base.model: base for base in (EFFICIENTNET_B0, RESNET50)}
 """The zoo nets a search can scale; a searched `nas:<id>` becomes a base through `nas_base_network`."""
 
@@ -74,27 +50,11 @@ def nas_base_network(model: str, architecture: Architecture, resolution: int) ->
 
     `resolution` is the side it was searched at, its native one.
     """
-    return BaseNetwork(
-        model=model,
-        family="nas",
-        stem_width=STEM_FILTERS,
-        stage_widths=tuple(stage.filters for stage in architecture.stages),
-        stage_depths=tuple(stage.layers for stage in architecture.stages),
-        head_width=HEAD_FILTERS,
-        resolution=resolution,
-    )
+    return BaseNetwork(model=model, family="nas", layout=layout_of(architecture), resolution=resolution)
 
-# The released EfficientNets (Table 2's models): name, width, depth, resolution.
-RELEASED_EFFICIENTNETS = (
-    ("efficientnet_b0", 1.0, 1.0, 224),
-    ("efficientnet_b1", 1.0, 1.1, 240),
-    ("efficientnet_b2", 1.1, 1.2, 260),
-    ("efficientnet_b3", 1.2, 1.4, 300),
-    ("efficientnet_b4", 1.4, 1.8, 380),
-    ("efficientnet_b5", 1.6, 2.2, 456),
-    ("efficientnet_b6", 1.8, 2.6, 528),
-    ("efficientnet_b7", 2.0, 3.1, 600),
-)
+
+RELEASED_EFFICIENTNETS = tuple((name, width, depth, resolution) for name, width, depth, resolution, *_ in efficientnet.VARIANTS)
+"""The released EfficientNets (Table 2's models): name, width, depth, resolution."""
 
 
 @dataclass(frozen=True)
@@ -169,26 +129,6 @@ def enumerate_coefficients(
     return sorted(found, key=lambda c: (abs(c.flops_factor - target), c.alpha, c.beta, c.gamma))
 
 
-def round_filters(channels: int, width_multiplier: float, divisor: int = CHANNEL_DIVISOR) -> int:
-    """Return channels * width_multiplier rounded to a multiple of `divisor`, keeping at least 90% of it.
-
-    The paper's (and timm's `round_channels`) rule: round to the nearest multiple, then add one
-    divisor if rounding down lost more than 10%.
-    """
-    exact = channels * width_multiplier
-    rounded = max(divisor, int(exact + divisor / 2) // divisor * divisor)
-    if rounded < ROUND_LIMIT * exact:
-        rounded += divisor
-    return rounded
-
-
-def round_repeats(repeats: int, depth_multiplier: float) -> int:
-    """Return the layer count of a stage scaled by depth_multiplier, rounded up (the paper's ceil)."""
-    # No epsilon: the builders (timm's EfficientNet, arena's ResNet) take the plain ceil, and the
-    # layout must be the one they build.
-    return int(math.ceil(depth_multiplier * repeats))
-
-
 def round_resolution(resolution: float, divisor: int = RESOLUTION_DIVISOR) -> int:
     """Return the resolution rounded to the nearest multiple of `divisor` (at least one divisor)."""
     return max(divisor, int(round(resolution / divisor)) * divisor)
@@ -214,23 +154,3 @@ def scale_family(
 ) -> list[ScaledArchitecture]:
     """Return the family phi = 1..N of one set of coefficients."""
     return [scale(base, coefficients, phi, base_resolution=base_resolution) for phi in phis]
-
-
-@dataclass(frozen=True)
-class StageLayout:
-    """The channel and layer counts a scaled net is built with (what the multipliers become)."""
-
-    stem_width: int
-    stage_widths: tuple[int, ...]
-    stage_depths: tuple[int, ...]
-    head_width: int
-
-
-def scaled_layout(base: BaseNetwork, width_multiplier: float, depth_multiplier: float) -> StageLayout:
-    """Return the rounded stem, stage and head widths and the stage depths of a scaled `base`."""
-    return StageLayout(
-        stem_width=round_filters(base.stem_width, width_multiplier),
-        stage_widths=tuple(round_filters(width, width_multiplier) for width in base.stage_widths),
-        stage_depths=tuple(round_repeats(depth, depth_multiplier) for depth in base.stage_depths),
-        head_width=round_filters(base.head_width, width_multiplier),
-    )

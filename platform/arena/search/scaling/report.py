@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from arena.search.core.report import holdout_note, number, render_text, table
 
 
 @dataclass(frozen=True)
@@ -98,60 +99,41 @@ class ScalingResult:
         return asdict(self)
 
 
-def _number(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}g}"
-
-
-def holdout_note(holdout: int, winner_run_id: str | None, winner_val_top1_error: float | None) -> str:
-    """The line that says what the trials were ranked on, and the winner's val error once measured."""
-    note = f"trials ranked on {holdout:,} images held out of train; val/ was not used to choose"
-    if winner_val_top1_error is not None:
-        return note + f"; the winner on val/: {winner_val_top1_error:.2f}% top-1 error (run {winner_run_id})"
-    return note + (f" (the winner on val/: arena eval {winner_run_id})" if winner_run_id else "")
-
-
 def render_scaling_result(result: ScalingResult, width: int = 120) -> str:
     """The result as readable tables: the trials, the priced-out candidates and the family."""
-    from rich.console import Console
-    from rich.table import Table
-
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=width, force_terminal=False, color_system=None, markup=False)
-    console.print(
+    header = (
         f"{result.name}: alpha={result.alpha}, beta={result.beta}, gamma={result.gamma} "
         f"(alpha*beta^2*gamma^2 = {result.alpha * result.beta**2 * result.gamma**2:.3f}, target {result.target}); "
         f"base {result.base_model}: {result.base_params:,} params, {result.base_gflops:.4g} GFLOPs; "
         f"MLflow run {result.parent_run_id}"
     )
-    trials = Table(title="trials (phi = 1)")
-    for column in ("alpha", "beta", "gamma", "px", "params", "GFLOPs", "held-out top-1 err %", "epochs", "status"):
-        trials.add_column(column, justify="left" if column == "status" else "right")
-    for row in sorted(result.trials, key=lambda r: (r.val_top1_error is None, r.val_top1_error or 0.0, r.gflops)):
-        trials.add_row(
-            f"{row.alpha:.2f}", f"{row.beta:.2f}", f"{row.gamma:.2f}", str(row.resolution), f"{row.params:,}",
-            _number(row.gflops, 4), _number(row.val_top1_error, 4), str(row.epochs), row.status,
-        )
-    console.print(trials)
-    console.print(holdout_note(result.holdout, result.winner_run_id, result.winner_val_top1_error))
-    if result.dropped:
-        dropped = Table(title="priced out before training")
-        for column in ("alpha", "beta", "gamma", "params", "GFLOPs", "why"):
-            dropped.add_column(column, justify="left" if column == "why" else "right")
-        for row in result.dropped:
-            dropped.add_row(f"{row.alpha:.2f}", f"{row.beta:.2f}", f"{row.gamma:.2f}", f"{row.params:,}",
-                            _number(row.gflops, 4), "; ".join(row.reasons))
-        console.print(dropped)
-    family = Table(title="family (released EfficientNet beside it)")
-    for column in ("phi", "model", "depth x", "width x", "px", "params", "GFLOPs", "ratio", "target^phi", "released", "w/d/px", "GFLOPs "):
-        family.add_column(column, justify="left" if column in ("model", "released") else "right")
-    for row in result.family:
-        released = row.released
-        family.add_row(
-            str(row.phi), row.model, f"{row.depth_multiplier:.3f}", f"{row.width_multiplier:.3f}", str(row.resolution),
-            f"{row.params:,}", _number(row.gflops, 4), f"{row.gflops_ratio:.2f}", f"{row.target_ratio:.0f}",
-            released.model if released else "-",
-            f"{released.width_multiplier}/{released.depth_multiplier}/{released.resolution}" if released else "-",
-            _number(released.gflops, 4) if released else "-",
-        )
-    console.print(family)
-    return buffer.getvalue()
+    trials = table(
+        "trials (phi = 1)", ("alpha", "beta", "gamma", "px", "params", "GFLOPs", "held-out top-1 err %", "epochs", "status"),
+        ("status",),
+        ((f"{row.alpha:.2f}", f"{row.beta:.2f}", f"{row.gamma:.2f}", str(row.resolution), f"{row.params:,}",
+          number(row.gflops), number(row.val_top1_error), str(row.epochs), row.status)
+         for row in sorted(result.trials, key=lambda r: (r.val_top1_error is None, r.val_top1_error or 0.0, r.gflops))),
+    )
+    dropped = table(
+        "priced out before training", ("alpha", "beta", "gamma", "params", "GFLOPs", "why"), ("why",),
+        ((f"{row.alpha:.2f}", f"{row.beta:.2f}", f"{row.gamma:.2f}", f"{row.params:,}", number(row.gflops),
+          "; ".join(row.reasons)) for row in result.dropped),
+    ) if result.dropped else None
+    family = table(
+        "family (released EfficientNet beside it)",
+        ("phi", "model", "depth x", "width x", "px", "params", "GFLOPs", "ratio", "target^phi", "released", "w/d/px", "GFLOPs "),
+        ("model", "released"), (_family_cells(row) for row in result.family),
+    )
+    note = holdout_note(result.holdout, result.winner_run_id, result.winner_val_top1_error)
+    return render_text((header, trials, note, dropped, family), width)
+
+
+def _family_cells(row: FamilyRow) -> tuple[str, ...]:
+    released = row.released
+    return (
+        str(row.phi), row.model, f"{row.depth_multiplier:.3f}", f"{row.width_multiplier:.3f}", str(row.resolution),
+        f"{row.params:,}", number(row.gflops), f"{row.gflops_ratio:.2f}", f"{row.target_ratio:.0f}",
+        released.model if released else "-",
+        f"{released.width_multiplier}/{released.depth_multiplier}/{released.resolution}" if released else "-",
+        number(released.gflops) if released else "-",
+    )

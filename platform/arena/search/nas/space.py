@@ -2,8 +2,8 @@
 
 Per stage (Tan et al., 2019, section 4.1): conv op (conv, sepconv, MBConv), kernel 3 or 5, MBConv
 expansion 1/3/6, SE ratio 0 or 0.25, skip (none or identity), filters of the skeleton's -25%, 0,
-+25% (rounded to a multiple of 8) and layers of the skeleton's -1, 0, +1 (at least one). Nothing
-here builds a network; every function takes and returns plain values.
++25% (the nearest multiple of 8, `stage_layout.round_to_multiple`) and layers of the skeleton's -1,
+0, +1 (at least one). Nothing here builds a network; every function takes and returns plain values.
 """
 
 from __future__ import annotations
@@ -15,14 +15,10 @@ from typing import Any
 
 from arena.models.nas import Architecture
 from arena.models.nas_stages import EXPANSIONS, KERNELS, OPS, SE_RATIOS, SKELETON, SKIPS, Stage
+from arena.models.stage_layout import round_to_multiple
 
 FILTER_CHANGES = (-0.25, 0.0, 0.25)
 LAYER_CHANGES = (-1, 0, 1)
-
-
-def round_to_eight(value: float) -> int:
-    """The nearest multiple of 8 (halves up), at least 8."""
-    return max(8, int(value / 8 + 0.5) * 8)
 
 
 def stage_choices(index: int) -> dict[str, tuple[Any, ...]]:
@@ -34,7 +30,7 @@ def stage_choices(index: int) -> dict[str, tuple[Any, ...]]:
         "expansion": EXPANSIONS,
         "se_ratio": SE_RATIOS,
         "skip": SKIPS,
-        "filters": tuple(sorted({round_to_eight(fixed.filters * (1 + change)) for change in FILTER_CHANGES})),
+        "filters": tuple(sorted({round_to_multiple(fixed.filters * (1 + change)) for change in FILTER_CHANGES})),
         "layers": tuple(sorted({max(1, fixed.layers + change) for change in LAYER_CHANGES})),
     }
 

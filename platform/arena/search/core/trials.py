@@ -31,7 +31,7 @@ from ray.tune.integration.ray_train import CHECKPOINT_PATH_KEY, TuneReportCallba
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import Searcher
 
-from arena.search.spec import TuneSpec
+from arena.search.core.spec import TuneSpec
 from arena.settings import Settings, load_settings, settings_environment
 from arena.spec import JobSpec, parse_spec
 from arena.tracking import run_log, search_log

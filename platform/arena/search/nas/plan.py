@@ -5,7 +5,8 @@ space (TPE, random or regularised evolution); each is built and priced (params, 
 latency) at the search resolution, dropped when over budget, else persisted as
 `nas:<name>-<id>` and trained as a trial nested in one parent MLflow run. Every epoch is scored by
 the paper's reward ACC x (cost / T)^w from its val accuracy and the architecture's priced cost, and
-ASHA cuts the trials whose reward lags; the highest-reward completed trial wins.
+ASHA cuts the trials whose reward lags; the highest-reward completed trial wins. `run_search`
+(core.skeleton) runs the steps; `NasPlan` supplies them.
 """
 
 from __future__ import annotations
@@ -17,27 +18,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from arena.data.layout import dataset_identity
-from arena.errors import RunFailed
 from arena.models.nas import Architecture, NasModel, build_network, load_nas_model, save_nas_model
-from arena.search.nas_reward import NasPrice, accuracy_of, price_network, reward
-from arena.search.nas_report import NasBest, NasDroppedRow, NasResult, NasTrialRow
-from arena.search.nas_searcher import REWARD, Candidate, NasSearcher
-from arena.search.nas_spec import NasSearchSpec, ObjectiveSpec, load_nas_spec
-from arena.search.pricing import Budget
-from arena.search.trials import (
-    Progress, TrialMetric, TrialOutcome, TrialRequest, closing_parent_run, keep_checkpoint, print_progress, run_trials,
-)
-from arena.settings import Settings, load_settings
-from arena.spec import flatten
-from arena.tracking import run_log, search_log
-from arena.training import ray_driver
-from arena.training.checks import check_job
-
-KIND_SEARCH = "nas-search"
-KIND_TRIAL = "nas-trial"
+from arena.search.core.pricing import Budget
+from arena.search.core.report import status_counts
+from arena.search.core.skeleton import best_completed, run_search
+from arena.search.core.spec import candidate_job_tree
+from arena.search.core.trials import Progress, TrialMetric, TrialOutcome, TrialRequest, print_progress
+from arena.search.nas.report import NasBest, NasDroppedRow, NasResult, NasTrialRow
+from arena.search.nas.reward import NasPrice, accuracy_of, price_network, reward
+from arena.search.nas.searcher import REWARD, Candidate, NasSearcher
+from arena.search.nas.spec import NasSearchSpec, ObjectiveSpec, load_nas_spec
+from arena.settings import Settings
+from arena.tracking import kinds, run_log, search_log
 
 
 def model_name(spec: NasSearchSpec, architecture_id: str) -> str:
@@ -79,10 +71,7 @@ def candidate_reward(spec: NasSearchSpec, candidate: Candidate, val_top1_error: 
 
 def trial_job_tree(spec: NasSearchSpec, architecture_id: str) -> dict[str, Any]:
     """The base recipe with the candidate's model and name (JSON-ready, as a trial config carries it)."""
-    tree = spec.base.model_dump(mode="json")
-    tree.update(name=f"{spec.name}-{architecture_id}", model=model_name(spec, architecture_id), experiment=spec.experiment)
-    tree["data"]["image_size"] = spec.resolution
-    return tree
+    return candidate_job_tree(spec, architecture_id, model_name(spec, architecture_id), spec.resolution)
 
 
 def trial_config(spec: NasSearchSpec, home: Path, candidate: Candidate) -> dict[str, Any]:
@@ -98,54 +87,89 @@ def trial_config(spec: NasSearchSpec, home: Path, candidate: Candidate) -> dict[
     return {"candidate": candidate.id, "spec": trial_job_tree(spec, candidate.id), "cost": price.cost(spec.objective.kind)}
 
 
+class NasPlan:
+    """The NAS search as `run_search` runs it: a Tune Searcher proposes and prices the candidates as it goes."""
+
+    kind = kinds.NAS_SEARCH
+
+    def __init__(self, spec: NasSearchSpec) -> None:
+        self.spec = spec
+        self.tuning = spec.tune
+        self.metric = trial_metric(spec)
+        self.searcher: NasSearcher | None = None
+
+    def prepare(self, settings: Settings, progress: Progress) -> list[TrialRequest]:
+        """Make the searcher (it prices and persists each proposal); the trials share the base job."""
+        self.searcher = NasSearcher(
+            self.spec.tune, evaluate=partial(price_architecture, self.spec),
+            to_config=partial(trial_config, self.spec, settings.home), reward_of=partial(candidate_reward, self.spec),
+            progress=progress,
+        )
+        return [TrialRequest("template", self.spec.base)]
+
+    def describe_trials(self, requests: Sequence[TrialRequest]) -> str:
+        """How many architectures the searcher proposes, and how."""
+        return f"{self.spec.tune.num_samples} trials ({self.spec.tune.searcher})"
+
+    def parent_tags(self) -> dict[str, str]:
+        """The family; the winner's model is tagged once it is known."""
+        return {"arena.family": "nas"}
+
+    def parent_artifacts(self) -> dict[str, str]:
+        """None before the trials (the proposals are priced as the search runs)."""
+        return {}
+
+    def _candidate(self, outcome: TrialOutcome) -> Candidate:
+        assert self.searcher is not None, "prepare() makes the searcher"
+        return self.searcher.candidates[outcome.id]
+
+    def pick_best(self, outcomes: Sequence[TrialOutcome]) -> TrialOutcome:
+        """The completed trial with the highest reward; ties go to fewer GFLOPs."""
+        def rank(outcome: TrialOutcome) -> tuple[float, float]:
+            candidate = self._candidate(outcome)
+            assert outcome.val_top1_error is not None
+            return -candidate_reward(self.spec, candidate, outcome.val_top1_error), candidate.price.gflops
+
+        return best_completed(outcomes, rank)
+
+    def result(self, parent_run_id: str, outcomes: Sequence[TrialOutcome], best: TrialOutcome, settings: Settings,
+               progress: Progress) -> NasResult:
+        """Score every trial (on its saved model and its MLflow run) and gather them with the priced-out."""
+        spec = self.spec
+        rows = [_trial_row(spec, settings, outcome) for outcome in outcomes]
+        row = next(row for row in rows if row.model == model_name(spec, best.id))
+        assert row.reward is not None and row.val_top1_error is not None
+        winner = NasBest(model=row.model, architecture=row.architecture, params=row.params, gflops=row.gflops,
+                         latency_ms=row.latency_ms, val_top1_error=row.val_top1_error, reward=row.reward, run_id=row.run_id)
+        progress(f"best: {winner.model} reward {winner.reward:.4f} ({winner.val_top1_error:.2f}% top-1 error on the held-out train images)")
+        assert self.searcher is not None
+        dropped = tuple(NasDroppedRow(c.id, c.price.params, c.price.gflops, c.over_budget)
+                        for c in self.searcher.candidates.values() if c.over_budget)
+        objective = spec.objective
+        return NasResult(
+            name=spec.name, parent_run_id=parent_run_id, objective=objective.kind, target=objective.target, w=objective.w,
+            w_over=objective.w_over, resolution=spec.resolution, best=winner, trials=tuple(rows), dropped=dropped,
+            holdout=spec.base.data.holdout,
+        )
+
+    def log_result(self, result: NasResult, best: TrialOutcome, settings: Settings) -> None:
+        """The winner's model and architecture, the rewards, the search's chart and every trial's price."""
+        _log_parent(settings, result)
+
+
 def search_nas(
-    path: str | Path, overrides: Sequence[str] = (), *, progress: Progress = print_progress, verbose: bool = False
+    path: str | Path, overrides: Sequence[str], settings: Settings, *, progress: Progress = print_progress,
+    verbose: bool = False,
 ) -> NasResult:
     """`arena search nas SPEC.yaml [--set k=v ...]`: load the spec, run the search, return its result."""
-    return run_nas_search(load_nas_spec(path, overrides), progress=progress, verbose=verbose)
+    return run_nas_search(load_nas_spec(path, overrides), settings, progress=progress, verbose=verbose)
 
 
 def run_nas_search(
-    spec: NasSearchSpec, settings: Settings | None = None, *, progress: Progress = print_progress, verbose: bool = False
+    spec: NasSearchSpec, settings: Settings, *, progress: Progress = print_progress, verbose: bool = False
 ) -> NasResult:
-    """Run the whole search (see the module docstring); progress lines go to `progress` (stderr by default).
-
-    `settings` must be this process's own (`load_settings()`, the default): `nas:` names resolve
-    from $ARENA_HOME.
-    """
-    settings = settings or load_settings()
-    check_job(spec.base, settings)
-    searcher = NasSearcher(
-        spec.tune, evaluate=partial(price_architecture, spec), to_config=partial(trial_config, spec, settings.home),
-        reward_of=partial(candidate_reward, spec), progress=progress,
-    )
-    started_ray = ray_driver.connect(settings, verbose=verbose, dashboard=True)
-    try:
-        parent = _open_parent(spec, settings)
-        progress(f"search {spec.name}: {spec.tune.num_samples} trials ({spec.tune.searcher}) in MLflow run {parent}")
-        with closing_parent_run(settings, parent):
-            outcomes = run_trials([TrialRequest("template", spec.base)], spec.tune, settings, kind=KIND_TRIAL,
-                                  parent_run_id=parent, progress=progress, searcher=searcher, metric=trial_metric(spec),
-                                  verbose=verbose)
-            rows = [_trial_row(spec, settings, outcome) for outcome in outcomes]
-            best = _pick_best(rows)
-            for outcome in outcomes:  # the winner alone is then measured on val/
-                if outcome.run_id is not None and outcome.run_id == best.run_id:
-                    keep_checkpoint(outcome, settings)
-            progress(f"best: {best.model} reward {best.reward:.4f} ({best.val_top1_error:.2f}% top-1 error on the held-out train images)")
-            dropped = tuple(NasDroppedRow(c.id, c.price.params, c.price.gflops, c.over_budget)
-                            for c in searcher.candidates.values() if c.over_budget)
-            objective = spec.objective
-            result = NasResult(
-                name=spec.name, parent_run_id=parent, objective=objective.kind, target=objective.target, w=objective.w,
-                w_over=objective.w_over, resolution=spec.resolution, best=best, trials=tuple(rows), dropped=dropped,
-                holdout=spec.base.data.holdout,
-            )
-            _log_parent(settings, result)
-        return result
-    finally:
-        if started_ray:
-            ray_driver.disconnect()
+    """Run the whole search (see the module docstring); progress lines go to `progress` (stderr by default)."""
+    return run_search(NasPlan(spec), settings, progress=progress, verbose=verbose)
 
 
 def _trial_row(spec: NasSearchSpec, settings: Settings, outcome: TrialOutcome) -> NasTrialRow:
@@ -170,26 +194,6 @@ def _trial_row(spec: NasSearchSpec, settings: Settings, outcome: TrialOutcome) -
     )
 
 
-def _pick_best(rows: Sequence[NasTrialRow]) -> NasBest:
-    """The completed trial with the highest reward; ties go to fewer GFLOPs."""
-    completed = [row for row in rows if row.status == "completed" and row.reward is not None]
-    if not completed:
-        raise RunFailed("no trial completed: " + "; ".join(f"{row.model} {row.status}" for row in rows))
-    row = max(completed, key=lambda r: (r.reward, -r.gflops))
-    assert row.reward is not None and row.val_top1_error is not None
-    return NasBest(model=row.model, architecture=row.architecture, params=row.params, gflops=row.gflops,
-                   latency_ms=row.latency_ms, val_top1_error=row.val_top1_error, reward=row.reward, run_id=row.run_id)
-
-
-def _open_parent(spec: NasSearchSpec, settings: Settings) -> str:
-    tags = {"arena.kind": KIND_SEARCH, "arena.family": "nas", "arena.dataset": dataset_identity(spec.base.data)}
-    params = flatten(spec.model_dump(mode="json", exclude={"base"}))
-    run_id = run_log.start_run(settings.tracking_uri, settings.artifact_root, experiment=spec.experiment,
-                               run_name=spec.name, tags=tags, params=params)
-    run_log.log_text(settings.tracking_uri, run_id, yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False), "search_spec.yaml")
-    return run_id
-
-
 def chart_points(result: NasResult) -> list[search_log.NasChartPoint]:
     """Every trial as the search's chart draws it (reward and val error against GFLOPs), the best starred."""
     return [search_log.NasChartPoint(t.gflops, t.val_top1_error, t.reward, t.model, completed=t.status == "completed",
@@ -198,14 +202,13 @@ def chart_points(result: NasResult) -> list[search_log.NasChartPoint]:
 
 def _log_parent(settings: Settings, result: NasResult) -> None:
     best = result.best
-    counts = {status: sum(t.status == status for t in result.trials) for status in ("completed", "stopped", "failed")}
     run_log.set_tags(settings.tracking_uri, result.parent_run_id, {"arena.model": best.model})
     search_log.log_search_results(
         settings.tracking_uri, result.parent_run_id,
         params={"best.model": best.model, "best.trial_run_id": best.run_id},
         metrics={"best_reward": best.reward, "best_val_top1_error": best.val_top1_error, "best_gflops": best.gflops,
                  "best_params": best.params, "trials_dropped": len(result.dropped),
-                 **{f"trials_{key}": value for key, value in counts.items()}},
+                 **status_counts(t.status for t in result.trials)},
         series={"trial_reward": [(step, t.reward) for step, t in enumerate(result.trials, 1) if t.reward is not None]},
     )
     run_log.log_text(settings.tracking_uri, result.parent_run_id, json.dumps(best.architecture, indent=2) + "\n", "best_architecture.json")

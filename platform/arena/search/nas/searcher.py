@@ -18,9 +18,9 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from arena.models.nas import Architecture
-from arena.search import nas_space
-from arena.search.nas_reward import NasPrice
-from arena.search.nas_spec import NasTuneSpec
+from arena.search.nas import space
+from arena.search.nas.reward import NasPrice
+from arena.search.nas.spec import NasTuneSpec
 
 REWARD = "reward"
 MAX_ATTEMPTS = 200
@@ -81,8 +81,8 @@ class NasSearcher(Searcher):
             from ray import tune
             from ray.tune.search.optuna import OptunaSearch
 
-            space = {key: tune.choice(list(values)) for key, values in nas_space.flat_space().items()}
-            self.optuna = OptunaSearch(space=space, metric=REWARD, mode="max", seed=tuning.seed)
+            choices = {key: tune.choice(list(values)) for key, values in space.flat_space().items()}
+            self.optuna = OptunaSearch(space=choices, metric=REWARD, mode="max", seed=tuning.seed)
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         """Keep our own space and objective whatever Tune passes."""
@@ -90,13 +90,13 @@ class NasSearcher(Searcher):
 
     def _propose(self, key: str) -> Architecture | None:
         if self.optuna is not None:
-            return nas_space.from_flat(self.optuna.suggest(key))
+            return space.from_flat(self.optuna.suggest(key))
         if self.tuning.searcher == "evolution" and self.accepted >= self.tuning.population:
             if not self.population:
                 return None  # every random member is still training: ask again later
             contestants = self.rng.sample(list(self.population), min(self.tuning.sample_size, len(self.population)))
-            return nas_space.mutate(max(contestants, key=lambda member: member.reward).architecture, self.rng)
-        return nas_space.sample_architecture(self.rng)
+            return space.mutate(max(contestants, key=lambda member: member.reward).architecture, self.rng)
+        return space.sample_architecture(self.rng)
 
     def _tell(self, key: str, reward: float | None) -> None:
         if self.optuna is not None:

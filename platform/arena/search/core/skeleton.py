@@ -1,0 +1,142 @@
+"""The one search sequence: check, price, connect, open the parent run, run the trials, pick the best, log, close.
+
+A search supplies a `SearchPlan`: its candidates (trial requests, or a Tune Searcher that proposes
+them), the metric its trials are ranked by, its parent run's tags and artifacts, how it picks the
+best trial and how it builds and logs its result. `run_search` does the rest, the same way for
+every search, so a third search writes only its own spec, candidates, metric and result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+import yaml
+from ray.tune.search import Searcher
+
+from arena.data.layout import dataset_identity
+from arena.errors import RunFailed
+from arena.search.core.spec import SearchSpec, TuneSpec
+from arena.search.core.trials import (
+    Progress, TrialMetric, TrialOutcome, TrialRequest, closing_parent_run, keep_checkpoint, print_progress, run_trials,
+)
+from arena.settings import Settings
+from arena.spec import flatten
+from arena.tracking import kinds, run_log
+from arena.training import ray_driver
+from arena.training.checks import check_job
+
+
+class SearchResult(Protocol):
+    """What every search returns: the CLI prints it and measures its winner on val/."""
+
+    parent_run_id: str
+    holdout: int
+    winner_val_top1_error: float | None
+
+    @property
+    def winner_run_id(self) -> str | None: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+ResultT = TypeVar("ResultT", bound=SearchResult)
+
+
+class SearchPlan(Protocol[ResultT]):
+    """What one search supplies to `run_search`; the methods run in this order."""
+
+    kind: str
+    """The parent run's `arena.kind` (`tracking.kinds`); its trials get `kinds.TRIAL_OF_SEARCH[kind]`."""
+    spec: SearchSpec
+    tuning: TuneSpec
+    """How Tune runs the trials: the spec's `tune` section."""
+    metric: TrialMetric
+    """What the scheduler ranks the trials by, every epoch."""
+    searcher: Searcher | None
+    """A Tune Searcher that proposes the candidates while the search runs; None for requests known up front."""
+
+    def prepare(self, settings: Settings, progress: Progress) -> list[TrialRequest]:
+        """Enumerate and price the candidates, persist those that train; return the trials to run.
+
+        With a searcher, one template request whose job the searcher's configs replace.
+        """
+        ...
+
+    def describe_trials(self, requests: Sequence[TrialRequest]) -> str:
+        """How many trials run, for the progress line (e.g. `3 trials`)."""
+        ...
+
+    def parent_tags(self) -> dict[str, str]:
+        """The parent run's tags beyond its kind and dataset."""
+        ...
+
+    def parent_artifacts(self) -> dict[str, str]:
+        """Text files logged on the parent run when it opens, beside `search_spec.yaml`."""
+        ...
+
+    def pick_best(self, outcomes: Sequence[TrialOutcome]) -> TrialOutcome:
+        """The winning trial; RunFailed when none completed."""
+        ...
+
+    def result(self, parent_run_id: str, outcomes: Sequence[TrialOutcome], best: TrialOutcome, settings: Settings,
+               progress: Progress) -> ResultT:
+        """Build the search's result (and whatever it makes of the winner, e.g. a scaled family)."""
+        ...
+
+    def log_result(self, result: ResultT, best: TrialOutcome, settings: Settings) -> None:
+        """Log the result on the parent run (params, metrics, charts)."""
+        ...
+
+
+def run_search(
+    plan: SearchPlan[ResultT], settings: Settings, *, progress: Progress = print_progress, verbose: bool = False
+) -> ResultT:
+    """Run a search from its plan; progress lines go to `progress` (stderr by default).
+
+    Every check that can fail on the spec runs before Ray starts or MLflow has a run.
+    """
+    spec = plan.spec
+    check_job(spec.base, settings)
+    requests = plan.prepare(settings, progress)
+    for request in requests:
+        if request.spec is not spec.base:
+            check_job(request.spec, settings)
+    started_ray = ray_driver.connect(settings, verbose=verbose, dashboard=True)
+    try:
+        parent = open_parent(plan, settings)
+        progress(f"search {spec.name}: {plan.describe_trials(requests)} in MLflow run {parent}")
+        with closing_parent_run(settings, parent):
+            outcomes = run_trials(
+                requests, plan.tuning, settings, kind=kinds.TRIAL_OF_SEARCH[plan.kind], parent_run_id=parent,
+                progress=progress, searcher=plan.searcher, metric=plan.metric, verbose=verbose,
+            )
+            best = plan.pick_best(outcomes)
+            keep_checkpoint(best, settings)  # the winner alone is then measured on val/
+            result = plan.result(parent, outcomes, best, settings, progress)
+            plan.log_result(result, best, settings)
+        return result
+    finally:
+        if started_ray:
+            ray_driver.disconnect()
+
+
+def open_parent(plan: SearchPlan[Any], settings: Settings) -> str:
+    """Start the search's parent MLflow run: tags, the spec flattened as params, the spec and the plan's files."""
+    spec = plan.spec
+    tags = {"arena.kind": plan.kind, **plan.parent_tags(), "arena.dataset": dataset_identity(spec.base.data)}
+    params = flatten(spec.model_dump(mode="json", exclude={"base"}))
+    run_id = run_log.start_run(settings.tracking_uri, settings.artifact_root, experiment=spec.experiment,
+                               run_name=spec.name, tags=tags, params=params)
+    run_log.log_text(settings.tracking_uri, run_id, yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False), "search_spec.yaml")
+    for name, text in plan.parent_artifacts().items():
+        run_log.log_text(settings.tracking_uri, run_id, text, name)
+    return run_id
+
+
+def best_completed(outcomes: Sequence[TrialOutcome], rank: Callable[[TrialOutcome], Any]) -> TrialOutcome:
+    """The completed trial that `rank` puts first (lowest); RunFailed naming every trial when none completed."""
+    completed = [o for o in outcomes if o.status == "completed" and o.val_top1_error is not None]
+    if not completed:
+        raise RunFailed("no trial completed: " + "; ".join(f"{o.id} {o.status}" + (f" ({o.error})" if o.error else "") for o in outcomes))
+    return min(completed, key=rank)
