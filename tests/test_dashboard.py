@@ -12,7 +12,7 @@ import pytest
 from dashboard_support import RUNS, build_history, fill_store
 from leaderboard_support import BACKENDS, database_url
 
-from arena.dashboard import (
+from arena.webpage import (
     create_app,
     make_dashboard_server,
     mlflow_ui_command,
@@ -20,10 +20,10 @@ from arena.dashboard import (
     render_page,
     serve,
 )
-from arena.dashboard.charts import Point, _linear_ticks, _log_ticks, pareto_front
+from arena.charts.svg import Point, _linear_ticks, _log_ticks, pareto_front
 from arena.errors import ArenaError
 from arena.leaderboard import VIEWS, open_store, show, sync_runs
-from arena.leaderboard.dashboard_views import filter_choices, measured_points, paper_points
+from arena.leaderboard.chart_points import filter_choices, measured_points, paper_points
 from arena.leaderboard.views import COLUMNS
 from arena.settings import load_settings
 
@@ -159,7 +159,7 @@ def test_unexpected_failure_is_500_without_a_traceback(store, monkeypatch: pytes
     def broken(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("arena.dashboard.server.show", broken)
+    monkeypatch.setattr("arena.webpage.server.show", broken)
     response = create_app(store).test_client().get("/api/leaderboard")
     assert response.status_code == 500
     text = response.get_data(as_text=True)
@@ -170,7 +170,7 @@ def test_unreachable_database_is_503(store, monkeypatch: pytest.MonkeyPatch) -> 
     def unreachable(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
         raise ArenaError("cannot reach the leaderboard database postgresql+psycopg://arena@db/arena: refused")
 
-    monkeypatch.setattr("arena.dashboard.server.filter_choices", unreachable)
+    monkeypatch.setattr("arena.webpage.server.filter_choices", unreachable)
     response = create_app(store).test_client().get("/api/filters")
     assert response.status_code == 503 and "cannot reach the leaderboard database" in response.get_json()["error"]
 

@@ -44,7 +44,7 @@ def _playwright():  # noqa: ANN202 - the sync_playwright factory
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[dict]:
     """The dashboard over a few synced runs, served on 127.0.0.1 from a thread; stopped afterwards."""
-    from arena.dashboard import make_dashboard_server
+    from arena.webpage import make_dashboard_server
 
     history = build_history(tmp_path / "mlflow")
     with open_store(f"sqlite:///{tmp_path / 'leaderboard.db'}") as store:
@@ -118,7 +118,7 @@ def test_names_with_markup_render_inert(tmp_path: Path) -> None:
     """Run, model, family and search names carrying <script>, quotes and markup show as text in tables and charts."""
     from dashboard_support import log_run
 
-    from arena.dashboard import make_dashboard_server
+    from arena.webpage import make_dashboard_server
 
     sync_playwright = _playwright()
     history = build_history(tmp_path / "mlflow")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from arena.dashboard.mlflow_links import artifact_url, run_page, run_url, runs_table_url
+from arena.webpage.mlflow_links import artifact_url, run_page, run_url, runs_table_url
 from arena.tracking import run_log
 from arena.tracking.experiment_views import (
     KIND_TAG,

@@ -88,22 +88,22 @@ def test_no_command_prints_a_planted_secret(planted: Path, monkeypatch, capsys, 
 
 
 def test_sync_summary_masks_the_tracking_uri(planted: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
-    import arena.dashboard
+    import arena.webpage
     import arena.leaderboard
     from arena.leaderboard.sync import SyncReport
 
     monkeypatch.setenv("ARENA_DB_URL", f"sqlite:///{planted / 'leaderboard.db'}")
     monkeypatch.setattr(arena.leaderboard, "sync_runs", lambda store, uri, full: SyncReport(added=1, updated=0, skipped=0))
-    monkeypatch.setattr(arena.dashboard, "publish_leaderboard_to_mlflow", lambda *args, **kwargs: None)
+    monkeypatch.setattr(arena.webpage, "publish_leaderboard_to_mlflow", lambda *args, **kwargs: None)
     output = invoke(monkeypatch, capsys, "leaderboard", "sync")
     assert "leaderboard synced from http://arena:***@127.0.0.1:1: 1 added" in output
     assert PASSWORD not in output
 
 
 def test_dashboard_beyond_loopback_warns(arena_env, monkeypatch, capsys) -> None:  # noqa: ANN001
-    import arena.dashboard
+    import arena.webpage
 
-    monkeypatch.setattr(arena.dashboard, "serve", lambda store, **kwargs: None)
+    monkeypatch.setattr(arena.webpage, "serve", lambda store, **kwargs: None)
     assert "warning: the dashboard on 0.0.0.0 is reachable from other machines" in invoke(
         monkeypatch, capsys, "dashboard", "--host", "0.0.0.0")
     assert "warning" not in invoke(monkeypatch, capsys, "dashboard", "--host", "127.0.0.1")

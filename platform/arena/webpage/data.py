@@ -11,10 +11,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from arena.dashboard.mlflow_links import run_url
+from arena.webpage.mlflow_links import run_url
 from arena.errors import ArenaError, UnknownNameError
 from arena.leaderboard import Store, show
-from arena.leaderboard.dashboard_views import filter_choices, measured_points, paper_points, run_experiments
+from arena.leaderboard.chart_points import filter_choices, measured_points, paper_points, run_experiments
 from arena.leaderboard.views import PAIRED_DATASET
 
 if TYPE_CHECKING:

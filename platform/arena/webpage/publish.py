@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from arena.dashboard.data import DEFAULT_MLFLOW_UI_URL, load_dashboard
-from arena.dashboard.page import render_dashboard
+from arena.webpage.data import DEFAULT_MLFLOW_UI_URL, load_dashboard
+from arena.webpage.page import render_dashboard
 from arena.leaderboard import Store, show
-from arena.leaderboard.dashboard_views import filter_choices
+from arena.leaderboard.chart_points import filter_choices
 from arena.leaderboard.views import COLUMNS
 
 EXPERIMENT = "leaderboard"

@@ -27,7 +27,7 @@ from types import FrameType
 from typing import IO
 from urllib.parse import unquote, urlsplit
 
-from arena.dashboard.mlflow_links import artifact_url, runs_table_url
+from arena.webpage.mlflow_links import artifact_url, runs_table_url
 from arena.errors import ArenaError
 from arena.settings import Settings
 from arena.spec import JobSpec
@@ -104,7 +104,7 @@ def run_mlflow_ui(
 
 def ui_addresses(settings: Settings, server: str) -> UiAddresses:
     """The leaderboard's page and the `arena` experiment's runs table on `server` (the experiment created when missing)."""
-    from arena.dashboard.publish import EXPERIMENT as LEADERBOARD_EXPERIMENT
+    from arena.webpage.publish import EXPERIMENT as LEADERBOARD_EXPERIMENT
     from arena.tracking.experiment_views import LEADERBOARD_VIEW
     from arena.tracking.leaderboard_log import PAGE, ui_pages  # MLflow takes seconds to import
 

@@ -8,10 +8,10 @@
 
 from __future__ import annotations
 
-from arena.dashboard.mlflow_ui import mlflow_ui_command, run_mlflow_ui
-from arena.dashboard.page import render_page
-from arena.dashboard.publish import publish_leaderboard_to_mlflow
-from arena.dashboard.server import DEFAULT_HOST, DEFAULT_PORT, create_app, make_dashboard_server, serve
+from arena.webpage.mlflow_ui import mlflow_ui_command, run_mlflow_ui
+from arena.webpage.page import render_page
+from arena.webpage.publish import publish_leaderboard_to_mlflow
+from arena.webpage.server import DEFAULT_HOST, DEFAULT_PORT, create_app, make_dashboard_server, serve
 
 __all__ = [
     "DEFAULT_HOST", "DEFAULT_PORT", "create_app", "make_dashboard_server", "mlflow_ui_command", "publish_leaderboard_to_mlflow", "render_page",

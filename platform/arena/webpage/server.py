@@ -19,11 +19,11 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from arena.dashboard.data import DEFAULT_MLFLOW_UI_URL, check_filters, load_dashboard
-from arena.dashboard.page import render_dashboard
+from arena.webpage.data import DEFAULT_MLFLOW_UI_URL, check_filters, load_dashboard
+from arena.webpage.page import render_dashboard
 from arena.errors import ArenaError, UnknownNameError
 from arena.leaderboard import VIEWS, Store, show
-from arena.leaderboard.dashboard_views import filter_choices
+from arena.leaderboard.chart_points import filter_choices
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
@@ -38,7 +38,7 @@ class BadQuery(ArenaError):
 
 def create_app(store: Store, *, tracking_uri: str | None = None, mlflow_ui_url: str = DEFAULT_MLFLOW_UI_URL) -> Flask:
     """The dashboard's Flask app over an open leaderboard store (and the MLflow store, when given)."""
-    app = Flask("arena.dashboard")
+    app = Flask("arena.webpage")
     app.json.sort_keys = False  # keep each view's column order
 
     @app.before_request
