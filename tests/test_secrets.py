@@ -112,12 +112,12 @@ def test_dashboard_beyond_loopback_warns(arena_env, monkeypatch, capsys) -> None
 def test_mlflow_params_and_tags_carry_no_secret(arena_env, monkeypatch) -> None:  # noqa: ANN001
     from _runs import digits_spec, record_checkpoint
 
-    from arena.tracking import run_log
+    from arena.tracking.client import client_for
 
     monkeypatch.setenv("ARENA_DB_URL", f"postgresql+psycopg://arena:{PASSWORD}@db/arena")
     monkeypatch.setenv("RAY_AUTH_TOKEN", TOKEN)
     run_id = record_checkpoint(arena_env, digits_spec(), None)
-    run = run_log.client_for(arena_env.tracking_uri).get_run(run_id)
+    run = client_for(arena_env.tracking_uri).get_run(run_id)
     logged = " ".join(f"{key}={value}" for key, value in {**run.data.params, **run.data.tags}.items())
     assert "train.epochs=2" in logged
     for secret in SECRETS:

@@ -3,7 +3,8 @@
 import logging
 import os
 
-# MLflow 3 sends usage telemetry unless told not to; arena keeps it off unless the user opts in.
+# MLflow 3 sends usage telemetry unless told not to; arena keeps it off unless the user opts in. Set here,
+# once: every module of this package imports mlflow after this file has run.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 import mlflow  # noqa: E402,F401  (configures its loggers on import; quiet them after)

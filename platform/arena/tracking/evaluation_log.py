@@ -17,6 +17,7 @@ from typing import Any
 from mlflow.entities import Metric
 
 from arena.tracking import run_log
+from arena.tracking.client import client_for
 
 RESULT_ARTIFACT = "evaluation.json"
 TABLE_ARTIFACT = "per_class_errors.json"
@@ -24,7 +25,7 @@ TABLE_ARTIFACT = "per_class_errors.json"
 
 def experiment_name(tracking_uri: str, experiment_id: str) -> str:
     """The name of experiment `experiment_id`."""
-    return run_log.client_for(tracking_uri).get_experiment(experiment_id).name
+    return client_for(tracking_uri).get_experiment(experiment_id).name
 
 
 def record_evaluation(
@@ -46,7 +47,7 @@ def record_evaluation(
         tags=tags, params=params, parent_run_id=parent_run_id,
     )
     try:
-        client = run_log.client_for(tracking_uri)
+        client = client_for(tracking_uri)
         now = int(time.time() * 1000)
         client.log_batch(run_id, metrics=[Metric(key, float(value), now, step) for key, value in metrics.items()])
         if per_class:

@@ -14,7 +14,7 @@ from pathlib import Path
 from mlflow.entities import Metric, Param
 
 from arena.charts.searches import ChartPoint, NasChartPoint, nas_search_chart, scaling_search_chart
-from arena.tracking.run_log import client_for
+from arena.tracking.client import client_for
 
 CHART_ARTIFACT = "search_chart.svg"  # SVG: MLflow's artifact viewer shows it as an image
 
