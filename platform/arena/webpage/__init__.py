@@ -1,9 +1,9 @@
-"""The leaderboard dashboard: a page of tables and charts from the leaderboard database, served or written to a file.
+"""The leaderboard's web page: tables and charts from the leaderboard database, served, written to a file or published to MLflow.
 
     store = open_store(settings.db_url)
     serve(store, port=8050, tracking_uri=settings.tracking_uri, mlflow_ui_url=settings.mlflow_ui_url)
     html = render_page(store, dataset="digits", mlflow_ui_url=settings.mlflow_ui_url)  # one self-contained file
-    publish_leaderboard_to_mlflow(store, settings.tracking_uri)  # the `leaderboard` run in MLflow
+    publish_leaderboard_to_mlflow(store, settings.tracking_uri, settings.artifact_root)  # the `leaderboard` run in MLflow
 """
 
 from __future__ import annotations
