@@ -194,12 +194,14 @@ def test_missing_mlflow_store_leaves_a_note(store, tmp_path: Path) -> None:  # n
 
 def test_server_answers_on_loopback(store) -> None:  # noqa: ANN001
     server = make_dashboard_server(store, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    announced: list[str] = []
+    thread = threading.Thread(target=serve, args=(server,), kwargs={"ready": announced.append}, daemon=True)
     thread.start()
     try:
         assert server.server_address[0] == "127.0.0.1"
         with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/api/filters", timeout=10) as response:
             assert json.load(response)["default_dataset"] == "digits"
+        assert announced == [f"http://127.0.0.1:{server.server_port}/"]  # announced before it served
     finally:
         server.shutdown()
         thread.join(10)
@@ -210,7 +212,7 @@ def test_busy_port_is_an_arena_error(store) -> None:  # noqa: ANN001
     server = make_dashboard_server(store, port=0)
     try:
         with pytest.raises(ArenaError, match=f"cannot serve the dashboard on 127.0.0.1:{server.server_port}"):
-            serve(store, port=server.server_port)
+            make_dashboard_server(store, port=server.server_port)
     finally:
         server.server_close()
 

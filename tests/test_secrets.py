@@ -103,7 +103,8 @@ def test_sync_summary_masks_the_tracking_uri(planted: Path, monkeypatch, capsys)
 def test_dashboard_beyond_loopback_warns(arena_env, monkeypatch, capsys) -> None:  # noqa: ANN001
     import arena.webpage
 
-    monkeypatch.setattr(arena.webpage, "serve", lambda store, **kwargs: None)
+    monkeypatch.setattr(arena.webpage, "make_dashboard_server", lambda store, **kwargs: None)
+    monkeypatch.setattr(arena.webpage, "serve", lambda server, **kwargs: None)
     assert "warning: the dashboard on 0.0.0.0 is reachable from other machines" in invoke(
         monkeypatch, capsys, "dashboard", "--host", "0.0.0.0")
     assert "warning" not in invoke(monkeypatch, capsys, "dashboard", "--host", "127.0.0.1")

@@ -123,7 +123,7 @@ def dashboard(
     host: Annotated[str, typer.Option("--host", help="Address to bind (keep 127.0.0.1 unless you know why).")] = "127.0.0.1",
 ) -> None:
     """Serve the leaderboard dashboard until Ctrl-C."""
-    from arena.webpage import serve
+    from arena.webpage import make_dashboard_server, serve
     from arena.leaderboard import open_store
     from arena.settings import load_settings
 
@@ -135,8 +135,9 @@ def dashboard(
         )
     settings = load_settings()
     with open_store(settings.db_url) as store:
-        serve(store, host=host, port=port, tracking_uri=settings.tracking_uri, mlflow_ui_url=settings.mlflow_ui_url,
-              ready=lambda url: err.print(f"dashboard on {url} (Ctrl-C stops it)", highlight=False))
+        server = make_dashboard_server(store, host=host, port=port, tracking_uri=settings.tracking_uri,
+                                       mlflow_ui_url=settings.mlflow_ui_url)
+        serve(server, ready=lambda url: err.print(f"dashboard on {url} (Ctrl-C stops it)", highlight=False))
 
 
 @app.command("ui")

@@ -19,7 +19,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from arena.webpage.data import DEFAULT_MLFLOW_UI_URL, check_filters, load_dashboard
+from arena.webpage.data import DEFAULT_MLFLOW_UI_URL, Dashboard, check_filters, load_dashboard
 from arena.webpage.page import render_dashboard
 from arena.errors import ArenaError, UnknownNameError
 from arena.leaderboard import VIEWS, Store, show
@@ -48,10 +48,12 @@ def create_app(store: Store, *, tracking_uri: str | None = None, mlflow_ui_url: 
         if unknown:
             raise BadQuery(f"unknown query argument {unknown[0]!r}; valid: {', '.join(sorted(known)) or 'none'}")
 
+    def asked() -> Dashboard:
+        return load_dashboard(store, _arg("dataset"), _arg("family"), tracking_uri=tracking_uri, mlflow_ui_url=mlflow_ui_url)
+
     @app.get("/")
     def page() -> Response:
-        data = load_dashboard(store, _arg("dataset"), _arg("family"), tracking_uri=tracking_uri, mlflow_ui_url=mlflow_ui_url)
-        return Response(render_dashboard(data, mlflow_ui_url=mlflow_ui_url, live=True), mimetype="text/html")
+        return Response(render_dashboard(asked(), mlflow_ui_url=mlflow_ui_url, live=True), mimetype="text/html")
 
     @app.get("/api/leaderboard")
     def leaderboard() -> Response:
@@ -67,8 +69,7 @@ def create_app(store: Store, *, tracking_uri: str | None = None, mlflow_ui_url: 
 
     @app.get("/api/dashboard")
     def dashboard() -> Response:
-        data = load_dashboard(store, _arg("dataset"), _arg("family"), tracking_uri=tracking_uri, mlflow_ui_url=mlflow_ui_url)
-        return jsonify(data.as_json())
+        return jsonify(asked().as_json())
 
     @app.get("/api/filters")
     def filters() -> Response:
@@ -116,19 +117,10 @@ def make_dashboard_server(
     return server
 
 
-def serve(
-    store: Store,
-    *,
-    host: str = DEFAULT_HOST,
-    port: int = DEFAULT_PORT,
-    tracking_uri: str | None = None,
-    mlflow_ui_url: str = DEFAULT_MLFLOW_UI_URL,
-    ready: Callable[[str], None] | None = None,
-) -> None:
-    """Serve the dashboard until interrupted; `ready(url)` is called once the socket listens."""
-    server = make_dashboard_server(store, host=host, port=port, tracking_uri=tracking_uri, mlflow_ui_url=mlflow_ui_url)
+def serve(server: BaseWSGIServer, *, ready: Callable[[str], None] | None = None) -> None:
+    """Serve the dashboard (a `make_dashboard_server`) until interrupted; `ready(url)` is called first."""
     if ready is not None:
-        ready(f"http://{host}:{server.server_port}/")
+        ready(f"http://{server.host}:{server.server_port}/")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
