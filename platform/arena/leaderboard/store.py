@@ -76,11 +76,6 @@ class Store:
             raise
 
 
-def masked_url(db_url: str) -> str:
-    """The URL with its password replaced by ***, for messages."""
-    return mask_secrets(db_url)
-
-
 def connect(db_url: str) -> Store:
     """An engine on the database at `db_url`, its tables not yet checked (`opening.open_store` does that)."""
     url = _parse(db_url)
@@ -121,7 +116,7 @@ def _parse(db_url: str) -> URL:
         url = make_url(db_url)
     except ArgumentError:
         raise ArenaError(
-            f"bad leaderboard database URL {masked_url(db_url)!r}: expected e.g. sqlite:///path/leaderboard.db"
+            f"bad leaderboard database URL {mask_secrets(db_url)!r}: expected e.g. sqlite:///path/leaderboard.db"
             " or postgresql+psycopg://user@host:5432/arena"
         ) from None
     if url.drivername in ("postgresql", "postgres"):
