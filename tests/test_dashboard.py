@@ -12,6 +12,12 @@ import pytest
 from dashboard_support import RUNS, build_history, fill_store
 from leaderboard_support import BACKENDS, database_url
 
+from arena.charts.svg import Point, _linear_ticks, _log_ticks, pareto_front
+from arena.errors import ArenaError
+from arena.leaderboard import VIEWS, open_store, show, sync_runs
+from arena.leaderboard.chart_points import filter_choices, measured_points, paper_points
+from arena.leaderboard.views import COLUMNS
+from arena.settings import load_settings
 from arena.webpage import (
     create_app,
     make_dashboard_server,
@@ -20,12 +26,6 @@ from arena.webpage import (
     render_page,
     serve,
 )
-from arena.charts.svg import Point, _linear_ticks, _log_ticks, pareto_front
-from arena.errors import ArenaError
-from arena.leaderboard import VIEWS, open_store, show, sync_runs
-from arena.leaderboard.chart_points import filter_choices, measured_points, paper_points
-from arena.leaderboard.views import COLUMNS
-from arena.settings import load_settings
 
 UI = "http://127.0.0.1:5999"
 

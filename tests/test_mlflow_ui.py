@@ -22,12 +22,12 @@ from conftest import BIN, free_port
 from dashboard_support import fill_store
 from test_dashboard_browser import CHROMIUM, FLAGS, _playwright
 
-from arena.webpage import publish_leaderboard_to_mlflow
-from arena.webpage.mlflow_links import run_url
 from arena.leaderboard import open_store
 from arena.tracking import run_log
 from arena.tracking.client import client_for
 from arena.tracking.experiment_views import LEADERBOARD_COLUMNS
+from arena.webpage import publish_leaderboard_to_mlflow
+from arena.webpage.mlflow_links import run_url
 
 pytestmark = pytest.mark.slow
 PASSWORD = "planted-s3cret"

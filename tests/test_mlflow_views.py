@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from arena.webpage.mlflow_links import artifact_url, run_page, run_url, runs_table_url
 from arena.tracking import run_log
 from arena.tracking.client import client_for
 from arena.tracking.experiment_views import (
@@ -17,6 +16,7 @@ from arena.tracking.experiment_views import (
     experiment_tags,
 )
 from arena.tracking.leaderboard_log import LOGGED_ARTIFACTS_TAG, find_leaderboard_run, publish_leaderboard_run
+from arena.webpage.mlflow_links import artifact_url, run_page, run_url, runs_table_url
 
 UI = "http://127.0.0.1:5999/"
 VIEW_TAG = SAVED_VIEW_TAG_PREFIX + LEADERBOARD_VIEW

@@ -88,8 +88,8 @@ def test_no_command_prints_a_planted_secret(planted: Path, monkeypatch, capsys, 
 
 
 def test_sync_summary_masks_the_tracking_uri(planted: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
-    import arena.webpage
     import arena.leaderboard
+    import arena.webpage
     from arena.leaderboard.sync import SyncReport
 
     monkeypatch.setenv("ARENA_DB_URL", f"sqlite:///{planted / 'leaderboard.db'}")
