@@ -1,7 +1,7 @@
 """The leaderboard's web page: tables and charts from the leaderboard database, served, written to a file or published to MLflow.
 
     store = open_store(settings.db_url)
-    serve(store, port=8050, tracking_uri=settings.tracking_uri, mlflow_ui_url=settings.mlflow_ui_url)
+    serve(make_dashboard_server(store, port=8050, tracking_uri=settings.tracking_uri, mlflow_ui_url=settings.mlflow_ui_url))
     html = render_page(store, dataset="digits", mlflow_ui_url=settings.mlflow_ui_url)  # one self-contained file
     publish_leaderboard_to_mlflow(store, settings.tracking_uri, settings.artifact_root)  # the `leaderboard` run in MLflow
 """
