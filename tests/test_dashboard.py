@@ -137,6 +137,7 @@ def test_api_dashboard_carries_searches(client, history: dict) -> None:  # noqa:
         ("/api/leaderboard?limit=0", "limit must be a positive whole number"),
         ("/api/leaderboard?limit=ten", "limit must be a positive whole number"),
         ("/api/leaderboard?view=runs&offset=-1", "offset must be a whole number, not '-1'"),
+        (f"/api/leaderboard?view=runs&offset={2**63}", f"offset must be at most {2**63 - 1}, not {2**63}"),
         ("/api/leaderboard?dataset=imagenet-21k", "unknown dataset 'imagenet-21k'"),
         ("/api/dashboard?family=resnt", "unknown family 'resnt'; closest: resnet"),
         ("/?dataset=nope", "unknown dataset 'nope'"),

@@ -24,6 +24,7 @@ from arena.webpage.page import render_dashboard
 from arena.errors import ArenaError, UnknownNameError
 from arena.leaderboard import VIEWS, Store, show
 from arena.leaderboard.chart_points import filter_choices
+from arena.leaderboard.views import SQL_INTEGER_MAX
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
@@ -142,6 +143,8 @@ def _whole(name: str, *, least: int) -> int | None:
     if not raw.isdigit() or int(raw) < least:
         kind = "a positive whole number" if least > 0 else "a whole number"
         raise BadQuery(f"{name} must be {kind}, not {raw!r}")
+    if int(raw) > SQL_INTEGER_MAX:  # the database driver cannot send a larger LIMIT or OFFSET
+        raise BadQuery(f"{name} must be at most {SQL_INTEGER_MAX}, not {raw}")
     return int(raw)
 
 
