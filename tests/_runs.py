@@ -10,6 +10,7 @@ from typing import Any
 from arena.settings import Settings
 from arena.spec import JobSpec, parse_spec, spec_to_yaml
 from arena.tracking import run_log
+from arena.tracking.client import client_for
 from arena.training.checkpoint import Checkpoint
 from arena.training.launcher import run_params, run_tags
 from arena.training.session import build_session
@@ -62,6 +63,6 @@ def record_checkpoint(
 
 def all_run_ids(settings: Settings) -> set[str]:
     """Every run id in the tracking store, in every experiment."""
-    client = run_log.client_for(settings.tracking_uri)
+    client = client_for(settings.tracking_uri)
     experiments = [experiment.experiment_id for experiment in client.search_experiments()]
     return {run.info.run_id for run in client.search_runs(experiments, max_results=10_000)} if experiments else set()

@@ -102,9 +102,9 @@ def test_submit_wait_names_the_jobs_own_error(monkeypatch, capsys, tmp_path: Pat
 
 
 def test_ui_exits_with_mlflows_code(monkeypatch, capsys, arena_env) -> None:  # noqa: ANN001
-    import arena.dashboard
+    import arena.webpage
 
-    monkeypatch.setattr(arena.dashboard, "run_mlflow_ui", lambda settings, **options: 3)
+    monkeypatch.setattr(arena.webpage, "run_mlflow_ui", lambda settings, **options: 3)
     assert invoke(monkeypatch, capsys, "ui").code == 3
 
 

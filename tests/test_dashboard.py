@@ -12,7 +12,13 @@ import pytest
 from dashboard_support import RUNS, build_history, fill_store
 from leaderboard_support import BACKENDS, database_url
 
-from arena.dashboard import (
+from arena.charts.svg import Point, _linear_ticks, _log_ticks, pareto_front
+from arena.errors import ArenaError
+from arena.leaderboard import VIEWS, open_store, show, sync_runs
+from arena.leaderboard.chart_points import filter_choices, measured_points, paper_points
+from arena.leaderboard.views import COLUMNS
+from arena.settings import load_settings
+from arena.webpage import (
     create_app,
     make_dashboard_server,
     mlflow_ui_command,
@@ -20,12 +26,6 @@ from arena.dashboard import (
     render_page,
     serve,
 )
-from arena.dashboard.charts import Point, _linear_ticks, _log_ticks, pareto_front
-from arena.errors import ArenaError
-from arena.leaderboard import VIEWS, open_store, show, sync_runs
-from arena.leaderboard.dashboard_views import filter_choices, measured_points, paper_points
-from arena.leaderboard.views import COLUMNS
-from arena.settings import load_settings
 
 UI = "http://127.0.0.1:5999"
 
@@ -137,6 +137,7 @@ def test_api_dashboard_carries_searches(client, history: dict) -> None:  # noqa:
         ("/api/leaderboard?limit=0", "limit must be a positive whole number"),
         ("/api/leaderboard?limit=ten", "limit must be a positive whole number"),
         ("/api/leaderboard?view=runs&offset=-1", "offset must be a whole number, not '-1'"),
+        (f"/api/leaderboard?view=runs&offset={2**63}", f"offset must be at most {2**63 - 1}, not {2**63}"),
         ("/api/leaderboard?dataset=imagenet-21k", "unknown dataset 'imagenet-21k'"),
         ("/api/dashboard?family=resnt", "unknown family 'resnt'; closest: resnet"),
         ("/?dataset=nope", "unknown dataset 'nope'"),
@@ -159,7 +160,7 @@ def test_unexpected_failure_is_500_without_a_traceback(store, monkeypatch: pytes
     def broken(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("arena.dashboard.server.show", broken)
+    monkeypatch.setattr("arena.webpage.server.show", broken)
     response = create_app(store).test_client().get("/api/leaderboard")
     assert response.status_code == 500
     text = response.get_data(as_text=True)
@@ -170,7 +171,7 @@ def test_unreachable_database_is_503(store, monkeypatch: pytest.MonkeyPatch) -> 
     def unreachable(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
         raise ArenaError("cannot reach the leaderboard database postgresql+psycopg://arena@db/arena: refused")
 
-    monkeypatch.setattr("arena.dashboard.server.filter_choices", unreachable)
+    monkeypatch.setattr("arena.webpage.server.filter_choices", unreachable)
     response = create_app(store).test_client().get("/api/filters")
     assert response.status_code == 503 and "cannot reach the leaderboard database" in response.get_json()["error"]
 
@@ -194,12 +195,14 @@ def test_missing_mlflow_store_leaves_a_note(store, tmp_path: Path) -> None:  # n
 
 def test_server_answers_on_loopback(store) -> None:  # noqa: ANN001
     server = make_dashboard_server(store, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    announced: list[str] = []
+    thread = threading.Thread(target=serve, args=(server,), kwargs={"ready": announced.append}, daemon=True)
     thread.start()
     try:
         assert server.server_address[0] == "127.0.0.1"
         with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/api/filters", timeout=10) as response:
             assert json.load(response)["default_dataset"] == "digits"
+        assert announced == [f"http://127.0.0.1:{server.server_port}/"]  # announced before it served
     finally:
         server.shutdown()
         thread.join(10)
@@ -210,7 +213,7 @@ def test_busy_port_is_an_arena_error(store) -> None:  # noqa: ANN001
     server = make_dashboard_server(store, port=0)
     try:
         with pytest.raises(ArenaError, match=f"cannot serve the dashboard on 127.0.0.1:{server.server_port}"):
-            serve(store, port=server.server_port)
+            make_dashboard_server(store, port=server.server_port)
     finally:
         server.server_close()
 

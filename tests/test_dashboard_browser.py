@@ -10,12 +10,13 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from dashboard_support import build_history, fill_store
 
-from arena.leaderboard import open_store, show
+from arena.leaderboard import Store, open_store, show
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -41,23 +42,29 @@ def _playwright():  # noqa: ANN202 - the sync_playwright factory
     return sync_playwright
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[dict]:
-    """The dashboard over a few synced runs, served on 127.0.0.1 from a thread; stopped afterwards."""
-    from arena.dashboard import make_dashboard_server
+@contextmanager
+def _serving(folder: Path, history: dict) -> Iterator[tuple[str, Store]]:
+    """The dashboard over the runs of `history`, synced and served on 127.0.0.1 from a thread; stopped afterwards."""
+    from arena.webpage import make_dashboard_server, serve
 
-    history = build_history(tmp_path / "mlflow")
-    with open_store(f"sqlite:///{tmp_path / 'leaderboard.db'}") as store:
+    with open_store(f"sqlite:///{folder / 'leaderboard.db'}") as store:
         fill_store(store, history["uri"])
         server = make_dashboard_server(store, port=0, tracking_uri=history["uri"], mlflow_ui_url="http://127.0.0.1:5999")
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread = threading.Thread(target=serve, args=(server,), daemon=True)
         thread.start()
         try:
-            yield {"url": f"http://127.0.0.1:{server.server_port}/", "store": store, "history": history}
+            yield f"http://127.0.0.1:{server.server_port}/", store
         finally:
             server.shutdown()
             thread.join(10)
-            server.server_close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[dict]:
+    """The dashboard over a few synced runs, served on 127.0.0.1 from a thread; stopped afterwards."""
+    history = build_history(tmp_path / "mlflow")
+    with _serving(tmp_path, history) as (url, store):
+        yield {"url": url, "store": store, "history": history}
 
 
 def test_dashboard_renders_in_chromium(served: dict, tmp_path: Path) -> None:
@@ -118,8 +125,6 @@ def test_names_with_markup_render_inert(tmp_path: Path) -> None:
     """Run, model, family and search names carrying <script>, quotes and markup show as text in tables and charts."""
     from dashboard_support import log_run
 
-    from arena.dashboard import make_dashboard_server
-
     sync_playwright = _playwright()
     history = build_history(tmp_path / "mlflow")
     client, experiment = history["client"], history["experiment"]
@@ -131,35 +136,26 @@ def test_names_with_markup_render_inert(tmp_path: Path) -> None:
     client.set_tag(trial, "mlflow.parentRunId", parent)
     client.set_terminated(parent, status="FINISHED")
     problems: list[str] = []
-    with open_store(f"sqlite:///{tmp_path / 'leaderboard.db'}") as store:
-        fill_store(store, history["uri"])
-        server = make_dashboard_server(store, port=0, tracking_uri=history["uri"], mlflow_ui_url="http://127.0.0.1:5999")
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch_persistent_context(
-                    str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=FLAGS, headless=True)
-                try:
-                    page = browser.new_page()
-                    page.on("pageerror", lambda error: problems.append(str(error)))
-                    page.goto(f"http://127.0.0.1:{server.server_port}/", wait_until="load")
-                    page.wait_for_timeout(300)  # an injected onerror handler would have fired by now
-                    assert page.evaluate("window.__pwned") is None
-                    assert page.locator("script").count() == 1  # the page's own, nothing injected
-                    assert page.locator("img").count() == 0 and page.locator("b").count() == 0
-                    families = page.locator("#families tbody").inner_text()
-                    assert f"family {EVIL}" in families and f"model {EVIL}" in families
-                    assert page.locator("h3", has_text=f"search {EVIL}").count() == 1
-                    svg_texts = page.locator("#chart-cost-gflops text, #chart-cost-gflops title").all_text_contents()
-                    assert any(f"model {EVIL}" in text for text in svg_texts)
-                    assert page.locator("#chart-cost-gflops script, #chart-cost-gflops img").count() == 0
-                    options = page.locator("#filter-family option").all_text_contents()
-                    assert f"family {EVIL}" in options
-                finally:
-                    browser.close()
-        finally:
-            server.shutdown()
-            thread.join(10)
-            server.server_close()
+    with _serving(tmp_path, history) as (url, _store):
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch_persistent_context(
+                str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=FLAGS, headless=True)
+            try:
+                page = browser.new_page()
+                page.on("pageerror", lambda error: problems.append(str(error)))
+                page.goto(url, wait_until="load")
+                page.wait_for_timeout(300)  # an injected onerror handler would have fired by now
+                assert page.evaluate("window.__pwned") is None
+                assert page.locator("script").count() == 1  # the page's own, nothing injected
+                assert page.locator("img").count() == 0 and page.locator("b").count() == 0
+                families = page.locator("#families tbody").inner_text()
+                assert f"family {EVIL}" in families and f"model {EVIL}" in families
+                assert page.locator("h3", has_text=f"search {EVIL}").count() == 1
+                svg_texts = page.locator("#chart-cost-gflops text, #chart-cost-gflops title").all_text_contents()
+                assert any(f"model {EVIL}" in text for text in svg_texts)
+                assert page.locator("#chart-cost-gflops script, #chart-cost-gflops img").count() == 0
+                options = page.locator("#filter-family option").all_text_contents()
+                assert f"family {EVIL}" in options
+            finally:
+                browser.close()
     assert problems == [], problems

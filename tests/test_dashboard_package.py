@@ -18,13 +18,13 @@ REPO = Path(__file__).resolve().parents[1]
 def test_pyproject_lists_every_package() -> None:
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     listed = set(config["packages"])
-    assert config["package-dir"]["arena.dashboards"] == "dashboards"
-    found = set(find_packages(str(REPO / "platform"))) | {"arena.dashboards"}
+    assert config["package-dir"] == {"": "platform"}, "the page's assets live inside arena.webpage: no other mapping"
+    found = set(find_packages(str(REPO / "platform")))
     assert listed == found, f"pyproject's [tool.setuptools] packages must list exactly: {sorted(found)}"
 
 
 def test_checkout_folder_holds_the_assets() -> None:
-    from arena.dashboard.assets import FILES, asset_folder
+    from arena.webpage.assets import FILES, asset_folder
 
     folder = asset_folder()
     assert all(folder.joinpath(name).is_file() for name in FILES)
@@ -42,10 +42,10 @@ def test_installed_wheel_renders_the_page(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         archive.extractall(site)
-    assert {"arena/dashboards/page.html.j2", "arena/dashboards/dashboard.css", "arena/dashboards/dashboard.js"} <= names
+    assert {"arena/webpage/assets/page.html.j2", "arena/webpage/assets/dashboard.css", "arena/webpage/assets/dashboard.js"} <= names
     # The unpacked wheel comes first on sys.path, ahead of the checkout the editable install points at.
     script = (
-        "import arena.dashboard.assets as a, arena.leaderboard as lb, arena.dashboard as d\n"
+        "import arena.webpage.assets as a, arena.leaderboard as lb, arena.webpage as d\n"
         f"assert str(a.asset_folder()).startswith({str(site)!r}), a.asset_folder()\n"
         f"store = lb.open_store('sqlite:///{tmp_path / 'leaderboard.db'}')\n"
         "page = d.render_page(store)\n"

@@ -233,3 +233,10 @@ def test_upgrade_to_0003_gives_each_bare_folder_run_a_name_of_its_own(db_url: st
     engine.dispose()
     assert restored == {"run-folder-one-abcdef": "imagefolder", "run-folder-two-abcdef": "imagefolder",
                         "run-imagenet-abcdef": "imagenet", "run-digits": "digits"}
+
+
+def test_a_limit_or_offset_past_the_databases_integers_is_an_arena_error(tmp_path: Path) -> None:
+    with open_store(f"sqlite:///{tmp_path / 'leaderboard.db'}") as store:
+        for option in ("limit", "offset"):
+            with pytest.raises(ArenaError, match=f"{option} must be at most {2**63 - 1}"):
+                show(store, "runs", **{option: 2**63})

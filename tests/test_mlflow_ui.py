@@ -22,11 +22,12 @@ from conftest import BIN, free_port
 from dashboard_support import fill_store
 from test_dashboard_browser import CHROMIUM, FLAGS, _playwright
 
-from arena.dashboard import publish_leaderboard_to_mlflow
-from arena.dashboard.mlflow_links import run_url
 from arena.leaderboard import open_store
 from arena.tracking import run_log
+from arena.tracking.client import client_for
 from arena.tracking.experiment_views import LEADERBOARD_COLUMNS
+from arena.webpage import publish_leaderboard_to_mlflow
+from arena.webpage.mlflow_links import run_url
 
 pytestmark = pytest.mark.slow
 PASSWORD = "planted-s3cret"
@@ -130,7 +131,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             label, _, address = line.partition(": ")
             printed[label.strip()] = address.strip()
         assert "runs table" in printed, f"arena ui printed no address: {(home / 'arena-ui.err').read_text()[-3000:]}"
-        experiment_id = run_log.client_for(settings.tracking_uri).get_run(ids["resnet50-digits"]).info.experiment_id
+        experiment_id = client_for(settings.tracking_uri).get_run(ids["resnet50-digits"]).info.experiment_id
         yield {"process": process, "printed": printed, "ids": ids, "experiment": experiment_id, "server": settings.mlflow_ui_url,
                "stderr": home / "arena-ui.err"}
     finally:

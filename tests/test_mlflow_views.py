@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from arena.dashboard.mlflow_links import artifact_url, run_page, run_url, runs_table_url
 from arena.tracking import run_log
+from arena.tracking.client import client_for
 from arena.tracking.experiment_views import (
     KIND_TAG,
     LEADERBOARD_COLUMNS,
@@ -16,6 +16,7 @@ from arena.tracking.experiment_views import (
     experiment_tags,
 )
 from arena.tracking.leaderboard_log import LOGGED_ARTIFACTS_TAG, find_leaderboard_run, publish_leaderboard_run
+from arena.webpage.mlflow_links import artifact_url, run_page, run_url, runs_table_url
 
 UI = "http://127.0.0.1:5999/"
 VIEW_TAG = SAVED_VIEW_TAG_PREFIX + LEADERBOARD_VIEW
@@ -56,7 +57,7 @@ def test_a_training_run_leaves_sortable_figures_in_a_tagged_experiment(arena_env
     run_log.log_epochs(uri, run_id, [{"epoch": 1, "val_top1_error": 30.0, "val_top5_error": 9.0}])
     run_log.log_epochs(uri, run_id, [{"epoch": 1, "val_top1_error": 30.0, "val_top5_error": 9.0},
                                      {"epoch": 2, "val_top1_error": 12.5, "val_top5_error": 10.0}])
-    client = run_log.client_for(uri)
+    client = client_for(uri)
     run = client.get_run(run_id)
     assert run.data.metrics["model.params"] == 25557032 and run.data.metrics["model.gflops"] == 4.09
     assert run.data.metrics["best_val_top1_error"] == 12.5 and run.data.metrics["best_val_top5_error"] == 9.0  # each its own best
@@ -68,7 +69,7 @@ def test_a_training_run_leaves_sortable_figures_in_a_tagged_experiment(arena_env
 def test_run_page_reads_the_experiment_and_falls_back_to_the_run_only_route(arena_env) -> None:  # noqa: ANN001
     uri = arena_env.tracking_uri
     run_id = run_log.start_run(uri, arena_env.artifact_root, experiment="arena", run_name="r", tags={}, params={})
-    experiment_id = run_log.client_for(uri).get_run(run_id).info.experiment_id
+    experiment_id = client_for(uri).get_run(run_id).info.experiment_id
     assert run_page(uri, UI, run_id) == run_url(UI, run_id, experiment_id)
     assert run_page(uri, UI, "0" * 32) == run_url(UI, "0" * 32, None)
 
@@ -85,7 +86,7 @@ def test_the_leaderboard_run_is_rewritten_in_place(arena_env, tmp_path: Path) ->
     first = _publish(arena_env, {"ilsvrc/digits.json": [{"model": "a", "top1": 1.0}], "ilsvrc/old.json": []})
     second = _publish(arena_env, {"ilsvrc/digits.json": [{"model": "b", "top1": 2.0}]})
     assert first == second
-    client = run_log.client_for(arena_env.tracking_uri)
+    client = client_for(arena_env.tracking_uri)
     assert find_leaderboard_run(client, "leaderboard") == (client.get_run(first).info.experiment_id, first)
     table = json.loads(Path(client.download_artifacts(first, "ilsvrc/digits.json", str(tmp_path))).read_text())
     assert table == {"columns": ["model", "top1"], "data": [["b", 2.0]]}  # replaced, not appended to
@@ -98,7 +99,7 @@ def test_the_leaderboard_run_is_rewritten_in_place(arena_env, tmp_path: Path) ->
 
 
 def test_racing_first_publications_keep_the_older_run(arena_env) -> None:  # noqa: ANN001
-    client = run_log.client_for(arena_env.tracking_uri)
+    client = client_for(arena_env.tracking_uri)
     experiment_id = run_log.ensure_experiment(client, "leaderboard", arena_env.artifact_root, leaderboard_view=False)
     older = client.create_run(experiment_id, run_name="leaderboard", tags={"arena.kind": "leaderboard"}, start_time=1000).info.run_id
     newer = client.create_run(experiment_id, run_name="leaderboard", tags={"arena.kind": "leaderboard"}, start_time=2000).info.run_id
@@ -107,7 +108,7 @@ def test_racing_first_publications_keep_the_older_run(arena_env) -> None:  # noq
 
 
 def test_no_leaderboard_run_before_the_first_publication(arena_env) -> None:  # noqa: ANN001
-    client = run_log.client_for(arena_env.tracking_uri)
+    client = client_for(arena_env.tracking_uri)
     assert find_leaderboard_run(client, "leaderboard") is None
 
 

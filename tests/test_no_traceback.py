@@ -214,8 +214,9 @@ def test_training_a_corrupt_or_path_shaped_model_is_one_spec_error(home: Path, m
 
 def test_a_deleted_experiment_is_one_clear_line(arena_env) -> None:  # noqa: ANN001
     from arena.tracking import run_log
+    from arena.tracking.client import client_for
 
-    client = run_log.client_for(arena_env.tracking_uri)
+    client = client_for(arena_env.tracking_uri)
     experiment = run_log.ensure_experiment(client, "arena", arena_env.artifact_root)
     client.delete_experiment(experiment)
     with pytest.raises(ArenaError, match="experiment 'arena' is deleted.*restore it"):

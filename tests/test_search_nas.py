@@ -330,13 +330,15 @@ def test_the_search_chart_draws_every_trial_and_is_logged_on_the_parent_run(aren
         ("nas:a", True, False), ("nas:b", True, True), ("nas:c", False, False), ("nas:d", False, False)]
     assert points[1].reward == best.reward and points[3].reward is None
 
-    path = search_log.draw_nas_chart(tmp_path / "chart.png", trials=points, target_gflops=0.002, title="unit")
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+    path = search_log.draw_nas_chart(tmp_path / "chart.svg", trials=points, target_gflops=0.002, title="unit")
+    svg = path.read_text()
+    assert svg.startswith("<svg") and svg.count("<svg") == 3 and "target 0.002 GFLOPs" in svg  # two panels
+    assert all(f"<title>{label}: " in svg for label in ("nas:a", "nas:b", "nas:c")) and "nas:d" not in svg
 
     run_id = run_log.start_run(arena_env.tracking_uri, arena_env.artifact_root, experiment="arena", run_name="unit",
                                tags={}, params={})
     search_log.log_nas_chart(arena_env.tracking_uri, run_id, trials=points, target_gflops=None, title="unit (latency)")
-    assert "search_chart.png" in {item.path for item in MlflowClient(arena_env.tracking_uri).list_artifacts(run_id)}
+    assert "search_chart.svg" in {item.path for item in MlflowClient(arena_env.tracking_uri).list_artifacts(run_id)}
 
 
 # --- end to end on Ray Tune ---------------------------------------------------------------------
@@ -379,7 +381,7 @@ def test_a_tiny_nas_search_finds_a_model_that_trains(arena_env, ray_head, monkey
     assert parent.info.status == "FINISHED" and parent.data.tags["arena.kind"] == "nas-search"
     assert parent.data.params["best.model"] == best["model"]
     assert parent.data.metrics["best_reward"] == pytest.approx(best["reward"])
-    assert "search_chart.png" in {item.path for item in client.list_artifacts(result.parent_run_id)}
+    assert "search_chart.svg" in {item.path for item in client.list_artifacts(result.parent_run_id)}
     children = client.search_runs([parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{result.parent_run_id}'")
     assert {child.data.tags["arena.kind"] for child in children} == {"nas-trial"} and len(children) == 2
     for child in children:

@@ -369,7 +369,7 @@ def test_a_tiny_search_trains_trials_nested_in_mlflow(arena_env, ray_head, monke
     assert parent.info.status == "FINISHED" and parent.data.tags["arena.kind"] == "scaling-search"
     assert float(parent.data.params["best.alpha"]) == payload["alpha"]
     assert parent.data.metrics["gamma"] == pytest.approx(payload["gamma"])
-    assert "search_chart.png" in {item.path for item in client.list_artifacts(result.parent_run_id)}
+    assert "search_chart.svg" in {item.path for item in client.list_artifacts(result.parent_run_id)}
     children = client.search_runs([parent.info.experiment_id],
                                   filter_string=f"tags.mlflow.parentRunId = '{result.parent_run_id}'")
     assert len(children) == 2

@@ -88,22 +88,23 @@ def test_no_command_prints_a_planted_secret(planted: Path, monkeypatch, capsys, 
 
 
 def test_sync_summary_masks_the_tracking_uri(planted: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
-    import arena.dashboard
     import arena.leaderboard
+    import arena.webpage
     from arena.leaderboard.sync import SyncReport
 
     monkeypatch.setenv("ARENA_DB_URL", f"sqlite:///{planted / 'leaderboard.db'}")
     monkeypatch.setattr(arena.leaderboard, "sync_runs", lambda store, uri, full: SyncReport(added=1, updated=0, skipped=0))
-    monkeypatch.setattr(arena.dashboard, "publish_leaderboard_to_mlflow", lambda *args, **kwargs: None)
+    monkeypatch.setattr(arena.webpage, "publish_leaderboard_to_mlflow", lambda *args, **kwargs: None)
     output = invoke(monkeypatch, capsys, "leaderboard", "sync")
     assert "leaderboard synced from http://arena:***@127.0.0.1:1: 1 added" in output
     assert PASSWORD not in output
 
 
 def test_dashboard_beyond_loopback_warns(arena_env, monkeypatch, capsys) -> None:  # noqa: ANN001
-    import arena.dashboard
+    import arena.webpage
 
-    monkeypatch.setattr(arena.dashboard, "serve", lambda store, **kwargs: None)
+    monkeypatch.setattr(arena.webpage, "make_dashboard_server", lambda store, **kwargs: None)
+    monkeypatch.setattr(arena.webpage, "serve", lambda server, **kwargs: None)
     assert "warning: the dashboard on 0.0.0.0 is reachable from other machines" in invoke(
         monkeypatch, capsys, "dashboard", "--host", "0.0.0.0")
     assert "warning" not in invoke(monkeypatch, capsys, "dashboard", "--host", "127.0.0.1")
@@ -112,12 +113,12 @@ def test_dashboard_beyond_loopback_warns(arena_env, monkeypatch, capsys) -> None
 def test_mlflow_params_and_tags_carry_no_secret(arena_env, monkeypatch) -> None:  # noqa: ANN001
     from _runs import digits_spec, record_checkpoint
 
-    from arena.tracking import run_log
+    from arena.tracking.client import client_for
 
     monkeypatch.setenv("ARENA_DB_URL", f"postgresql+psycopg://arena:{PASSWORD}@db/arena")
     monkeypatch.setenv("RAY_AUTH_TOKEN", TOKEN)
     run_id = record_checkpoint(arena_env, digits_spec(), None)
-    run = run_log.client_for(arena_env.tracking_uri).get_run(run_id)
+    run = client_for(arena_env.tracking_uri).get_run(run_id)
     logged = " ".join(f"{key}={value}" for key, value in {**run.data.params, **run.data.tags}.items())
     assert "train.epochs=2" in logged
     for secret in SECRETS:

@@ -70,7 +70,7 @@ def _fmt(value: object, digits: int = 2) -> str:
 
 def _print_run_page(run_id: str) -> None:
     """The line naming the run's page in the MLflow UI (its Model-training view), on stderr."""
-    from arena.dashboard.mlflow_links import run_page
+    from arena.webpage.mlflow_links import run_page
     from arena.settings import load_settings
 
     settings = load_settings()

@@ -32,7 +32,7 @@ def _show_leaderboard(
     with open_store(settings.db_url) as store:
         if format == "html":
             # The dashboard page itself, as one self-contained file that can be published as is.
-            from arena.dashboard import render_page
+            from arena.webpage import render_page
 
             text = render_page(store, dataset, family, settings.mlflow_ui_url, tracking_uri=settings.tracking_uri)
         else:
@@ -101,7 +101,7 @@ def leaderboard_sync(
     from arena.leaderboard import open_store, sync_runs
     from arena.settings import load_settings
 
-    from arena.dashboard import publish_leaderboard_to_mlflow
+    from arena.webpage import publish_leaderboard_to_mlflow
 
     settings = load_settings()
     with open_store(settings.db_url) as store:
@@ -123,7 +123,7 @@ def dashboard(
     host: Annotated[str, typer.Option("--host", help="Address to bind (keep 127.0.0.1 unless you know why).")] = "127.0.0.1",
 ) -> None:
     """Serve the leaderboard dashboard until Ctrl-C."""
-    from arena.dashboard import serve
+    from arena.webpage import make_dashboard_server, serve
     from arena.leaderboard import open_store
     from arena.settings import load_settings
 
@@ -135,8 +135,9 @@ def dashboard(
         )
     settings = load_settings()
     with open_store(settings.db_url) as store:
-        serve(store, host=host, port=port, tracking_uri=settings.tracking_uri, mlflow_ui_url=settings.mlflow_ui_url,
-              ready=lambda url: err.print(f"dashboard on {url} (Ctrl-C stops it)", highlight=False))
+        server = make_dashboard_server(store, host=host, port=port, tracking_uri=settings.tracking_uri,
+                                       mlflow_ui_url=settings.mlflow_ui_url)
+        serve(server, ready=lambda url: err.print(f"dashboard on {url} (Ctrl-C stops it)", highlight=False))
 
 
 @app.command("ui")
@@ -145,8 +146,8 @@ def ui(
     browser: Annotated[bool, typer.Option("--browser/--no-browser", help="Open the leaderboard in the desktop's browser.")] = True,
 ) -> None:
     """Start the MLflow UI on arena's tracking store (127.0.0.1) and open it at the leaderboard."""
-    from arena.dashboard import run_mlflow_ui
-    from arena.dashboard.mlflow_ui import UiAddresses
+    from arena.webpage import run_mlflow_ui
+    from arena.webpage.mlflow_ui import UiAddresses
     from arena.settings import load_settings
 
     settings = load_settings()

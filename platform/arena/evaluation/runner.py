@@ -23,7 +23,7 @@ from arena.evaluation.predict import Predictions, predict
 from arena.evaluation.result import EvaluationResult, Scores, score_predictions
 from arena.evaluation.valset import build_val_set, val_set_identity
 from arena.settings import Settings
-from arena.tracking import evaluation_log
+from arena.tracking import evaluation_log, run_log
 
 SHARD_MIN_IMAGES = 10_000
 """From this many val images on, a connected cluster evaluates in Ray tasks; below, one process is quicker."""
@@ -223,14 +223,18 @@ def _record(
     scores: Scores, epochs: int, *, parent: str | None,
 ) -> str:
     """Open the MLflow run of an evaluation in `anchor`'s experiment, with its metrics and table."""
-    return evaluation_log.record_evaluation(
+    run_id = run_log.start_run(
         settings.tracking_uri, settings.artifact_root,
         experiment=evaluation_log.experiment_name(settings.tracking_uri, anchor.experiment_id),
-        run_name=name, tags=tags, params=params,
+        run_name=name, tags=tags, params=params, parent_run_id=parent,
+    )
+    evaluation_log.log_evaluation(
+        settings.tracking_uri, run_id,
         metrics={
             "val_top1_error": scores.val_top1_error,
             "val_top5_error": scores.val_top5_error,
             "val_images": float(scores.images),
         },
-        step=epochs, per_class=[asdict(row) for row in scores.per_class], parent_run_id=parent,
+        step=epochs, per_class=[asdict(row) for row in scores.per_class],
     )
+    return run_id

@@ -8,7 +8,8 @@
 from __future__ import annotations
 
 from arena.leaderboard.render import FORMATS, render
-from arena.leaderboard.store import Store, open_store
+from arena.leaderboard.opening import open_store
+from arena.leaderboard.store import Store
 from arena.leaderboard.sync import SyncReport, sync_runs
 from arena.leaderboard.views import VIEWS, show
 

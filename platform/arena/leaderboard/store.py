@@ -1,4 +1,4 @@
-"""Open the leaderboard database: create or upgrade it with the shipped migrations on first use.
+"""The leaderboard database: connect to it, and create or upgrade its tables with the shipped migrations.
 
 SQLite and PostgreSQL (`postgresql+psycopg://`) are supported. A bad URL or a database that cannot
 be reached is an ArenaError naming the URL with its password masked.
@@ -17,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from arena.errors import ArenaError, mask_secrets
 
@@ -68,7 +68,7 @@ class Store:
         try:
             yield
         except DBAPIError as error:
-            reason = _first_line(error.orig)
+            reason = first_line(error.orig)
             if error.connection_invalidated or _is_connection_problem(error):
                 raise ArenaError(f"cannot reach the leaderboard database {self.url}: {reason}") from None
             if _is_full(error):
@@ -76,33 +76,14 @@ class Store:
             raise
 
 
-def masked_url(db_url: str) -> str:
-    """The URL with its password replaced by ***, for messages."""
-    return mask_secrets(db_url)
-
-
-def open_store(db_url: str) -> Store:
-    """Open the database at `db_url`, creating or upgrading its tables and loading the reference data."""
-    from arena.leaderboard.reference import ensure_reference_data  # reference imports this module
-
+def connect(db_url: str) -> Store:
+    """An engine on the database at `db_url`, its tables not yet checked (`opening.open_store` does that)."""
     url = _parse(db_url)
     shown = url.render_as_string(hide_password=True)
     try:
-        engine = _create_engine(url)
+        return Store(engine=_create_engine(url), url=shown)
     except (NoSuchModuleError, ModuleNotFoundError, ArgumentError) as error:
-        raise ArenaError(f"unsupported leaderboard database URL {shown}: {_first_line(error)}") from None
-    store = Store(engine=engine, url=shown)
-    try:
-        migrate(store)
-        ensure_reference_data(store)
-    except (OperationalError, InterfaceError) as error:
-        engine.dispose()
-        reason = _first_line(getattr(error, "orig", error))
-        raise ArenaError(f"cannot open the leaderboard database {shown}: {reason}") from None
-    except ArenaError:
-        engine.dispose()
-        raise
-    return store
+        raise ArenaError(f"unsupported leaderboard database URL {shown}: {first_line(error)}") from None
 
 
 def migrate(store: Store) -> str:
@@ -135,7 +116,7 @@ def _parse(db_url: str) -> URL:
         url = make_url(db_url)
     except ArgumentError:
         raise ArenaError(
-            f"bad leaderboard database URL {masked_url(db_url)!r}: expected e.g. sqlite:///path/leaderboard.db"
+            f"bad leaderboard database URL {mask_secrets(db_url)!r}: expected e.g. sqlite:///path/leaderboard.db"
             " or postgresql+psycopg://user@host:5432/arena"
         ) from None
     if url.drivername in ("postgresql", "postgres"):
@@ -189,6 +170,6 @@ def _is_full(error: DBAPIError) -> bool:
     return "database or disk is full" in message or "no space left" in message or type(error.orig).__name__ == "DiskFull"
 
 
-def _first_line(error: object) -> str:
+def first_line(error: object) -> str:
     """The first line of an exception's message."""
     return (str(error).strip().splitlines() or [type(error).__name__])[0]

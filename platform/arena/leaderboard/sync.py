@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, case, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from arena.errors import mask_secrets
 from arena.leaderboard.reference import refresh_architectures, upsert
 from arena.leaderboard.schema import LeaderboardState, MeasuredResult
-from arena.leaderboard.store import Store, masked_url
+from arena.leaderboard.store import Store
 from arena.leaderboard.views import DEFAULT_DATASET_KEY, most_measured_dataset
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def sync_runs(
     if refresh_zoo:
         refresh_architectures(store, home)
     started_ms = int(time.time() * 1000)
-    shown = masked_url(tracking_uri)
+    shown = mask_secrets(tracking_uri)
     key, full_key = f"sync_watermark:{shown}", f"sync_full_pass:{shown}"
     since = _state(store, key)
     last_full = _state(store, full_key)

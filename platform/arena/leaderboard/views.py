@@ -38,6 +38,7 @@ COLUMNS: dict[str, list[str]] = {
 }
 VIEWS = tuple(COLUMNS)
 RUNS_PAGE = 100  # `runs` lists every measured run, so it pages unless asked for all (limit 0)
+SQL_INTEGER_MAX = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's bigint
 PAGES: dict[str, int] = {"runs": RUNS_PAGE}  # rows a view shows when no limit is given
 
 M = MeasuredResult
@@ -68,6 +69,8 @@ def show(
     for name, value in (("limit", limit), ("offset", offset)):
         if value is not None and value < 0:
             raise ArenaError(f"{name} must be 0 or more, not {value}")
+        if value is not None and value > SQL_INTEGER_MAX:  # the database driver cannot send a larger LIMIT or OFFSET
+            raise ArenaError(f"{name} must be at most {SQL_INTEGER_MAX}, not {value}")
     page = PAGES.get(view) if limit is None else (limit or None)  # None from here on: every row
     with store.reading() as connection:
         if dataset is None and view == "ilsvrc":

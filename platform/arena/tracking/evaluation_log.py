@@ -1,5 +1,6 @@
 """Record evaluations and ensembles in MLflow, so the leaderboard's sync finds them like training runs.
 
+The run is opened with `run_log.start_run`, then `log_evaluation` and `finish_evaluation` fill and close it.
 An evaluation is a run nested under the evaluated run (arena.kind = eval); an ensemble is a run of
 its own (arena.kind = ensemble, arena.members = the member run ids). Both carry val_top1_error and
 val_top5_error, the full result as `evaluation.json` and the per-class errors as an MLflow table.
@@ -17,6 +18,7 @@ from typing import Any
 from mlflow.entities import Metric
 
 from arena.tracking import run_log
+from arena.tracking.client import client_for
 
 RESULT_ARTIFACT = "evaluation.json"
 TABLE_ARTIFACT = "per_class_errors.json"
@@ -24,29 +26,15 @@ TABLE_ARTIFACT = "per_class_errors.json"
 
 def experiment_name(tracking_uri: str, experiment_id: str) -> str:
     """The name of experiment `experiment_id`."""
-    return run_log.client_for(tracking_uri).get_experiment(experiment_id).name
+    return client_for(tracking_uri).get_experiment(experiment_id).name
 
 
-def record_evaluation(
-    tracking_uri: str,
-    artifact_root: str,
-    *,
-    experiment: str,
-    run_name: str,
-    tags: Mapping[str, str],
-    params: Mapping[str, str],
-    metrics: Mapping[str, float],
-    step: int,
-    per_class: Sequence[Mapping[str, Any]],
-    parent_run_id: str | None = None,
-) -> str:
-    """Open a run, log the metrics (at `step`) and the per-class table, mark it FINISHED; return its id."""
-    run_id = run_log.start_run(
-        tracking_uri, artifact_root, experiment=experiment, run_name=run_name,
-        tags=tags, params=params, parent_run_id=parent_run_id,
-    )
+def log_evaluation(
+    tracking_uri: str, run_id: str, *, metrics: Mapping[str, float], step: int, per_class: Sequence[Mapping[str, Any]]
+) -> None:
+    """Log an evaluation run's metrics (at `step`) and its per-class table; a failure marks the run FAILED."""
     try:
-        client = run_log.client_for(tracking_uri)
+        client = client_for(tracking_uri)
         now = int(time.time() * 1000)
         client.log_batch(run_id, metrics=[Metric(key, float(value), now, step) for key, value in metrics.items()])
         if per_class:
@@ -55,7 +43,6 @@ def record_evaluation(
     except BaseException:
         run_log.set_status(tracking_uri, run_id, "FAILED")
         raise
-    return run_id
 
 
 def finish_evaluation(tracking_uri: str, run_id: str, result: Mapping[str, Any]) -> None:

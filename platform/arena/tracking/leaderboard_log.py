@@ -21,7 +21,8 @@ from mlflow.store.artifact.artifact_repository_registry import get_artifact_repo
 from mlflow.tracking import MlflowClient
 
 from arena.errors import ArenaError
-from arena.tracking.run_log import client_for, ensure_experiment
+from arena.tracking.client import client_for
+from arena.tracking.run_log import ensure_experiment
 
 RUN_NAME = "leaderboard"
 KIND = "leaderboard"

@@ -1,28 +1,26 @@
-"""Read finished runs back from MLflow as plain records, for the leaderboard's sync."""
+"""Read runs back from MLflow as plain records: finished runs for the leaderboard's sync, searches for its page.
+
+A compound-scaling search is a `scaling-search` parent run with nested `scaling-trial` runs (metric
+val_top1_error, param model.gflops) and the family's GFLOPs per phi as the `family_gflops` series; a
+NAS is a `nas-search` parent with nested `nas-trial` runs whose metric `reward` traces its progress.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import gc
-import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from mlflow.entities import Run, ViewType
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
 from arena.errors import ArenaError, mask_secrets
-
-# MLflow 3 sends usage telemetry unless told not to; arena keeps it off unless the user opts in.
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-
-from mlflow.entities import ViewType  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
+from arena.tracking.client import client_for, collector_paused
+from arena.tracking.kinds import SCALING_SEARCH, TRIAL_OF_SEARCH
 
 _PAGE = 10_000  # runs per search request (MLflow allows up to 50,000)
-_gc_lock = threading.Lock()
-_gc_pauses = 0  # reads in progress that paused the cyclic garbage collector
-_gc_was_enabled = False
+_EXPERIMENTS_PER_SEARCH = 100  # MLflow caps the experiments one run search may name
 
 
 @dataclass(frozen=True)
@@ -40,70 +38,96 @@ class RunRecord:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Trial:
+    """One nested trial run of a search."""
+
+    run_id: str
+    name: str
+    status: str
+    started_ms: int | None
+    model: str | None
+    gflops: float | None
+    params: float | None
+    val_top1_error: float | None
+    reward: float | None
+
+
+@dataclass(frozen=True)
+class Search:
+    """One search parent run with its trials (oldest first) and, for compound scaling, the family's GFLOPs per phi."""
+
+    kind: str
+    run_id: str
+    experiment_id: str
+    name: str
+    status: str
+    started_ms: int | None
+    dataset: str | None
+    family: str | None
+    trials: list[Trial] = field(default_factory=list)
+    family_gflops: list[tuple[int, float]] = field(default_factory=list)
+    coefficients: dict[str, float] = field(default_factory=dict)
+
+
 def list_finished_runs(tracking_uri: str, since_ms: int | None = None) -> list[RunRecord]:
     """Every FINISHED run in the store's active experiments that ended at or after `since_ms`, oldest first."""
-    client = _open(tracking_uri)
+    client = client_for(tracking_uri, must_exist=True)
     query = "attributes.status = 'FINISHED'"
     if since_ms is not None:
         query += f" and attributes.end_time >= {int(since_ms)}"
-    try:
+    with _reading(tracking_uri, "runs"):
         experiments = _experiments(client)
-        records: list[RunRecord] = []
-        ids = list(experiments)
-        for start in range(0, len(ids), 100):  # MLflow caps the experiments one search may name
-            records += _search(client, ids[start : start + 100], query, experiments)
-    except MlflowException as error:
-        shown = mask_secrets(tracking_uri)
-        raise ArenaError(f"cannot read runs from the MLflow tracking store {shown}: {error.message}") from None
-    except OSError as error:  # an http:// server that is not there, a store file that vanished
-        raise ArenaError(f"cannot reach the MLflow tracking store {mask_secrets(tracking_uri)}: {error}") from None
+        records = [_record(run, experiments) for run in _all_runs(client, list(experiments), query, ViewType.ACTIVE_ONLY)]
     records.sort(key=lambda record: (record.end_ms or 0, record.run_id))
     return records
 
 
 def list_unranked_run_ids(tracking_uri: str) -> set[str]:
     """Ids of runs the leaderboard must not show: deleted (or in a deleted experiment), or no longer FINISHED."""
-    client = _open(tracking_uri)
-    try:
+    client = client_for(tracking_uri, must_exist=True)
+    with _reading(tracking_uri, "runs"):
         ids = list(_experiments(client, ViewType.ALL))
-        found: set[str] = set()
-        for start in range(0, len(ids), 100):
-            chunk = ids[start : start + 100]
-            found |= _run_ids(client, chunk, "", ViewType.DELETED_ONLY)
-            found |= _run_ids(client, chunk, "attributes.status != 'FINISHED'", ViewType.ALL)
-    except MlflowException as error:
-        raise ArenaError(f"cannot read runs from the MLflow tracking store {mask_secrets(tracking_uri)}: {error.message}") from None
-    except OSError as error:
-        raise ArenaError(f"cannot reach the MLflow tracking store {mask_secrets(tracking_uri)}: {error}") from None
-    return found
+        deleted = _all_runs(client, ids, "", ViewType.DELETED_ONLY)
+        unfinished = _all_runs(client, ids, "attributes.status != 'FINISHED'", ViewType.ALL)
+        return {run.info.run_id for run in deleted} | {run.info.run_id for run in unfinished}
 
 
-def _run_ids(client: MlflowClient, experiment_ids: list[str], query: str, view: int) -> set[str]:
-    """The ids of every run one search finds, over all its pages."""
-    found: set[str] = set()
-    token = None
-    while True:
-        with _collector_paused():
-            page = client.search_runs(experiment_ids, filter_string=query, run_view_type=view, max_results=_PAGE,
-                                      page_token=token)
-        found |= {run.info.run_id for run in page}
-        token = page.token
-        if not token:
-            return found
+def experiment_ids(tracking_uri: str) -> dict[str, str]:
+    """Every experiment's id by its name (deleted ones too, so old runs still link)."""
+    client = client_for(tracking_uri, must_exist=True)
+    with _reading(tracking_uri, "experiments"):
+        return {name: experiment_id for experiment_id, name in _experiments(client, ViewType.ALL).items()}
 
 
-def _open(tracking_uri: str) -> MlflowClient:
-    """A client for an existing tracking store; a missing SQLite file is an error, not a new store."""
-    if tracking_uri.startswith("sqlite:///"):
-        path = Path(tracking_uri.removeprefix("sqlite:///"))
-        if not path.is_file():
-            raise ArenaError(f"no MLflow tracking store at {path}: nothing has been trained with this tracking URI yet")
+def list_searches(tracking_uri: str, limit: int = 3) -> list[Search]:
+    """The `limit` newest searches of each kind, with their trials."""
+    client = client_for(tracking_uri, must_exist=True)
+    with _reading(tracking_uri, "searches"):
+        experiments = list(_experiments(client, ViewType.ALL))
+        searches = []
+        for kind in TRIAL_OF_SEARCH:
+            parents = []
+            for start in range(0, len(experiments), _EXPERIMENTS_PER_SEARCH):
+                parents += client.search_runs(
+                    experiments[start : start + _EXPERIMENTS_PER_SEARCH], filter_string=f"tags.`arena.kind` = '{kind}'",
+                    run_view_type=ViewType.ACTIVE_ONLY, max_results=limit, order_by=["attributes.start_time DESC"],
+                )
+            parents.sort(key=lambda run: -(run.info.start_time or 0))
+            searches += [_search(client, parent, kind) for parent in parents[:limit]]
+        return searches
+
+
+@contextlib.contextmanager
+def _reading(tracking_uri: str, what: str) -> Iterator[None]:
+    """Turn MLflow's and the network's errors while reading `what` into an ArenaError naming the store."""
+    shown = mask_secrets(tracking_uri)
     try:
-        return MlflowClient(tracking_uri=tracking_uri)
+        yield
     except MlflowException as error:
-        raise ArenaError(f"cannot open the MLflow tracking store {mask_secrets(tracking_uri)}: {error.message}") from None
-    except Exception as error:  # an unknown scheme or a broken database raises assorted errors
-        raise ArenaError(f"cannot open the MLflow tracking store {mask_secrets(tracking_uri)}: {error}") from None
+        raise ArenaError(f"cannot read {what} from the MLflow tracking store {shown}: {error.message}") from None
+    except OSError as error:  # an http:// server that is not there, a store file that vanished
+        raise ArenaError(f"cannot reach the MLflow tracking store {shown}: {error}") from None
 
 
 def _experiments(client: MlflowClient, view: int = ViewType.ACTIVE_ONLY) -> dict[str, str]:
@@ -118,54 +142,66 @@ def _experiments(client: MlflowClient, view: int = ViewType.ACTIVE_ONLY) -> dict
             return found
 
 
-def _search(client: MlflowClient, ids: list[str], query: str, experiments: dict[str, str]) -> list[RunRecord]:
-    """All pages of one run search, as records."""
-    records, token = [], None
-    while True:
-        with _collector_paused():
-            page = client.search_runs(
-                ids, filter_string=query, run_view_type=ViewType.ACTIVE_ONLY, max_results=_PAGE, page_token=token
-            )
-        for run in page:
-            info, data = run.info, run.data
-            records.append(
-                RunRecord(
-                    run_id=info.run_id,
-                    experiment=experiments.get(info.experiment_id, info.experiment_id),
-                    run_name=info.run_name or "",
-                    status=info.status,
-                    start_ms=info.start_time,
-                    end_ms=info.end_time,
-                    tags=dict(data.tags),
-                    params=dict(data.params),
-                    metrics=dict(data.metrics),  # MLflow keeps each metric's value at its highest step
-                )
-            )
-        token = page.token
-        if not token:
-            return records
+def _all_runs(client: MlflowClient, experiment_ids: list[str], query: str, view: int, order_by: list[str] | None = None) -> list[Run]:
+    """Every run one search finds in `experiment_ids`, over all its pages."""
+    runs: list[Run] = []
+    for start in range(0, len(experiment_ids), _EXPERIMENTS_PER_SEARCH):
+        token = None
+        while True:
+            with collector_paused():
+                page = client.search_runs(experiment_ids[start : start + _EXPERIMENTS_PER_SEARCH], filter_string=query,
+                                          run_view_type=view, max_results=_PAGE, order_by=order_by, page_token=token)
+            runs += page
+            token = page.token
+            if not token:
+                break
+    return runs
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while MLflow loads a page of runs.
+def _record(run: Run, experiments: dict[str, str]) -> RunRecord:
+    """A finished run as a record; its metrics are each one's value at its highest step (MLflow keeps those)."""
+    info, data = run.info, run.data
+    return RunRecord(
+        run_id=info.run_id, experiment=experiments.get(info.experiment_id, info.experiment_id), run_name=info.run_name or "",
+        status=info.status, start_ms=info.start_time, end_ms=info.end_time,
+        tags=dict(data.tags), params=dict(data.params), metrics=dict(data.metrics),
+    )
 
-    MLflow's SQL store builds a few ORM objects per tag, param and metric (about 23 per arena run);
-    with the collector on, its repeated full passes over those young objects took 3 to 5 times
-    longer than the loading itself. Nothing of a page is garbage until the page is done, so the
-    pause frees nothing later than it would have been freed. Counted, so concurrent reads in one
-    process leave the collector as they found it.
-    """
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
+
+def _search(client: MlflowClient, parent: Run, kind: str) -> Search:
+    """A parent run as a Search, reading its nested trials and its family series."""
+    info, data = parent.info, parent.data
+    trial_kind = TRIAL_OF_SEARCH[kind]
+    children = _all_runs(client, [info.experiment_id], f"tags.mlflow.parentRunId = '{info.run_id}'", ViewType.ACTIVE_ONLY,
+                         order_by=["attributes.start_time ASC"])
+    trials = [_trial(run) for run in children if run.data.tags.get("arena.kind", trial_kind) == trial_kind]
+    family = []
+    if kind == SCALING_SEARCH:
+        history = client.get_metric_history(info.run_id, "family_gflops")
+        family = sorted({int(metric.step): float(metric.value) for metric in history}.items())
+    return Search(
+        kind=kind, run_id=info.run_id, experiment_id=info.experiment_id, name=info.run_name or info.run_id,
+        status=info.status, started_ms=info.start_time, dataset=data.tags.get("arena.dataset"),
+        family=data.tags.get("arena.family"), trials=trials, family_gflops=family,
+        coefficients={key: data.metrics[key] for key in ("alpha", "beta", "gamma") if key in data.metrics},
+    )
+
+
+def _trial(run: Run) -> Trial:
+    """A nested run as a Trial."""
+    info, data = run.info, run.data
+    return Trial(
+        run_id=info.run_id, name=info.run_name or info.run_id, status=info.status, started_ms=info.start_time,
+        model=data.tags.get("arena.model") or data.params.get("model"),
+        gflops=_number(data.params.get("model.gflops")) or data.metrics.get("gflops"),
+        params=_number(data.params.get("model.params")),
+        val_top1_error=data.metrics.get("val_top1_error"), reward=data.metrics.get("reward"),
+    )
+
+
+def _number(value: str | None) -> float | None:
+    """A param string as a float; None when absent or not a number."""
     try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
+        return None if value in (None, "", "None") else float(value)
+    except ValueError:
+        return None

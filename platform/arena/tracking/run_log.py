@@ -9,34 +9,21 @@ A retried or resumed run logs into the same MLflow run and never logs an epoch t
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import mlflow
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
 from arena.errors import ArenaError
+from arena.tracking.client import client_for
 from arena.tracking.experiment_views import experiment_tags, summary_metrics
-
-# MLflow 3 sends usage telemetry unless told not to; arena keeps it off unless the user opts in.
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-
-import mlflow  # noqa: E402
-from mlflow.entities import Metric, Param, RunTag  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
 
 EPOCH_METRICS = ("train_loss", "val_loss", "val_top1_error", "val_top5_error", "images_per_second", "lr", "images_skipped")
 _MAX_PARAMS_PER_BATCH = 100
-
-
-def client_for(tracking_uri: str) -> MlflowClient:
-    """An MlflowClient for `tracking_uri`; an unusable store raises ArenaError naming it."""
-    if tracking_uri.startswith("sqlite:///"):
-        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        return MlflowClient(tracking_uri=tracking_uri)
-    except MlflowException as error:
-        raise ArenaError(f"cannot open the MLflow tracking store {tracking_uri}: {error.message}") from None
 
 
 def ensure_experiment(client: MlflowClient, name: str, artifact_root: str, *, leaderboard_view: bool = True) -> str:

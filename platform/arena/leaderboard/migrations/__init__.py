@@ -1,1 +1,1 @@
-"""Alembic migrations of the leaderboard database, run by `arena.leaderboard.store.open_store`."""
+"""Alembic migrations of the leaderboard database, run by `arena.leaderboard.opening.open_store`."""

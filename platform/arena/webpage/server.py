@@ -19,11 +19,12 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from arena.dashboard.data import DEFAULT_MLFLOW_UI_URL, check_filters, load_dashboard
-from arena.dashboard.page import render_dashboard
+from arena.webpage.data import DEFAULT_MLFLOW_UI_URL, Dashboard, check_filters, load_dashboard
+from arena.webpage.page import render_dashboard
 from arena.errors import ArenaError, UnknownNameError
 from arena.leaderboard import VIEWS, Store, show
-from arena.leaderboard.dashboard_views import filter_choices
+from arena.leaderboard.chart_points import filter_choices
+from arena.leaderboard.views import SQL_INTEGER_MAX
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
@@ -38,7 +39,7 @@ class BadQuery(ArenaError):
 
 def create_app(store: Store, *, tracking_uri: str | None = None, mlflow_ui_url: str = DEFAULT_MLFLOW_UI_URL) -> Flask:
     """The dashboard's Flask app over an open leaderboard store (and the MLflow store, when given)."""
-    app = Flask("arena.dashboard")
+    app = Flask("arena.webpage")
     app.json.sort_keys = False  # keep each view's column order
 
     @app.before_request
@@ -48,10 +49,12 @@ def create_app(store: Store, *, tracking_uri: str | None = None, mlflow_ui_url: 
         if unknown:
             raise BadQuery(f"unknown query argument {unknown[0]!r}; valid: {', '.join(sorted(known)) or 'none'}")
 
+    def asked() -> Dashboard:
+        return load_dashboard(store, _arg("dataset"), _arg("family"), tracking_uri=tracking_uri, mlflow_ui_url=mlflow_ui_url)
+
     @app.get("/")
     def page() -> Response:
-        data = load_dashboard(store, _arg("dataset"), _arg("family"), tracking_uri=tracking_uri, mlflow_ui_url=mlflow_ui_url)
-        return Response(render_dashboard(data, mlflow_ui_url=mlflow_ui_url, live=True), mimetype="text/html")
+        return Response(render_dashboard(asked(), mlflow_ui_url=mlflow_ui_url, live=True), mimetype="text/html")
 
     @app.get("/api/leaderboard")
     def leaderboard() -> Response:
@@ -67,8 +70,7 @@ def create_app(store: Store, *, tracking_uri: str | None = None, mlflow_ui_url: 
 
     @app.get("/api/dashboard")
     def dashboard() -> Response:
-        data = load_dashboard(store, _arg("dataset"), _arg("family"), tracking_uri=tracking_uri, mlflow_ui_url=mlflow_ui_url)
-        return jsonify(data.as_json())
+        return jsonify(asked().as_json())
 
     @app.get("/api/filters")
     def filters() -> Response:
@@ -116,19 +118,10 @@ def make_dashboard_server(
     return server
 
 
-def serve(
-    store: Store,
-    *,
-    host: str = DEFAULT_HOST,
-    port: int = DEFAULT_PORT,
-    tracking_uri: str | None = None,
-    mlflow_ui_url: str = DEFAULT_MLFLOW_UI_URL,
-    ready: Callable[[str], None] | None = None,
-) -> None:
-    """Serve the dashboard until interrupted; `ready(url)` is called once the socket listens."""
-    server = make_dashboard_server(store, host=host, port=port, tracking_uri=tracking_uri, mlflow_ui_url=mlflow_ui_url)
+def serve(server: BaseWSGIServer, *, ready: Callable[[str], None] | None = None) -> None:
+    """Serve the dashboard (a `make_dashboard_server`) until interrupted; `ready(url)` is called first."""
     if ready is not None:
-        ready(f"http://{host}:{server.server_port}/")
+        ready(f"http://{server.host}:{server.server_port}/")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -150,6 +143,8 @@ def _whole(name: str, *, least: int) -> int | None:
     if not raw.isdigit() or int(raw) < least:
         kind = "a positive whole number" if least > 0 else "a whole number"
         raise BadQuery(f"{name} must be {kind}, not {raw!r}")
+    if int(raw) > SQL_INTEGER_MAX:  # the database driver cannot send a larger LIMIT or OFFSET
+        raise BadQuery(f"{name} must be at most {SQL_INTEGER_MAX}, not {raw}")
     return int(raw)
 
 

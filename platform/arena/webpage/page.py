@@ -11,9 +11,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from arena.dashboard.assets import read_asset
-from arena.dashboard.charts import Bar, Point, Series, bar_chart, pareto_front, scatter_chart
-from arena.dashboard.data import DEFAULT_MLFLOW_UI_URL, Dashboard, load_dashboard
+from arena.webpage.assets import read_asset
+from arena.charts.svg import Bar, Point, Series, bar_chart, pareto_front, scatter_chart, stylesheet
+from arena.webpage.data import DEFAULT_MLFLOW_UI_URL, Dashboard, load_dashboard
 from arena.leaderboard import Store
 from arena.leaderboard.views import PAIRED_DATASET
 
@@ -39,7 +39,7 @@ def render_dashboard(data: Dashboard, *, mlflow_ui_url: str = DEFAULT_MLFLOW_UI_
     template = _ENVIRONMENT.from_string(read_asset("page.html.j2"))
     return template.render(
         data=data, live=live, mlflow_ui_url=mlflow_ui_url.rstrip("/"), fmt=_format,
-        css=Markup(read_asset("dashboard.css")), script=Markup(read_asset("dashboard.js")),
+        css=Markup(stylesheet() + read_asset("dashboard.css")), script=Markup(read_asset("dashboard.js")),
         year_chart=Markup(year_chart(data)), cost_charts={axis: Markup(cost_chart(data, axis)) for axis in ("gflops", "params")},
         scaling_charts=[(search, Markup(scaling_chart(search))) for search in data.scaling_searches],
         nas_charts=[(search, Markup(nas_chart(search))) for search in data.nas_searches],

@@ -11,14 +11,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from arena.dashboard.mlflow_links import run_url
+from arena.webpage.mlflow_links import run_url
 from arena.errors import ArenaError, UnknownNameError
 from arena.leaderboard import Store, show
-from arena.leaderboard.dashboard_views import filter_choices, measured_points, paper_points, run_experiments
+from arena.leaderboard.chart_points import filter_choices, measured_points, paper_points, run_experiments
 from arena.leaderboard.views import PAIRED_DATASET
 
 if TYPE_CHECKING:
-    from arena.tracking.dashboard_query import Search
+    from arena.tracking.query import Search
 
 DEFAULT_MLFLOW_UI_URL = "http://127.0.0.1:5000"
 SEARCHES_SHOWN = 3  # newest searches of each kind on the page
@@ -82,11 +82,11 @@ def load_dashboard(
     experiment_ids: dict[str, str] = {}
     searches: list[Search] = []
     if tracking_uri:
-        from arena.tracking import dashboard_query  # MLflow takes seconds to import; only this path needs it
+        from arena.tracking import query  # MLflow takes seconds to import; only this path needs it
 
         try:
-            experiment_ids = dashboard_query.experiment_ids(tracking_uri)
-            searches = dashboard_query.list_searches(tracking_uri, SEARCHES_SHOWN)
+            experiment_ids = query.experiment_ids(tracking_uri)
+            searches = query.list_searches(tracking_uri, SEARCHES_SHOWN)
         except ArenaError as error:
             notes.append(f"MLflow not read: {error}")
     experiments = run_experiments(store, [row["run_id"] for row in ilsvrc + family_rows])

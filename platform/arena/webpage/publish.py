@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from arena.dashboard.data import DEFAULT_MLFLOW_UI_URL, load_dashboard
-from arena.dashboard.page import render_dashboard
+from arena.webpage.data import DEFAULT_MLFLOW_UI_URL, load_dashboard
+from arena.webpage.page import render_dashboard
 from arena.leaderboard import Store, show
-from arena.leaderboard.dashboard_views import filter_choices
+from arena.leaderboard.chart_points import filter_choices
 from arena.leaderboard.views import COLUMNS
 
 EXPERIMENT = "leaderboard"
@@ -27,13 +27,12 @@ SANDBOX_NOTE = ("Inside MLflow, open a run's page with Ctrl-click (Cmd-click on 
 def publish_leaderboard_to_mlflow(
     store: Store,
     tracking_uri: str,
+    artifact_root: str,
     *,
-    artifact_root: str | None = None,
     mlflow_ui_url: str = DEFAULT_MLFLOW_UI_URL,
     experiment: str = EXPERIMENT,
 ) -> str:
-    """Write the current tables and page to the `leaderboard` run of `experiment`; return its (stable) run id."""
-    from arena.settings import load_settings
+    """Write the current tables and page to the `leaderboard` run of `experiment` (created under `artifact_root`); return its id."""
     from arena.tracking.leaderboard_log import PAGE, publish_leaderboard_run  # MLflow takes seconds to import
 
     choices = filter_choices(store)
@@ -48,7 +47,7 @@ def publish_leaderboard_to_mlflow(
     data = load_dashboard(store, tracking_uri=tracking_uri, mlflow_ui_url=mlflow_ui_url)
     page = render_dashboard(replace(data, notes=[*data.notes, SANDBOX_NOTE]), mlflow_ui_url=mlflow_ui_url)
     return publish_leaderboard_run(
-        tracking_uri, artifact_root or load_settings().artifact_root, experiment=experiment, tables=tables,
+        tracking_uri, artifact_root, experiment=experiment, tables=tables,
         texts={PAGE: page},
         tags={"arena.dataset": choices["default_dataset"]},
         metrics={"datasets": len(choices["datasets"]), "measured_runs": measured_runs},

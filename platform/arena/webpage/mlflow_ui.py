@@ -27,8 +27,8 @@ from types import FrameType
 from typing import IO
 from urllib.parse import unquote, urlsplit
 
-from arena.dashboard.mlflow_links import artifact_url, runs_table_url
-from arena.errors import ArenaError
+from arena.webpage.mlflow_links import artifact_url, runs_table_url
+from arena.errors import ArenaError, mask_secrets
 from arena.settings import Settings
 from arena.spec import JobSpec
 
@@ -51,7 +51,7 @@ def mlflow_ui_command(settings: Settings, *, host: str = "127.0.0.1", port: int 
     """The `mlflow ui` command line serving `settings.tracking_uri` with one worker, and the environment naming the stores."""
     if settings.tracking_uri.startswith(("http://", "https://")):
         raise ArenaError(
-            f"the tracking store {_masked(settings.tracking_uri, settings)} is an MLflow server already: open it in a "
+            f"the tracking store {mask_secrets(settings.tracking_uri)} is an MLflow server already: open it in a "
             "browser (set ARENA_MLFLOW_UI_URL to it so the dashboard links there)"
         )
     executable = Path(sys.executable).with_name("mlflow")
@@ -104,7 +104,7 @@ def run_mlflow_ui(
 
 def ui_addresses(settings: Settings, server: str) -> UiAddresses:
     """The leaderboard's page and the `arena` experiment's runs table on `server` (the experiment created when missing)."""
-    from arena.dashboard.publish import EXPERIMENT as LEADERBOARD_EXPERIMENT
+    from arena.webpage.publish import EXPERIMENT as LEADERBOARD_EXPERIMENT
     from arena.tracking.experiment_views import LEADERBOARD_VIEW
     from arena.tracking.leaderboard_log import PAGE, ui_pages  # MLflow takes seconds to import
 
@@ -241,9 +241,6 @@ def _redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def _masked(uri: str, settings: Settings) -> str:
-    """`uri` with the stores' passwords masked, for messages."""
-    return _redact(uri, _secrets(settings))
 
 
 def _open_in_browser(url: str) -> bool:

@@ -1,7 +1,8 @@
-"""Charts as inline SVG, drawn server-side from plain numbers: grouped bars by year and scatter/line plots.
+"""Charts as SVG, drawn from plain numbers: grouped bars by year and scatter/line plots.
 
 Pure functions of their inputs, no JavaScript needed: the same markup serves the live dashboard, the
-self-contained HTML file and the MLflow artifact. Colours come from CSS classes (`s-<series>`).
+self-contained HTML file and the search runs' chart artifacts. Colours come from CSS classes
+(`s-<series>`) that `charts.css` styles.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
+from importlib import resources
 
 WIDTH, HEIGHT = 760, 400
 LEFT, RIGHT, TOP, BOTTOM = 64, 20, 40, 56  # plot margins: axis labels left and below, legend above
@@ -47,6 +49,11 @@ class Bar:
     values: dict[str, float | None] = field(default_factory=dict)  # series css -> value
     titles: dict[str, str] = field(default_factory=dict)
     hrefs: dict[str, str | None] = field(default_factory=dict)
+
+
+def stylesheet() -> str:
+    """The charts' CSS (colours, lines and text by class), to inline beside their markup."""
+    return resources.files(__package__).joinpath("charts.css").read_text(encoding="utf-8")
 
 
 def pareto_front(points: Sequence[Point]) -> list[Point]:
@@ -88,10 +95,17 @@ def bar_chart(bars: Sequence[Bar], legend: Sequence[tuple[str, str]], y_label: s
 
 
 def scatter_chart(
-    series: Sequence[Series], x_label: str, y_label: str, chart_id: str, *, log_x: bool = True, empty: str = "no data yet"
+    series: Sequence[Series],
+    x_label: str,
+    y_label: str,
+    chart_id: str,
+    *,
+    log_x: bool = True,
+    log_y: bool = False,
+    empty: str = "no data yet",
 ) -> str:
-    """Markers (and lines) of several series on shared axes; x on a log scale unless told otherwise."""
-    points = [point for one in series for point in one.points if _finite(point.x, point.y, log_x)]
+    """Markers (and lines) of several series on shared axes; x on a log scale unless told otherwise, y linear unless told."""
+    points = [point for one in series for point in one.points if _finite(point, log_x, log_y)]
     parts = _frame(chart_id, y_label, x_label)
     if not points:
         parts.append(_text(WIDTH / 2, HEIGHT / 2, empty, "empty"))
@@ -99,17 +113,16 @@ def scatter_chart(
         return _close(parts)
     xs, ys = [p.x for p in points], [p.y for p in points]
     x_ticks = _log_ticks(min(xs), max(xs)) if log_x else _linear_ticks(min(xs), max(xs))
-    y_ticks = _linear_ticks(min(ys), max(ys))
+    y_ticks = _log_ticks(min(ys), max(ys)) if log_y else _linear_ticks(min(ys), max(ys))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    x_lo, x_hi = x_ticks[0], x_ticks[-1]
-    scale = math.log10 if log_x else float
+    x_scale = math.log10 if log_x else float
+    y_scale = math.log10 if log_y else float
 
     def to_x(value: float) -> float:
-        span = scale(x_hi) - scale(x_lo) or 1.0
-        return LEFT + plot_w * (scale(value) - scale(x_lo)) / span
+        return LEFT + plot_w * _fraction(value, x_ticks, x_scale)
 
     def to_y(value: float) -> float:
-        return TOP + plot_h * (1 - (value - y_ticks[0]) / ((y_ticks[-1] - y_ticks[0]) or 1.0))
+        return TOP + plot_h * (1 - _fraction(value, y_ticks, y_scale))
 
     parts += _y_axis(y_ticks, to_y)
     for tick in x_ticks:
@@ -117,7 +130,7 @@ def scatter_chart(
         parts.append(f'<line class="grid" x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{TOP + plot_h}"/>')
         parts.append(_text(x, TOP + plot_h + 16, _number(tick), "tick"))
     for one in series:
-        shown = [p for p in one.points if _finite(p.x, p.y, log_x)]
+        shown = [p for p in one.points if _finite(p, log_x, log_y)]
         if one.line and len(shown) > 1:
             parts.append(_polyline(shown, one, to_x, to_y))
         for point in shown:
@@ -129,6 +142,23 @@ def scatter_chart(
                 parts.append(_text(x - 6 if near_right else x + 6, y - 6, point.label, f"label s-{one.css}",
                                    anchor="end" if near_right else "start"))
     parts += _legend([(one.name, one.css, one.marker, one.line) for one in series])
+    return _close(parts)
+
+
+def figure(title: str, panels: Sequence[tuple[str, str]]) -> str:
+    """A standalone SVG document: `title` over (panel title, chart markup) panels side by side, its stylesheet inside."""
+    top = 60  # the figure's title, then each panel's
+    width, height = WIDTH * len(panels), top + HEIGHT
+    parts = [
+        f'<svg class="figure" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}">',
+        f"<style><![CDATA[\n{stylesheet()}]]></style>",
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff"/>',
+        _text(width / 2, 24, title, "figure-title"),
+    ]
+    for index, (name, chart) in enumerate(panels):
+        parts.append(_text(WIDTH * (index + 0.5), 52, name, "panel-title"))
+        parts.append(chart.replace("<svg ", f'<svg x="{WIDTH * index}" y="{top}" width="{WIDTH}" height="{HEIGHT}" ', 1))
     return _close(parts)
 
 
@@ -210,9 +240,15 @@ def _close(parts: list[str]) -> str:
     return "\n".join([*parts, "</svg>"])
 
 
-def _finite(x: float, y: float, log_x: bool) -> bool:
-    """True when a point can be placed (and has a positive x on a log axis)."""
-    return math.isfinite(x) and math.isfinite(y) and (x > 0 or not log_x)
+def _finite(point: Point, log_x: bool, log_y: bool) -> bool:
+    """True when a point can be placed (and is positive along a log axis)."""
+    return math.isfinite(point.x) and math.isfinite(point.y) and (point.x > 0 or not log_x) and (point.y > 0 or not log_y)
+
+
+def _fraction(value: float, ticks: Sequence[float], scale: Callable[[float], float]) -> float:
+    """Where `value` lies between the first and last tick, 0 to 1, on the axis' scale."""
+    span = scale(ticks[-1]) - scale(ticks[0]) or 1.0
+    return (scale(value) - scale(ticks[0])) / span
 
 
 def _log_ticks(low: float, high: float) -> list[float]:
@@ -241,5 +277,5 @@ def _linear_ticks(low: float, high: float, count: int = 6) -> list[float]:
 
 
 def _number(value: float) -> str:
-    """A tick label without needless decimals."""
-    return f"{value:g}" if abs(value) >= 0.01 or value == 0 else f"{value:.0e}"
+    """A tick label without needless decimals (0.0015, not 2e-03: neighbouring small ticks stay distinct)."""
+    return f"{value:g}"

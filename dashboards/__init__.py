@@ -1,1 +1,0 @@
-"""Package data, not code: the leaderboard dashboard's page template, CSS and JavaScript (see arena.dashboard)."""
