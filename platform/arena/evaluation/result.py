@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from arena import kinds
 from arena.training.metrics import top_k_misses
 
 
@@ -60,8 +61,8 @@ class EvaluationResult:
     """1: centre crop; 10: four corners and centre, and their mirror images (AlexNet, VGG)."""
     images: int = 0
     """Val images evaluated."""
-    kind: str = "eval"
-    """"eval" or "ensemble"."""
+    kind: str = kinds.EVAL
+    """`kinds.EVAL` or `kinds.ENSEMBLE`."""
     members: list[str] = field(default_factory=list)
     """An ensemble's member run ids, in the order given."""
     method: str | None = None
@@ -83,7 +84,7 @@ class EvaluationResult:
             "per_class": [asdict(row) for row in self.per_class],
             "hardest": [asdict(row) for row in self.hardest],
         }
-        if self.kind == "ensemble":
+        if self.kind == kinds.ENSEMBLE:
             payload.update(members=list(self.members), method=self.method, weights=self.weights)
         return payload
 
@@ -121,7 +122,7 @@ def score_predictions(
 def render_evaluation(result: EvaluationResult) -> str:
     """The text `arena eval` and `arena ensemble` print: the errors, then the hardest classes."""
     crops = "10-crop" if result.crops == 10 else "centre crop"
-    if result.kind == "ensemble":
+    if result.kind == kinds.ENSEMBLE:
         weights = f", weights {', '.join(f'{w:.3g}' for w in result.weights)}" if result.weights else ""
         lines = [
             f"ensemble {result.run_id} of {len(result.members)} runs ({result.method}{weights}): "

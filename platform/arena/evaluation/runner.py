@@ -14,7 +14,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from arena.data.layout import folder_identity
-from arena import models
+from arena import kinds, models
 from arena.errors import ArenaError
 from arena.evaluation.class_names import readable_names
 from arena.evaluation.fusion import fuse, resolve_weights
@@ -67,7 +67,7 @@ def evaluate_run(run_id: str, settings: Settings, options: EvalOptions = EvalOpt
         "arena.model": run.recipe.model_name,
         "arena.family": run.tags.get("arena.family") or models.get_model_info(run.recipe.model_name, settings.home).family,
         "arena.dataset": folder_identity(data_root) if data_root else run.tags.get("arena.dataset", run.spec.data.dataset),
-        "arena.kind": "eval",
+        "arena.kind": kinds.EVAL,
         "arena.evaluated_run": run_id,
         "arena.crops": str(crops),
     }
@@ -112,7 +112,7 @@ def ensemble_runs(
         "arena.model": "ensemble",
         "arena.family": "ensemble",
         "arena.dataset": folder_identity(data_root) if data_root else runs[0].tags.get("arena.dataset", runs[0].spec.data.dataset),
-        "arena.kind": "ensemble",
+        "arena.kind": kinds.ENSEMBLE,
         "arena.members": ",".join(ids),
         "arena.method": method,
     }
@@ -122,7 +122,7 @@ def ensemble_runs(
     result = EvaluationResult(
         run_id=ensemble_run_id, eval_run_id=ensemble_run_id, val_top1_error=scores.val_top1_error,
         val_top5_error=scores.val_top5_error, epochs=epochs, per_class=scores.per_class,
-        hardest=scores.hardest, crops=crops, images=scores.images, kind="ensemble", members=ids,
+        hardest=scores.hardest, crops=crops, images=scores.images, kind=kinds.ENSEMBLE, members=ids,
         method=method, weights=normalised,
     )
     evaluation_log.finish_evaluation(settings.tracking_uri, ensemble_run_id, result.to_json())

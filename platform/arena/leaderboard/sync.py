@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, case, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from arena import kinds
 from arena.errors import mask_secrets
 from arena.leaderboard.reference import refresh_architectures, upsert
 from arena.leaderboard.schema import LeaderboardState, MeasuredResult
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 SAFETY_WINDOW_MS = 15 * 60 * 1000
 FULL_PASS_EVERY_MS = 24 * 3600 * 1000
-MEASURED_KINDS = frozenset({"train", "ensemble", "eval", "scaling-trial", "nas-trial"})
+MEASURED_KINDS = kinds.MEASURED
 _COLUMNS = [column.name for column in MeasuredResult.__table__.columns if column.name != "id"]
 _CHUNK = 500
 _PG_SYNC_LOCK = 0x4152454E42  # any constant; SQLite's BEGIN IMMEDIATE does the same job there
@@ -121,7 +122,7 @@ def measured_row(record: RunRecord, tracking_uri: str) -> dict[str, Any] | None:
     """The measured_results row for an arena run; None for runs the leaderboard does not rank."""
     tags, params, metrics = record.tags, record.params, record.metrics
     model = tags.get("arena.model") or params.get("model")
-    kind = tags.get("arena.kind", "train")
+    kind = tags.get("arena.kind", kinds.TRAIN)
     top1, top5 = metrics.get("val_top1_error"), metrics.get("val_top5_error")
     if not model or kind not in MEASURED_KINDS or (top1 is None and top5 is None):
         return None  # not an arena run, a search's parent run, or a run that never evaluated

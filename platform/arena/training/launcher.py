@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from arena import models
+from arena import kinds, models
 from arena.data.layout import dataset_identity
 from arena.errors import RunFailed
 from arena.settings import Settings
@@ -122,7 +122,7 @@ def run_training(
     *,
     resume_run_id: str | None = None,
     force_resume: bool = False,
-    kind: str = "train",
+    kind: str = kinds.TRAIN,
     parent_run_id: str | None = None,
     extra_tags: dict[str, str] | None = None,
     callbacks: Sequence[Any] = (),

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from arena import kinds
 from arena.webpage.mlflow_links import run_url
 from arena.errors import ArenaError, UnknownNameError
 from arena.leaderboard import Store, show
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MLFLOW_UI_URL = "http://127.0.0.1:5000"
 SEARCHES_SHOWN = 3  # newest searches of each kind on the page
-SEARCH_TRIAL_KINDS = ("scaling-trial", "nas-trial")  # drawn with their search, not among the models
+SEARCH_TRIAL_KINDS = frozenset(kinds.TRIAL_OF_SEARCH.values())  # drawn with their search, not among the models
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,8 @@ def load_dashboard(
     return Dashboard(
         dataset=dataset, family=family, datasets=choices["datasets"], families=choices["families"],
         ilsvrc=ilsvrc, family_rows=family_rows, paper_points=papers, measured_points=measured,
-        scaling_searches=[_search_json(s, mlflow_ui_url, measured) for s in shown if s.kind == "scaling-search"],
-        nas_searches=[_search_json(s, mlflow_ui_url, measured) for s in shown if s.kind == "nas-search"],
+        scaling_searches=[_search_json(s, mlflow_ui_url, measured) for s in shown if s.kind == kinds.SCALING_SEARCH],
+        nas_searches=[_search_json(s, mlflow_ui_url, measured) for s in shown if s.kind == kinds.NAS_SEARCH],
         notes=notes, generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 

@@ -22,7 +22,8 @@ from arena.search.core.trials import (
 )
 from arena.settings import Settings
 from arena.spec import flatten
-from arena.tracking import kinds, run_log
+from arena import kinds
+from arena.tracking import run_log
 from arena.training import ray_driver
 from arena.training.checks import check_job
 
@@ -47,7 +48,7 @@ class SearchPlan(Protocol[ResultT]):
     """What one search supplies to `run_search`; the methods run in this order."""
 
     kind: str
-    """The parent run's `arena.kind` (`tracking.kinds`); its trials get `kinds.TRIAL_OF_SEARCH[kind]`."""
+    """The parent run's `arena.kind` (`arena.kinds`); its trials get `kinds.TRIAL_OF_SEARCH[kind]`."""
     spec: SearchSpec
     tuning: TuneSpec
     """How Tune runs the trials: the spec's `tune` section."""

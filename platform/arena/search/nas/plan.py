@@ -29,7 +29,8 @@ from arena.search.nas.reward import NasPrice, accuracy_of, price_network, reward
 from arena.search.nas.searcher import REWARD, Candidate, NasSearcher
 from arena.search.nas.spec import NasSearchSpec, ObjectiveSpec, load_nas_spec
 from arena.settings import Settings
-from arena.tracking import kinds, run_log, search_log
+from arena import kinds
+from arena.tracking import run_log, search_log
 
 
 def model_name(spec: NasSearchSpec, architecture_id: str) -> str:

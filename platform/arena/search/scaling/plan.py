@@ -27,7 +27,8 @@ from arena.search.scaling.report import DroppedRow, FamilyRow, ReleasedRow, Scal
 from arena.search.scaling.spec import ScalingSearchSpec, load_scaling_spec
 from arena.settings import Settings
 from arena.spec import JobSpec, parse_spec
-from arena.tracking import kinds, search_log
+from arena import kinds
+from arena.tracking import search_log
 
 
 def base_resolution(spec: ScalingSearchSpec, base: BaseNetwork) -> int:

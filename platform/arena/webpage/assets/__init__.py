@@ -1,4 +1,4 @@
-"""Find the page template and its CSS and JavaScript: the `assets/` folder beside this module, installed or in a checkout."""
+"""The page's template, CSS and JavaScript (the files beside this module), and how to read them, installed or in a checkout."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ from importlib.resources.abc import Traversable
 
 from arena.errors import ArenaError
 
-FOLDER = "assets"
 FILES = ("page.html.j2", "dashboard.css", "dashboard.js")
 
 
 def asset_folder() -> Traversable:
     """The folder holding the page's template and assets."""
-    folder = resources.files(__package__).joinpath(FOLDER)
+    folder = resources.files(__package__)
     if not folder.joinpath(FILES[0]).is_file():
         raise ArenaError(f"the dashboard's templates are missing: {folder} holds no {FILES[0]}")
     return folder
