@@ -93,7 +93,7 @@ def test_sync_summary_masks_the_tracking_uri(planted: Path, monkeypatch, capsys)
     from arena.leaderboard.sync import SyncReport
 
     monkeypatch.setenv("ARENA_DB_URL", f"sqlite:///{planted / 'leaderboard.db'}")
-    monkeypatch.setattr(arena.leaderboard, "sync_runs", lambda store, uri, full: SyncReport(added=1, updated=0, skipped=0))
+    monkeypatch.setattr(arena.leaderboard, "sync_runs", lambda store, uri, full, home: SyncReport(added=1, updated=0, skipped=0))
     monkeypatch.setattr(arena.webpage, "publish_leaderboard_to_mlflow", lambda *args, **kwargs: None)
     output = invoke(monkeypatch, capsys, "leaderboard", "sync")
     assert "leaderboard synced from http://arena:***@127.0.0.1:1: 1 added" in output

@@ -100,7 +100,6 @@ def leaderboard_sync(
     """Bring finished MLflow runs into the leaderboard (idempotent, incremental); drop deleted and unfinished ones."""
     from arena.leaderboard import open_store, sync_runs
     from arena.settings import load_settings
-
     from arena.webpage import publish_leaderboard_to_mlflow
 
     settings = load_settings()
