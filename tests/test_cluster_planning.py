@@ -185,3 +185,16 @@ def test_on_an_autoscaling_cluster_workers_that_do_not_fit_yet_are_a_wait(arena_
     assert problem.startswith("resources: 2 workers of at least 1 CPU and 1 GPU each do not fit")
     monkeypatch.setattr(checks, "_autoscaling", lambda: True)  # `arena train` waits for the GPU nodes
     assert checks.node_problems(nodes, spec, arena_env, [HEAD]) == []
+
+
+def test_the_cluster_report_lists_what_arena_train_would_refuse(arena_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = parse_spec({"name": "h", "model": "resnet18", "data": {"dataset": "synthetic"},
+                       "train": {"epochs": 1, "batch_size": 2, "precision": "fp16"}, "resources": {"workers": 4}})
+    nodes = [NodeReport("a", "head", "10.0.0.1", 8, 0, True, markers_seen=["a"])]
+    monkeypatch.setattr(node_inspection, "inspect_nodes", lambda spec, settings: ([NodeCapacity("a", "10.0.0.1", 8, 0)], nodes))
+    monkeypatch.setattr(checks, "_autoscaling", lambda: False)
+    problems = checks.cluster_report(spec, arena_env).problems
+    assert any(p.startswith("train.batch_size: 2 is smaller than resources.workers") for p in problems)
+    assert any(p.startswith("train.precision: fp16 needs GPUs") for p in problems)
+    assert checks.cluster_report(spec.model_copy(update={"train": spec.train.model_copy(
+        update={"batch_size": 8, "precision": "fp32"})}), arena_env).problems == []

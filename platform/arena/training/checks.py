@@ -9,7 +9,7 @@
 | `check_resume` | `--resume RUN_ID` | the run exists, is the same model, its driver is gone, its checkpoints are kept |
 | `check_on_nodes` | on a cluster, once Ray is reached | data on the worker hosts, shared storage, the tracking server from every host |
 | `check_resources` | once Ray is reached | the workers fit the nodes (waiting for an autoscaler); local mode or a worker group |
-| `cluster_report` | `arena cluster check`, `arena submit` | the node checks and the resources, as a report that never raises |
+| `cluster_report` | `arena cluster check`, `arena submit` | `check_job`, the node checks and the resources, as a report that never raises |
 
 Each raises every problem it finds together (a SpecError, or an ArenaError for `--resume`). The
 tasks that look at each node run there (`node_inspection`); what their findings mean is here.
@@ -146,12 +146,18 @@ def check_resources(
 
 
 def cluster_report(spec: JobSpec | None, settings: Settings) -> ClusterReport:
-    """Run every node check, and whether `spec`'s workers fit, on the connected cluster; never raises for what it finds."""
+    """Run the job's own checks, every node check and whether `spec`'s workers fit, on the connected cluster; never raises for what it finds."""
     from arena.training.node_inspection import ClusterReport, inspect_nodes
 
+    problems: list[str] = []
+    if spec is not None:  # what `arena train` would refuse on the cluster, before a job is sent there
+        try:
+            check_job(spec, settings)
+        except SpecError as error:
+            problems += error.problems
     capacities, nodes = inspect_nodes(spec, settings)
     shown = {name: masked(value) for name, value in settings_environment(settings).items()}
-    return ClusterReport(settings=shown, nodes=nodes, problems=node_problems(nodes, spec, settings, capacities))
+    return ClusterReport(settings=shown, nodes=nodes, problems=problems + node_problems(nodes, spec, settings, capacities))
 
 
 def tracking_is_file(tracking_uri: str) -> bool:

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from arena import kinds
-from arena.webpage.mlflow_links import run_url
 from arena.errors import ArenaError, UnknownNameError
 from arena.leaderboard import Store, show
 from arena.leaderboard.chart_points import filter_choices, measured_points, paper_points, run_experiments
 from arena.leaderboard.views import PAIRED_DATASET
+from arena.webpage.mlflow_links import run_url
 
 if TYPE_CHECKING:
     from arena.tracking.query import Search

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -11,6 +12,25 @@ if TYPE_CHECKING:
 
 STATUSES = ("completed", "stopped", "failed")
 """A trial's possible ends (`trials.TrialStatus`), in the order results count them."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrialEnd:
+    """How a trial ended: what every search's trial row carries after its own columns."""
+
+    status: str
+    """completed, stopped (by the scheduler), failed."""
+    epochs: int
+    run_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PricedOut:
+    """Why a candidate never trained: its counted size and the budget limits it broke."""
+
+    params: int
+    gflops: float
+    reasons: tuple[str, ...]
 
 
 def holdout_note(holdout: int, winner_run_id: str | None, winner_val_top1_error: float | None) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 import yaml
 from ray.tune.search import Searcher
 
+from arena import kinds
 from arena.data.layout import dataset_identity
 from arena.errors import RunFailed
 from arena.search.core.spec import SearchSpec, TuneSpec
@@ -22,7 +23,6 @@ from arena.search.core.trials import (
 )
 from arena.settings import Settings
 from arena.spec import flatten
-from arena import kinds
 from arena.tracking import run_log
 from arena.training import ray_driver
 from arena.training.checks import check_job

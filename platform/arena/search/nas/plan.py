@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from arena import kinds
 from arena.models.nas import Architecture, NasModel, build_network, load_nas_model, save_nas_model
 from arena.search.core.pricing import Budget
 from arena.search.core.report import status_counts
@@ -29,7 +30,6 @@ from arena.search.nas.reward import NasPrice, accuracy_of, price_network, reward
 from arena.search.nas.searcher import REWARD, Candidate, NasSearcher
 from arena.search.nas.spec import NasSearchSpec, ObjectiveSpec, load_nas_spec
 from arena.settings import Settings
-from arena import kinds
 from arena.tracking import run_log, search_log
 
 
@@ -144,7 +144,7 @@ class NasPlan:
                          latency_ms=row.latency_ms, val_top1_error=row.val_top1_error, reward=row.reward, run_id=row.run_id)
         progress(f"best: {winner.model} reward {winner.reward:.4f} ({winner.val_top1_error:.2f}% top-1 error on the held-out train images)")
         assert self.searcher is not None
-        dropped = tuple(NasDroppedRow(c.id, c.price.params, c.price.gflops, c.over_budget)
+        dropped = tuple(NasDroppedRow(id=c.id, params=c.price.params, gflops=c.price.gflops, reasons=c.over_budget)
                         for c in self.searcher.candidates.values() if c.over_budget)
         objective = spec.objective
         return NasResult(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from arena.search.core.report import holdout_note, number, render_text, table
+from arena.search.core.report import PricedOut, TrialEnd, holdout_note, number, render_text, table
 
 
-@dataclass(frozen=True)
-class NasTrialRow:
+@dataclass(frozen=True, kw_only=True)
+class NasTrialRow(TrialEnd):
     """One trained (or tried) architecture."""
 
     model: str
@@ -20,20 +20,13 @@ class NasTrialRow:
     val_top1_error: float | None
     accuracy: float | None
     reward: float | None
-    status: str
-    """completed, stopped (by the scheduler), failed."""
-    epochs: int
-    run_id: str | None
 
 
-@dataclass(frozen=True)
-class NasDroppedRow:
+@dataclass(frozen=True, kw_only=True)
+class NasDroppedRow(PricedOut):
     """An architecture priced out before training."""
 
     id: str
-    params: int
-    gflops: float
-    reasons: tuple[str, ...]
 
 
 @dataclass(frozen=True)

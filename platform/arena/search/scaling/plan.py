@@ -13,21 +13,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from arena import kinds
 from arena.errors import ArenaError, SpecError
 from arena.models import get_model_info
 from arena.models.scaled import ScaledModel, build_architecture, save_scaled_model
 from arena.search.core.pricing import Budget, Price, Priced, describe_dropped, price_candidates, price_model
+from arena.search.core.report import status_counts
 from arena.search.core.skeleton import best_completed, run_search
 from arena.search.core.spec import candidate_job_tree
 from arena.search.core.trials import VAL_ERROR, Progress, TrialOutcome, TrialRequest, print_progress
 from arena.search.scaling import compound
 from arena.search.scaling.compound import BaseNetwork, ScaledArchitecture
-from arena.search.core.report import status_counts
 from arena.search.scaling.report import DroppedRow, FamilyRow, ReleasedRow, ScalingResult, TrialRow
 from arena.search.scaling.spec import ScalingSearchSpec, load_scaling_spec
 from arena.settings import Settings
 from arena.spec import JobSpec, parse_spec
-from arena import kinds
 from arena.tracking import search_log
 
 
@@ -183,8 +183,9 @@ class ScalingPlan:
                 val_top1_error=outcome.val_top1_error, status=outcome.status, epochs=outcome.epochs, run_id=outcome.run_id,
             ))
         dropped = tuple(
-            DroppedRow(i.candidate.coefficients.alpha, i.candidate.coefficients.beta, i.candidate.coefficients.gamma,
-                       i.price.params, i.price.gflops, i.over_budget)
+            DroppedRow(alpha=i.candidate.coefficients.alpha, beta=i.candidate.coefficients.beta,
+                       gamma=i.candidate.coefficients.gamma, params=i.price.params, gflops=i.price.gflops,
+                       reasons=i.over_budget)
             for i in self.priced if not i.within_budget
         )
         return ScalingResult(

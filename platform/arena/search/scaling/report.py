@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from arena.search.core.report import holdout_note, number, render_text, table
+from arena.search.core.report import PricedOut, TrialEnd, holdout_note, number, render_text, table
 
 
-@dataclass(frozen=True)
-class TrialRow:
+@dataclass(frozen=True, kw_only=True)
+class TrialRow(TrialEnd):
     """One trained (or tried) candidate at phi = 1."""
 
     alpha: float
@@ -20,22 +20,15 @@ class TrialRow:
     params: int
     gflops: float
     val_top1_error: float | None
-    status: str
-    """completed, stopped (by the scheduler), failed."""
-    epochs: int
-    run_id: str | None
 
 
-@dataclass(frozen=True)
-class DroppedRow:
+@dataclass(frozen=True, kw_only=True)
+class DroppedRow(PricedOut):
     """A candidate priced out before training."""
 
     alpha: float
     beta: float
     gamma: float
-    params: int
-    gflops: float
-    reasons: tuple[str, ...]
 
 
 @dataclass(frozen=True)
