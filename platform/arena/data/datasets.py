@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from arena.data.decoding import decode_rgb
 from arena.data.digits import prepare_digits
 from arena.data.imagefolder import ImageFolderDataset, find_images
 from arena.data.imagenet_index import read_files, read_header
-from arena.data.layout import check_data, class_names_of, data_root, split_classes, synthetic_class_names
+from arena.data.layout import check_data, data_root, split_classes, synthetic_class_names
 from arena.data.synthetic import SyntheticImages
 from arena.data.transforms import InputContract, build_eval_transform, build_train_transform
 from arena.errors import ArenaError, SpecError

@@ -33,6 +33,16 @@ class PricedOut:
     reasons: tuple[str, ...]
 
 
+@dataclass(frozen=True, kw_only=True)
+class WinnerOnVal:
+    """What every search's result says of how it chose: on held-out train images, val/ kept for the winner."""
+
+    holdout: int = 0
+    """How many train images the trials were ranked on (held out of train); val/ was not used."""
+    winner_val_top1_error: float | None = None
+    """The winner's top-1 error on val/, measured once the search has chosen (the only val figure it reports)."""
+
+
 def holdout_note(holdout: int, winner_run_id: str | None, winner_val_top1_error: float | None) -> str:
     """The line that says what the trials were ranked on, and the winner's val error once measured."""
     note = f"trials ranked on {holdout:,} images held out of train; val/ was not used to choose"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from arena.search.core.report import PricedOut, TrialEnd, holdout_note, number, render_text, table
+from arena.search.core.report import PricedOut, TrialEnd, WinnerOnVal, holdout_note, number, render_text, table
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,8 +43,8 @@ class NasBest:
     run_id: str | None
 
 
-@dataclass(frozen=True)
-class NasResult:
+@dataclass(frozen=True, kw_only=True)
+class NasResult(WinnerOnVal):
     """Everything a NAS search found."""
 
     name: str
@@ -58,10 +58,6 @@ class NasResult:
     best: NasBest
     trials: tuple[NasTrialRow, ...]
     dropped: tuple[NasDroppedRow, ...] = ()
-    holdout: int = 0
-    """How many train images the trials were ranked on (held out of train); val/ was not used."""
-    winner_val_top1_error: float | None = None
-    """The winner's top-1 error on val/, measured once the search has chosen (the only val figure it reports)."""
 
     @property
     def winner_run_id(self) -> str | None:
