@@ -15,7 +15,10 @@ def write_epoch(epoch: int):
     return write
 
 
-def test_local_mode_keeps_the_last_two_checkpoints_in_trains_layout(tmp_path: Path) -> None:
+def test_local_mode_keeps_the_last_two_checkpoints_in_trains_layout(tmp_path: Path, monkeypatch) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the final checkpoint's private copy goes
     reporter = Reporter(to="local", storage=str(tmp_path / "storage"), run_id="run1")
     assert reporter.latest_checkpoint() is None  # a fresh run
     for epoch in (1, 2, 3):
@@ -53,3 +56,31 @@ def test_a_corrupt_latest_local_checkpoint_falls_back_to_the_one_before(tmp_path
     fresh = build_session(spec, home=arena_env.home)
     warnings = worker._resume(fresh, reporter)
     assert fresh.epoch == 1 and len(warnings) == 1 and warnings[0].startswith("skipped checkpoint epoch_0002")
+
+
+def test_checkpoint_folders_left_by_a_gone_process_or_a_stopped_report_are_removed(tmp_path: Path, monkeypatch) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    from arena.training import scratch
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = scratch._host()
+    dead = tmp_path / f"arena-ckpt-{host}-{int(gone.stdout)}-abc123"  # a trial process Tune killed mid-report
+    elsewhere = tmp_path / f"arena-final-other_host-{int(gone.stdout)}-abc123"  # another host's, on a shared /tmp
+    for folder in (dead, elsewhere):
+        folder.mkdir()
+        (folder / "checkpoint.pt").write_text("90 MB")
+    stuck = scratch.open_checkpoint_folder()  # a report its trial was stopped in: it never returned
+    assert not dead.exists() and elsewhere.exists() and stuck.is_dir()
+    final = scratch.scratch_folder("final")
+    assert stuck.is_dir() and final.is_dir()  # this process's own folders stay while it lives
+    current = scratch.open_checkpoint_folder()
+    assert not stuck.exists() and current.is_dir()
+    scratch.close_checkpoint_folder(current)
+    assert not current.exists() and final.is_dir() and elsewhere.exists()
+    reporter = Reporter(to="local", storage=str(tmp_path / "storage"), run_id="run1")
+    reporter.report({"val_top1_error": 1.0}, 1, write_epoch(1))
+    assert sorted(path.name for path in tmp_path.glob("arena-ckpt-*")) == []  # a report leaves nothing behind

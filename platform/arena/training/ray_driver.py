@@ -11,7 +11,6 @@ import logging
 import os
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
@@ -29,6 +28,7 @@ from arena.training.progress import ProgressBoard, ProgressPrinter
 from arena.training import lanes
 from arena.training.placement import WorkerResources, node_capacities, plan_workers
 from arena.training.reporting import CHECKPOINTS_KEPT, copy_latest_checkpoint
+from arena.training.scratch import scratch_folder
 
 NAMESPACE = "arena"
 SCALE_UP_POLL_SECONDS = 5.0
@@ -318,7 +318,7 @@ def _fit_worker_group(
     result = trainer.fit()
     checkpoint_dir = None
     if result.checkpoint is not None:
-        checkpoint_dir = Path(tempfile.mkdtemp(prefix="arena-final-"))
+        checkpoint_dir = scratch_folder("final")
         result.checkpoint.to_directory(str(checkpoint_dir))
     return FitResult(metrics=dict(result.metrics or {}), checkpoint_dir=checkpoint_dir)
 

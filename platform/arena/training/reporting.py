@@ -14,11 +14,12 @@ Ray Train V2 runs the same function (`arena.training.worker.train_worker`) three
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from arena.training.scratch import close_checkpoint_folder, open_checkpoint_folder, scratch_folder
 
 ReportTo = Literal["train", "tune", "local"]
 CHECKPOINT_PREFIX = "epoch_"
@@ -86,15 +87,18 @@ class Reporter:
                 log_epoch()
             self._report_to_tune(metrics, write)
             return
-        with tempfile.TemporaryDirectory(prefix="arena-ckpt-") as folder:
-            write(Path(folder))
+        folder = open_checkpoint_folder()
+        try:
+            write(folder)
             if self.to == "train":
                 import ray.train
 
-                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder),
+                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(str(folder)),
                                  checkpoint_dir_name=checkpoint_name(epoch))
                 return
-            self._persist(Path(folder), epoch)
+            self._persist(folder, epoch)
+        finally:
+            close_checkpoint_folder(folder)
         if log_epoch is not None:
             log_epoch()
 
@@ -102,11 +106,15 @@ class Reporter:
         import ray.tune
 
         # Tune copies the checkpoint into the trial's storage before `report` returns; the scheduler
-        # may stop the trial right after, so nothing of it may stay behind in /tmp.
-        with tempfile.TemporaryDirectory(prefix="arena-ckpt-") as folder:
-            write(Path(folder))
+        # may stop the trial inside it, and then the folder is removed by this process's next report
+        # or, once the process is gone, by the next folder made on this host (`scratch`).
+        folder = open_checkpoint_folder()
+        try:
+            write(folder)
             scored = {**metrics, **(self.score(metrics) if self.score else {})}
-            ray.tune.report(scored, checkpoint=ray.tune.Checkpoint.from_directory(folder))
+            ray.tune.report(scored, checkpoint=ray.tune.Checkpoint.from_directory(str(folder)))
+        finally:
+            close_checkpoint_folder(folder)
 
     def _persist(self, folder: Path, epoch: int) -> None:
         from pyarrow import fs
@@ -149,7 +157,7 @@ def copy_latest_checkpoint(storage: str, run_id: str) -> Path | None:
     found = checkpoint_folders(filesystem, run_folder)
     if not found:
         return None
-    copy = Path(tempfile.mkdtemp(prefix="arena-final-"))
+    copy = scratch_folder("final")
     fs.copy_files(found[-1], str(copy), source_filesystem=filesystem, destination_filesystem=fs.LocalFileSystem())
     return copy
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from arena.errors import ArenaError
 from arena.spec import parse_spec
 from arena.training.checkpoint import Checkpoint
 from arena.training.reporting import Reporter, checkpoint_folders, reporter_from
+from arena.training.scratch import scratch_folder
 from arena.training.session import TrainingSession, build_session
 
 PROGRESS_EVERY_SECONDS = 1.0
@@ -166,7 +166,7 @@ def train_worker(config: dict[str, Any]) -> dict[str, Any] | None:
         return None
     outcome: dict[str, Any] = {"metrics": {**metrics, "epoch": session.epoch}}
     if reporter.to == "tune":  # this process is the trial's driver too: the final checkpoint, here (the launcher removes it)
-        final = Path(tempfile.mkdtemp(prefix="arena-final-"))
+        final = scratch_folder("final")
         session.to_checkpoint().save(final)
         outcome["checkpoint_dir"] = str(final)
     return outcome

@@ -36,6 +36,7 @@ from arena.settings import Settings, load_settings, settings_environment
 from arena.spec import JobSpec, parse_spec
 from arena.tracking import run_log, search_log
 from arena.training.checks import check_resources
+from arena.training.scratch import sweep
 from arena.training.placement import runs_in_local_mode
 from arena.training.reporting import CHECKPOINTS_KEPT
 
@@ -306,8 +307,10 @@ def run_trials(
     )
     with contextlib.redirect_stdout(sys.stderr if verbose else io.StringIO()):
         grid = tuner.fit()
-    # A trial the scheduler stops is killed mid-run: its nested MLflow run never closed itself.
+    # A trial the scheduler stops is killed mid-run: its nested MLflow run never closed itself, and
+    # its process may have left a checkpoint folder in this host's temp dir.
     search_log.close_unfinished_children(settings.tracking_uri, parent_run_id, reason="scheduler")
+    sweep()
     runs = {
         str(run["tags"].get("arena.trial")): str(run["run_id"])
         for run in search_log.child_runs(settings.tracking_uri, parent_run_id)
