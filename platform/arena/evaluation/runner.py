@@ -13,8 +13,8 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from arena.data.layout import folder_identity
 from arena import kinds, models
+from arena.data.layout import folder_identity
 from arena.errors import ArenaError
 from arena.evaluation.class_names import readable_names
 from arena.evaluation.fusion import fuse, resolve_weights

@@ -9,7 +9,6 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchvision.transforms import v2 as transforms
 
-from arena.data.imagenet_index import has_index, read_files, read_header
 from arena import models
 from arena.data import (
     ImageFolderDataset,
@@ -19,6 +18,7 @@ from arena.data import (
     data_root,
     prepare_digits,
 )
+from arena.data.imagenet_index import has_index, read_files, read_header
 from arena.data.layout import find_classes
 from arena.data.transforms import eval_resize_size, interpolation_of, to_normalised_tensor
 from arena.errors import ArenaError

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 from arena.errors import SpecError
 from arena.models.info import ModelInfo, imagenet_input
-from arena.models.persisted import SavedModels
 from arena.models.nas_stages import EXPANSIONS, HEAD_FILTERS, KERNELS, OPS, SE_RATIOS, SKELETON, SKIPS, STEM_FILTERS, Stage
+from arena.models.persisted import SavedModels
 from arena.models.registry import register_namespace
 from arena.models.stage_layout import StageLayout, scaled_layout
 

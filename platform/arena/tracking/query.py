@@ -16,8 +16,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from arena.errors import ArenaError, mask_secrets
-from arena.tracking.client import client_for, collector_paused
 from arena.kinds import SCALING_SEARCH, TRIAL_OF_SEARCH
+from arena.tracking.client import client_for, collector_paused
 
 _PAGE = 10_000  # runs per search request (MLflow allows up to 50,000)
 _EXPERIMENTS_PER_SEARCH = 100  # MLflow caps the experiments one run search may name

@@ -29,8 +29,8 @@ from arena.errors import ArenaError, SpecError
 from arena.settings import Settings, masked, settings_environment
 from arena.spec import JobSpec
 from arena.training.placement import NodeCapacity, WorkerResources, plan_workers, runs_in_local_mode
-from arena.training.resume import DRIVER_TAG, checkpoint_epochs, driver_is_alive
 from arena.training.reporting import CHECKPOINT_PREFIX
+from arena.training.resume import DRIVER_TAG, checkpoint_epochs, driver_is_alive
 
 if TYPE_CHECKING:  # node_inspection imports Ray: loaded only once a cluster is reached
     from arena.training.node_inspection import ClusterReport, NodeReport

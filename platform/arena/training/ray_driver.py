@@ -24,9 +24,9 @@ import ray
 from arena.errors import ArenaError
 from arena.settings import Settings, settings_environment
 from arena.spec import JobSpec
-from arena.training.progress import ProgressBoard, ProgressPrinter
 from arena.training import lanes
 from arena.training.placement import WorkerResources, node_capacities, plan_workers
+from arena.training.progress import ProgressBoard, ProgressPrinter
 from arena.training.reporting import CHECKPOINTS_KEPT, copy_latest_checkpoint
 from arena.training.scratch import scratch_folder
 

@@ -27,10 +27,10 @@ from types import FrameType
 from typing import IO
 from urllib.parse import unquote, urlsplit
 
-from arena.webpage.mlflow_links import artifact_url, runs_table_url
 from arena.errors import ArenaError, mask_secrets
 from arena.settings import Settings
 from arena.spec import JobSpec
+from arena.webpage.mlflow_links import artifact_url, runs_table_url
 
 DEFAULT_PORT = 5000  # the port of ARENA_MLFLOW_UI_URL's default, so the dashboard's run links land here
 READY_TIMEOUT_S = 300.0  # MLflow takes 15-20 s to answer on a laptop; a busy 2-core box, minutes

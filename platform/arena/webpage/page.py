@@ -11,11 +11,11 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from arena.webpage.assets import read_asset
 from arena.charts.svg import Bar, Point, Series, bar_chart, pareto_front, scatter_chart, stylesheet
-from arena.webpage.data import DEFAULT_MLFLOW_UI_URL, Dashboard, load_dashboard
 from arena.leaderboard import Store
 from arena.leaderboard.views import PAIRED_DATASET
+from arena.webpage.assets import read_asset
+from arena.webpage.data import DEFAULT_MLFLOW_UI_URL, Dashboard, load_dashboard
 
 _ENVIRONMENT = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from arena.webpage.data import DEFAULT_MLFLOW_UI_URL, load_dashboard
-from arena.webpage.page import render_dashboard
 from arena.leaderboard import Store, show
 from arena.leaderboard.chart_points import filter_choices
 from arena.leaderboard.views import COLUMNS
+from arena.webpage.data import DEFAULT_MLFLOW_UI_URL, load_dashboard
+from arena.webpage.page import render_dashboard
 
 EXPERIMENT = "leaderboard"
 PUBLISHED_VIEWS = ("ilsvrc", "family")

@@ -19,12 +19,12 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from arena.webpage.data import DEFAULT_MLFLOW_UI_URL, Dashboard, check_filters, load_dashboard
-from arena.webpage.page import render_dashboard
 from arena.errors import ArenaError, UnknownNameError
 from arena.leaderboard import VIEWS, Store, show
 from arena.leaderboard.chart_points import filter_choices
 from arena.leaderboard.views import SQL_INTEGER_MAX
+from arena.webpage.data import DEFAULT_MLFLOW_UI_URL, Dashboard, check_filters, load_dashboard
+from arena.webpage.page import render_dashboard
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050

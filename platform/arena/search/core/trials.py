@@ -36,9 +36,9 @@ from arena.settings import Settings, load_settings, settings_environment
 from arena.spec import JobSpec, parse_spec
 from arena.tracking import run_log, search_log
 from arena.training.checks import check_resources
-from arena.training.scratch import sweep
 from arena.training.placement import runs_in_local_mode
 from arena.training.reporting import CHECKPOINTS_KEPT
+from arena.training.scratch import sweep
 
 if TYPE_CHECKING:
     from ray.train import Checkpoint
