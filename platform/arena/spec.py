@@ -311,3 +311,19 @@ def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> JobSpec:
 def spec_to_yaml(spec: JobSpec) -> str:
     """The spec as YAML, every default written out (for MLflow and checkpoints)."""
     return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
+
+
+SpecKind = Literal["job", "scaling", "nas"]
+"""What a spec file holds: a training job, a compound-scaling search or a NAS search."""
+
+
+def spec_kind(tree: Mapping[str, Any]) -> SpecKind:
+    """Tell a spec's kind from its fields: a search has a `base` job (NAS also an `objective`); a job has neither."""
+    if "base" not in tree:
+        return "job"
+    return "nas" if "objective" in tree else "scaling"
+
+
+def spec_file_kind(path: str | Path) -> SpecKind:
+    """The kind of the spec in the YAML file at `path` (a missing or malformed file is a SpecError)."""
+    return spec_kind(read_yaml_tree(path))

@@ -5,7 +5,9 @@ Each room of commands registers itself on the one Typer app (`arena.cli.base.app
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 
 import typer
 
@@ -17,8 +19,15 @@ from arena.terminal import USER_FIXABLE_ERRNOS, err, os_error_line, print_error,
 __all__ = ["app", "main"]
 
 
+def _stop_as_interrupt(signum: int, frame: FrameType | None) -> None:
+    # `arena jobs stop` (Ray's Jobs API) ends a job's driver with SIGTERM: end as Ctrl-C does, so
+    # the runs it drives are marked KILLED rather than left RUNNING.
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Run the CLI; a user's mistake prints one line and exits 2, a failed run exits 1, no traceback."""
+    signal.signal(signal.SIGTERM, _stop_as_interrupt)
     try:
         # Non-standalone mode returns (not raises) the code of a typer.Exit: pass it on.
         code = app(standalone_mode=False)

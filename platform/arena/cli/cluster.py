@@ -15,17 +15,44 @@ from arena.terminal import err, out
 
 @app.command("submit")
 def submit(
-    spec_path: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="The job spec.")],
+    spec_path: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="A job spec or a search spec (told from its fields).")],
     address: AddressOption = None,
     set_: Annotated[list[str], typer.Option("--set", help="Override a spec field: key.path=value.")] = [],
     wait: Annotated[bool, typer.Option("--wait", help="Stream the job's progress and exit with its status.")] = False,
     check: Annotated[bool, typer.Option("--check/--no-check", help="Run `arena cluster check` for the spec first.")] = True,
+    resume: Annotated[Optional[str], typer.Option("--resume", help="Continue this MLflow run (a job's or a search's) on the cluster.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="With --resume: continue a run MLflow still shows RUNNING (check first that its driver is dead).")] = False,
 ) -> None:
-    """Check the cluster for this job, then send it through the Jobs API; prints the job id."""
-    from arena.cluster import connect, first_error_line, job_logs, submit_checked, wait_for_job
+    """Check the cluster for this job or search, then send it through the Jobs API; prints the job id."""
+    from arena.cluster import submit_checked
+
+    options = (["--resume", resume] if resume else []) + (["--force"] if force and resume else [])
+    if force and not resume:
+        raise typer.BadParameter("--force goes with --resume", param_hint="--force")
+    submission = submit_checked(spec_file(spec_path, set_, options), address, check=check)
+    _report_submission(submission, address, wait)
+
+
+def spec_file(spec_path: Path, overrides: list[str], options: list[str] = []) -> object:
+    """The spec file as the cluster will run it: a job spec with `arena train`, a search spec with `arena search KIND`."""
+    from arena.cluster import SpecFile, job_spec_file
+    from arena.spec import spec_file_kind
+
+    kind = spec_file_kind(spec_path)
+    if kind == "job":
+        return job_spec_file(spec_path, overrides, options)
+    from arena.search.files import load_search_spec, trained_model
+    from arena.settings import load_settings
+
+    search = load_search_spec(kind, spec_path, overrides, load_settings())
+    return SpecFile(spec_path, kind, ("search", kind), search.name, trained_model(kind, search), tuple(overrides), tuple(options))
+
+
+def _report_submission(submission: object, address: str | None, wait: bool) -> None:
+    """Print the job id (stdout) and the settings sent; with `wait`, follow the job and exit with its status."""
+    from arena.cluster import connect, first_error_line, job_logs, wait_for_job
     from arena.errors import RunFailed
 
-    submission = submit_checked(spec_path, address, set_, check=check)
     out.print(submission.job_id, highlight=False, markup=False)
     travelled = ", ".join(submission.travelled) or "none (the job runs with the cluster's own settings)"
     err.print(f"settings sent with the job: {travelled}", highlight=False, markup=False)
@@ -41,7 +68,6 @@ def submit(
         err.print(f"job {submission.job_id}: {status}", highlight=False, markup=False)
 
 
-
 @cluster_app.command("check")
 def cluster_check(
     spec_path: Annotated[Optional[Path], typer.Argument(metavar="[SPEC.yaml]", help="Also check this job's data and resources.")] = None,
@@ -52,7 +78,7 @@ def cluster_check(
     """Token, nodes, the settings a job sees, shared storage, tracking from every node, the spec's data and resources."""
     from arena.cluster import check_cluster_from_outside
 
-    result = check_cluster_from_outside(address, spec_path, set_)
+    result = check_cluster_from_outside(address, None if spec_path is None else spec_file(spec_path, set_))
     if format is ResultFormat.json:
         _print_json(result.to_json())
     else:
@@ -90,12 +116,11 @@ def cluster_report(
     """Run the node checks from inside the cluster (what `arena cluster check` submits) and print the report."""
     from arena.cluster.check import format_report_line
     from arena.settings import load_settings
-    from arena.spec import load_spec
     from arena.training.checks import cluster_report
     from arena.training.ray_driver import connect, disconnect
 
-    spec = load_spec(spec_path, set_) if spec_path is not None else None
     settings = load_settings()
+    spec = _job_of(spec_path, set_, settings) if spec_path is not None else None
     started = connect(settings)
     try:
         report = cluster_report(spec, settings)
@@ -103,6 +128,18 @@ def cluster_report(
         if started:
             disconnect()
     sys.stdout.write(format_report_line(report.to_json()) + "\n")
+
+
+def _job_of(spec_path: Path, overrides: list[str], settings: object) -> object:
+    """The job a spec file trains: the job spec itself, or a search's base job."""
+    from arena.spec import load_spec, spec_file_kind
+
+    kind = spec_file_kind(spec_path)
+    if kind == "job":
+        return load_spec(spec_path, overrides)
+    from arena.search.files import load_search_spec
+
+    return load_search_spec(kind, spec_path, overrides, settings).base
 
 
 @jobs_app.command("list")
@@ -118,10 +155,11 @@ def jobs_list(
         _print_json(jobs)
         return
     table = Table(title="arena jobs")
-    for column in ("job_id", "status", "spec", "model", "start_time", "end_time"):
+    columns = ("job_id", "status", "kind", "spec", "model", "start_time", "end_time")
+    for column in columns:
         table.add_column(column)
     for job in jobs:
-        table.add_row(*(str(job.get(column) or "-") for column in ("job_id", "status", "spec", "model", "start_time", "end_time")))
+        table.add_row(*(str(job.get(column) or "-") for column in columns))
     out.print(table)
 
 

@@ -160,38 +160,46 @@ SearchSpecArgument = Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="T
 SetOption = Annotated[list[str], typer.Option("--set", help="Override a spec field: key.path=value.")]
 FormatOption = Annotated[ResultFormat, typer.Option("--format", help="text or json.")]
 SearchVerboseOption = Annotated[bool, typer.Option("--verbose", help="Show Ray's and Tune's own logs.")]
+SearchResumeOption = Annotated[Optional[str], typer.Option("--resume", help="Continue the search of this MLflow run (its parent run) from its Tune state.")]
+SearchForceOption = Annotated[bool, typer.Option("--force", help="With --resume: continue a search MLflow still shows RUNNING (check first that its driver is dead).")]
 
 
 @search_app.command("scaling")
 def search_scaling(spec_path: SearchSpecArgument, set_: SetOption = [], format: FormatOption = ResultFormat.text,
-                   verbose: SearchVerboseOption = False) -> None:
+                   verbose: SearchVerboseOption = False, resume: SearchResumeOption = None,
+                   force: SearchForceOption = False) -> None:
     """EfficientNet-style compound scaling: find alpha, beta, gamma on Ray Tune, then grow the family."""
     from arena.search.scaling.plan import search_scaling
     from arena.search.scaling.report import render_scaling_result
 
-    _run_search(search_scaling, render_scaling_result, spec_path, set_, format, verbose)
+    _run_search(search_scaling, render_scaling_result, spec_path, set_, format, verbose, resume, force)
 
 
 @search_app.command("nas")
 def search_nas(spec_path: SearchSpecArgument, set_: SetOption = [], format: FormatOption = ResultFormat.text,
-               verbose: SearchVerboseOption = False) -> None:
+               verbose: SearchVerboseOption = False, resume: SearchResumeOption = None,
+               force: SearchForceOption = False) -> None:
     """MnasNet-style architecture search on Ray Tune; the best is saved as nas:<id>."""
     from arena.search.nas.plan import search_nas
     from arena.search.nas.report import render_nas_result
 
-    _run_search(search_nas, render_nas_result, spec_path, set_, format, verbose)
+    _run_search(search_nas, render_nas_result, spec_path, set_, format, verbose, resume, force)
 
 
 def _run_search(
     search: Callable[..., Any], render: Callable[[Any], str], spec_path: Path, overrides: list[str],
-    format: ResultFormat, verbose: bool,
+    format: ResultFormat, verbose: bool, resume: str | None, force: bool,
 ) -> None:
-    """Run a search, measure its winner on val/ once it has chosen, print the result."""
+    """Run (or continue) a search, measure its winner on val/ once it has chosen, print the result."""
     from arena.evaluation.runner import winner_val_error
+    from arena.search.core.skeleton import Continuation
     from arena.settings import load_settings
 
+    if force and not resume:
+        raise typer.BadParameter("--force goes with --resume", param_hint="--force")
     settings = load_settings()
-    result = search(spec_path, overrides, settings, verbose=verbose)
+    result = search(spec_path, overrides, settings, verbose=verbose,
+                    resume=Continuation(resume, force) if resume else None)
     result = replace(result, winner_val_top1_error=winner_val_error(result.winner_run_id, settings))
     _print_result(result, format, render, result.parent_run_id)
 
@@ -202,10 +210,39 @@ TopOption = Annotated[int, typer.Option("--top", help="How many of the hardest c
 WorkersOption = Annotated[Optional[int], typer.Option("--workers", help="Ray tasks to shard the val set over (default: by size).")]
 
 
-def _print_evaluation(result: object, format: ResultFormat) -> None:
+ClusterOption = Annotated[Optional[str], typer.Option("--address", help="Run it as a job on this Ray cluster (its dashboard URL), where the data is.")]
+ResultLineOption = Annotated[bool, typer.Option("--result-line", hidden=True, help="Print the result as one ARENA-RESULT line (a job's, for the submitting machine).")]
+
+
+def _print_evaluation(result: object, format: ResultFormat, result_line: bool = False) -> None:
     from arena.evaluation import render_evaluation
 
+    if result_line:
+        from arena.cluster.remote import result_line as line
+
+        out.print(line(result.to_json()), highlight=False, markup=False, soft_wrap=True)
+        return
     _print_result(result, format, render_evaluation, result.eval_run_id)
+
+
+def _evaluate_on_cluster(address: str, command: list[str], arguments: list[str], name: str, format: ResultFormat) -> None:
+    """Run `arena eval`/`arena ensemble` as a job on the cluster and print its result as the local command would."""
+    from arena.cluster.remote import run_as_job
+    from arena.evaluation import EvaluationResult
+
+    def announce(submission: Any) -> None:
+        err.print(f"job {submission.job_id}: {' '.join(command)} on the cluster at {address}", highlight=False, markup=False)
+
+    payload = run_as_job(address, command, arguments, name=name, kind=command[0], announce=announce,
+                         printer=lambda line: err.out(line, highlight=False))
+    _print_evaluation(EvaluationResult.from_json(payload), format)
+
+
+def _eval_arguments(data: Path | None, crops: int, top: int, workers: int | None) -> list[str]:
+    """The options an evaluation job runs with on the cluster (a --data path is the cluster's)."""
+    words = ["--crops", str(crops), "--top", str(top)]
+    words += ["--data", str(data)] if data is not None else []
+    return words + (["--workers", str(workers)] if workers is not None else [])
 
 
 @app.command("eval")
@@ -216,13 +253,18 @@ def evaluate(
     top: TopOption = 10,
     workers: WorkersOption = None,
     format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
+    address: ClusterOption = None,
+    result_line: ResultLineOption = False,
 ) -> None:
     """Evaluate a trained run: top-1/top-5 error, per-class error and the hardest classes."""
     from arena.evaluation import EvalOptions, evaluate_run
     from arena.settings import load_settings
 
+    if address is not None:
+        _evaluate_on_cluster(address, ["eval"], [run_id, *_eval_arguments(data, crops, top, workers)], f"eval {run_id}", format)
+        return
     result = evaluate_run(run_id, load_settings(), EvalOptions(data_root=data, crops=crops, top=top, workers=workers))
-    _print_evaluation(result, format)
+    _print_evaluation(result, format, result_line)
 
 
 @app.command("ensemble")
@@ -235,11 +277,19 @@ def ensemble(
     top: TopOption = 10,
     workers: WorkersOption = None,
     format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
+    address: ClusterOption = None,
+    result_line: ResultLineOption = False,
 ) -> None:
     """Fuse several runs' predictions on the same val set (Trimps-Soushen style) and evaluate the fusion."""
     from arena.evaluation import EvalOptions, ensemble_runs
     from arena.settings import load_settings
 
+    if address is not None:
+        options = [word for weight in weights or [] for word in ("--weights", str(weight))]
+        options += ["--method", method] if method else []
+        _evaluate_on_cluster(address, ["ensemble"], [*run_ids, *options, *_eval_arguments(data, crops, top, workers)],
+                             "ensemble " + "+".join(run_ids), format)
+        return
     result = ensemble_runs(run_ids, load_settings(), weights=weights, method=method,
                            options=EvalOptions(data_root=data, crops=crops, top=top, workers=workers))
-    _print_evaluation(result, format)
+    _print_evaluation(result, format, result_line)

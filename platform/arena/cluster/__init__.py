@@ -3,6 +3,9 @@
 from arena.cluster.check import CheckResult, check_cluster_from_outside, first_error_line, submit_checked
 from arena.cluster.connection import DEFAULT_ADDRESS, connect, resolve_address
 from arena.cluster.jobs import (
+    SpecFile,
+    job_spec_file,
+    submit_command,
     job_logs,
     job_status,
     list_jobs,
@@ -13,6 +16,9 @@ from arena.cluster.jobs import (
 )
 
 __all__ = [
+    "SpecFile",
+    "job_spec_file",
+    "submit_command",
     "CheckResult",
     "check_cluster_from_outside",
     "first_error_line",

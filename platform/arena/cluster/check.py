@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from arena.cluster.connection import cluster_errors, connect, resolve_address
-from arena.cluster.jobs import Submission, staged_job, submit_job, wait_for_job
+from arena.cluster.jobs import SpecFile, Submission, job_spec_file, staged_job, submit_job, wait_for_job
 from arena.errors import ArenaError
-from arena.spec import load_spec
 
 REPORT_PREFIX = "ARENA-CLUSTER-REPORT "
 """Marks the log line that carries the check job's JSON report."""
@@ -58,18 +57,22 @@ def report_entrypoint(spec_file: str | None, overrides: Sequence[str] = ()) -> s
 
 
 def check_cluster_from_outside(
-    address: str | None, spec_path: Path | None = None, overrides: Sequence[str] = (), *,
+    address: str | None, spec: Path | SpecFile | None = None, overrides: Sequence[str] = (), *,
     environ: Mapping[str, str] | None = None, timeout_seconds: float = CHECK_TIMEOUT_SECONDS,
 ) -> CheckResult:
-    """Run the cluster's node checks (and the spec's, when given) as a job; gather every problem."""
+    """Run the cluster's node checks (and the spec's, when given: a job's, or a search's base job) as a job.
+
+    A path is a job spec, validated here; a search spec comes as a SpecFile its caller validated.
+    Gathers every problem.
+    """
     url = resolve_address(address)
-    if spec_path is not None:
-        load_spec(spec_path, overrides)  # a bad spec is the user's first problem: nothing is sent
+    if spec is not None and not isinstance(spec, SpecFile):
+        spec = job_spec_file(Path(spec), overrides)  # a bad spec is the user's first problem: nothing is sent
     client = connect(url)  # unreachable cluster or bad token: one line, here
-    with staged_job(spec_path, environ) as (spec_file, folder, env_vars, held_back):
+    with staged_job(None if spec is None else spec.path, environ) as (spec_file, folder, env_vars, held_back):
         with cluster_errors(url):
             job_id = client.submit_job(
-                entrypoint=report_entrypoint(spec_file, overrides),
+                entrypoint=report_entrypoint(spec_file, () if spec is None else spec.overrides),
                 runtime_env={"working_dir": str(folder), "env_vars": env_vars},
                 metadata={CHECK_METADATA: "1"},
             )
@@ -130,10 +133,13 @@ class ClusterNotReady(ArenaError):
         super().__init__("\n".join(lines))
 
 
-def submit_checked(spec_path: Path, address: str | None, overrides: Sequence[str] = (), *, check: bool = True) -> Submission:
-    """`arena submit`: check the cluster for this job first (unless `check` is off), then send it."""
+def submit_checked(spec: Path | SpecFile, address: str | None, overrides: Sequence[str] = (), *,
+                   check: bool = True) -> Submission:
+    """`arena submit`: check the cluster for this job or search first (unless `check` is off), then send it."""
+    if not isinstance(spec, SpecFile):
+        spec = job_spec_file(Path(spec), overrides)
     if check:
-        result = check_cluster_from_outside(address, spec_path, overrides)
+        result = check_cluster_from_outside(address, spec)
         if not result.ok:
             raise ClusterNotReady(result)
-    return submit_job(spec_path, address, overrides)
+    return submit_job(spec, address)

@@ -1,9 +1,11 @@
 """Send arena jobs to a Ray cluster through the Ray Jobs API; list, follow and stop them.
 
-A submitted job runs `python -m arena.cli train <spec> [--set ...]` on the cluster, the same path as
-a local `arena train`. Its working directory carries arena's source and the spec file. It runs with
-the cluster's settings (the environment its nodes were started with): only the ARENA_* variables
-the user set explicitly travel with it, and never one that holds a password.
+A submitted job runs the arena command for its spec on the cluster: `python -m arena.cli train <spec>`
+for a job spec, `python -m arena.cli search scaling|nas <spec>` for a search spec (with its `--set`
+overrides and, to continue a run, `--resume RUN_ID`), the same path as the local command. Its working
+directory carries arena's source and the spec file. It runs with the cluster's settings (the
+environment its nodes were started with): only the ARENA_* variables the user set explicitly travel
+with it, and never one that holds a password.
 """
 
 from __future__ import annotations
@@ -38,12 +40,46 @@ TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
 _SOURCE_EXCLUDES = ("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", "*.db", "mlruns", "mlartifacts", "ray_results")
 
 
-def train_entrypoint(spec_file: str, overrides: Sequence[str] = ()) -> str:
-    """The shell command a cluster runs for one training job (`arena train`, through `python -m`)."""
-    words = ["python", "-m", "arena.cli", "train", spec_file]
+def arena_entrypoint(command: Sequence[str], spec_file: str | None, overrides: Sequence[str] = (),
+                     options: Sequence[str] = ()) -> str:
+    """The shell command a cluster runs: `python -m arena.cli COMMAND [SPEC] [--set ...] [OPTIONS]`."""
+    words = ["python", "-m", "arena.cli", *command]
+    if spec_file is not None:
+        words.append(spec_file)
     for override in overrides:
         words += ["--set", override]
-    return shlex.join(words)
+    return shlex.join([*words, *options])
+
+
+def train_entrypoint(spec_file: str, overrides: Sequence[str] = ()) -> str:
+    """The shell command a cluster runs for one training job (`arena train`, through `python -m`)."""
+    return arena_entrypoint(("train",), spec_file, overrides)
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    """A spec file, validated here, and the arena command that runs it on the cluster."""
+
+    path: Path
+    kind: str
+    """`train` for a job spec, `scaling` or `nas` for a search spec: `arena jobs list` shows it."""
+    command: tuple[str, ...]
+    """The arena command that runs it: ("train",) or ("search", "nas")."""
+    name: str
+    model: str
+    overrides: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+    """Further options of the command, e.g. ("--resume", RUN_ID)."""
+
+    def entrypoint(self, spec_file: str) -> str:
+        """The command the cluster runs, with the spec at `spec_file` in the job's working directory."""
+        return arena_entrypoint(self.command, spec_file, self.overrides, self.options)
+
+
+def job_spec_file(spec_path: Path, overrides: Sequence[str] = (), options: Sequence[str] = ()) -> SpecFile:
+    """A job spec to run with `arena train`; a bad spec is a SpecError here, before anything is sent."""
+    spec = load_spec(spec_path, overrides)
+    return SpecFile(Path(spec_path), "train", ("train",), spec.name, spec.model, tuple(overrides), tuple(options))
 
 
 def stage_job_files(spec_path: Path | None, destination: Path) -> str | None:
@@ -100,21 +136,36 @@ def staged_job(spec_path: Path | None, environ: Mapping[str, str] | None = None)
         yield spec_file, Path(staging), env_vars, held_back
 
 
-def submit_job(spec_path: Path, address: str | None, overrides: Sequence[str] = ()) -> Submission:
-    """Validate the spec here, then run it on the cluster at `address` with `arena train`.
+def submit_job(spec: Path | SpecFile, address: str | None, overrides: Sequence[str] = ()) -> Submission:
+    """Run a spec on the cluster at `address` with its arena command (a path: a job spec, validated here first).
 
     The job runs with the cluster's settings; only the ARENA_* variables set here explicitly
     travel with it (see `travelling_settings`).
     """
-    spec_path = Path(spec_path)
-    spec = load_spec(spec_path, overrides)  # a bad spec stops here, before anything is sent
-    with staged_job(spec_path) as (spec_file, folder, env_vars, held_back):
+    if not isinstance(spec, SpecFile):
+        spec = job_spec_file(Path(spec), overrides)  # a bad spec stops here, before anything is sent
+    with staged_job(spec.path) as (spec_file, folder, env_vars, held_back):
         job_id = submit_entrypoint(
             address,
-            train_entrypoint(spec_file, overrides),
+            spec.entrypoint(spec_file),
             working_dir=folder,
             env_vars=env_vars,
-            metadata={"arena_spec": spec.name, "arena_model": spec.model},
+            metadata={"arena_spec": spec.name, "arena_model": spec.model, "arena_kind": spec.kind},
+        )
+    return Submission(job_id, sorted(env_vars), held_back)
+
+
+def submit_command(
+    address: str | None, command: Sequence[str], arguments: Sequence[str], *, name: str, kind: str,
+) -> Submission:
+    """Run an arena command that needs no spec file (`arena eval RUN ...`) on the cluster; return its job."""
+    with staged_job(None) as (_, folder, env_vars, held_back):
+        job_id = submit_entrypoint(
+            address,
+            arena_entrypoint(command, None, (), arguments),
+            working_dir=folder,
+            env_vars=env_vars,
+            metadata={"arena_spec": name, "arena_model": "-", "arena_kind": kind},
         )
     return Submission(job_id, sorted(env_vars), held_back)
 
@@ -190,6 +241,7 @@ def job_record(job: JobDetails) -> dict[str, Any]:
     return {
         "job_id": job.submission_id or job.job_id,
         "status": str(job.status),
+        "kind": metadata.get("arena_kind", "train"),
         "spec": metadata.get("arena_spec"),
         "model": metadata.get("arena_model"),
         "entrypoint": job.entrypoint,

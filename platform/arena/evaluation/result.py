@@ -88,6 +88,17 @@ class EvaluationResult:
             payload.update(members=list(self.members), method=self.method, weights=self.weights)
         return payload
 
+    @classmethod
+    def from_json(cls, payload: dict[str, Any]) -> EvaluationResult:
+        """The result `to_json` wrote (an evaluation that ran as a job on a cluster comes back so)."""
+        rows = {key: [ClassError(**row) for row in payload[key]] for key in ("per_class", "hardest")}
+        known = {key: payload[key] for key in ("members", "method", "weights") if key in payload}
+        return cls(
+            run_id=payload["run_id"], eval_run_id=payload["eval_run_id"], val_top1_error=payload["val_top1_error"],
+            val_top5_error=payload["val_top5_error"], epochs=payload["epochs"], crops=payload["crops"],
+            images=payload["images"], kind=payload["kind"], **rows, **known,
+        )
+
 
 def score_predictions(
     scores: Tensor, labels: Tensor, folders: list[str], names: list[str], *, top: int

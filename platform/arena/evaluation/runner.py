@@ -14,6 +14,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from arena import kinds, models
+from arena.data.layout import data_root as data_root_of
 from arena.data.layout import folder_identity
 from arena.errors import ArenaError
 from arena.evaluation.class_names import readable_names
@@ -60,6 +61,11 @@ def evaluate_run(run_id: str, settings: Settings, options: EvalOptions = EvalOpt
     options.check()
     data_root, crops = options.data_root, options.crops
     run = load_trained_run(run_id, settings)
+    elsewhere = val_folder_elsewhere(run, settings, data_root)
+    if elsewhere is not None:
+        from arena.evaluation import sharding  # imports Ray: only when the val set is on the cluster's nodes
+
+        return sharding.run_where_data_is(evaluate_run, elsewhere, settings, run_id, settings, options)
     dataset = build_val_set(run, home=settings.home, data_root_override=data_root, crops=crops)
     predictions = _predict(run, dataset, settings, crops=crops, workers=options.workers)
     scores = _score(predictions, run.class_names, options.top)
@@ -103,6 +109,11 @@ def ensemble_runs(
     method = method or ("weighted" if weights is not None else "mean")
     normalised = resolve_weights(method, weights, len(ids))
     runs = [load_trained_run(run_id, settings) for run_id in ids]
+    elsewhere = val_folder_elsewhere(runs[0], settings, data_root)
+    if elsewhere is not None:
+        from arena.evaluation import sharding  # imports Ray: only when the val set is on the cluster's nodes
+
+        return sharding.run_where_data_is(_ensemble_there, elsewhere, settings, ids, settings, weights, method, options)
     _check_shared_val_set(runs, settings, data_root)
     members = _predict_members(runs, settings, data_root=data_root, crops=crops, workers=options.workers)
     fused = Predictions(fuse([member.log_probs for member in members], method, normalised), members[0].labels)
@@ -127,6 +138,28 @@ def ensemble_runs(
     )
     evaluation_log.finish_evaluation(settings.tracking_uri, ensemble_run_id, result.to_json())
     return result
+
+
+def val_folder_elsewhere(run: TrainedRun, settings: Settings, data_root: Path | None) -> Path | None:
+    """The val folder a run is measured on when it is not on this host but the cluster may hold it; else None.
+
+    On a cluster the data is mounted on the worker hosts: a driver on the head (a submitted
+    evaluation or search) then evaluates on a node that holds it. Synthetic and digits sets are
+    made wherever they are needed.
+    """
+    if settings.ray_address is None:
+        return None
+    data = run.spec.data
+    if data_root is None and data.dataset in ("synthetic", "digits"):
+        return None
+    root = Path(data_root).expanduser() if data_root else data_root_of(data, home=settings.home)
+    return None if root is None or (root / "val").is_dir() else root / "val"
+
+
+def _ensemble_there(ids: list[str], settings: Settings, weights: Sequence[float] | None, method: str | None,
+                    options: EvalOptions) -> EvaluationResult:
+    """`ensemble_runs` with positional arguments, as a Ray task on the node that holds the val set runs it."""
+    return ensemble_runs(ids, settings, weights=weights, method=method, options=options)
 
 
 def _check_shared_val_set(runs: Sequence[TrainedRun], settings: Settings, data_root: Path | None) -> None:

@@ -2,12 +2,16 @@
 
 Each task rebuilds the model once from the weights in the object store and returns the
 log-probabilities of its shard; the driver joins the shards in order. The shards follow batch
-boundaries, so the result is the one a single process gets.
+boundaries, so the result is the one a single process gets. A driver whose host lacks the val set
+(a cluster's head, where a submitted evaluation or search runs) hands the whole evaluation to a
+node that holds it (`run_where_data_is`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
 
 import ray
 import ray.exceptions
@@ -20,6 +24,8 @@ from arena.evaluation.loading import ModelRecipe
 from arena.evaluation.predict import Predictions, concatenate, predict, shard_ranges
 from arena.settings import Settings
 from arena.training import ray_driver
+
+T = TypeVar("T")
 
 
 def predict_on_ray(
@@ -73,3 +79,36 @@ def _predict_shard(
     model.load_state_dict(weights)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return predict(model, dataset, batch_size=batch_size, precision=precision, device=device, indices=indices)
+
+
+def run_where_data_is(function: Callable[..., T], folder: Path, settings: Settings, *args: Any) -> T:
+    """Run `function(*args)` in a Ray task on a node that holds `folder` (this host does not); return its result."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    started = ray_driver.connect(settings)
+    try:
+        nodes = [node["NodeID"] for node in ray.nodes() if node["Alive"] and node["Resources"].get("CPU", 0) > 0]
+        probe = ray.remote(_is_folder)
+        found = ray.get([
+            probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(str(folder))
+            for node in nodes
+        ])
+        holders = [node for node, there in zip(nodes, found) if there]
+        if not holders:
+            raise ArenaError(f"{folder} is on no node of the cluster that can run an evaluation ({len(nodes)} with CPUs)")
+        task = ray.remote(function).options(
+            num_cpus=1, max_retries=0, scheduling_strategy=NodeAffinitySchedulingStrategy(holders[0], soft=False)
+        )
+        try:
+            return ray.get(task.remote(*args))
+        except ray.exceptions.RayTaskError as error:
+            if isinstance(error.cause, ArenaError):
+                raise error.cause from None
+            raise RunFailed(f"the evaluation on the cluster failed: {str(error.cause or error).splitlines()[0]}") from error
+    finally:
+        if started:
+            ray_driver.disconnect()
+
+
+def _is_folder(path: str) -> bool:
+    return Path(path).is_dir()

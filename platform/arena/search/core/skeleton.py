@@ -8,7 +8,9 @@ every search, so a third search writes only its own spec, candidates, metric and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import yaml
@@ -16,16 +18,20 @@ from ray.tune.search import Searcher
 
 from arena import kinds
 from arena.data.layout import dataset_identity
-from arena.errors import RunFailed
+from arena.errors import ArenaError, RunFailed, SpecError
 from arena.search.core.spec import SearchSpec, TuneSpec
 from arena.search.core.trials import (
-    Progress, TrialMetric, TrialOutcome, TrialRequest, closing_parent_run, keep_checkpoint, print_progress, run_trials,
+    Progress, TrialMetric, TrialOutcome, TrialRequest, can_continue, closing_parent_run, experiment_path, keep_checkpoint,
+    print_progress, run_trials,
 )
 from arena.settings import Settings
 from arena.spec import flatten
 from arena.tracking import run_log
 from arena.training import ray_driver
 from arena.training.checks import check_job
+from arena.training.resume import DRIVER_TAG, driver_is_alive, driver_tag
+
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class SearchResult(Protocol):
@@ -90,27 +96,41 @@ class SearchPlan(Protocol[ResultT]):
         ...
 
 
+@dataclass(frozen=True)
+class Continuation:
+    """Continue the search of parent run `run_id` from its Tune state (`--resume RUN_ID [--force]`)."""
+
+    run_id: str
+    force: bool = False
+    """Continue a parent run MLflow still shows RUNNING, whose driver ran on another host."""
+
+
 def run_search(
-    plan: SearchPlan[ResultT], settings: Settings, *, progress: Progress = print_progress, verbose: bool = False
+    plan: SearchPlan[ResultT], settings: Settings, *, progress: Progress = print_progress, verbose: bool = False,
+    resume: Continuation | None = None,
 ) -> ResultT:
-    """Run a search from its plan; progress lines go to `progress` (stderr by default).
+    """Run a search from its plan, or continue one whose driver died (`resume`); progress lines go to `progress`.
 
     Every check that can fail on the spec runs before Ray starts or MLflow has a run.
     """
     spec = plan.spec
     check_job(spec.base, settings)
+    if resume is not None:
+        check_continuation(plan, settings, resume)
     requests = plan.prepare(settings, progress)
     for request in requests:
         if request.spec is not spec.base:
             check_job(request.spec, settings)
     started_ray = ray_driver.connect(settings, verbose=verbose, dashboard=True)
     try:
-        parent = open_parent(plan, settings)
-        progress(f"search {spec.name}: {plan.describe_trials(requests)} in MLflow run {parent}")
+        parent = reopen_parent(settings, resume.run_id) if resume else open_parent(plan, settings)
+        how = "continuing" if resume else "running"
+        progress(f"search {spec.name}: {how} {plan.describe_trials(requests)} in MLflow run {parent}")
         with closing_parent_run(settings, parent):
             outcomes = run_trials(
                 requests, plan.tuning, settings, kind=kinds.TRIAL_OF_SEARCH[plan.kind], parent_run_id=parent,
                 progress=progress, searcher=plan.searcher, metric=plan.metric, verbose=verbose,
+                restore=resume is not None,
             )
             best = plan.pick_best(outcomes)
             keep_checkpoint(best, settings)  # the winner alone is then measured on val/
@@ -122,10 +142,51 @@ def run_search(
             ray_driver.disconnect()
 
 
+def check_continuation(plan: SearchPlan[Any], settings: Settings, resume: Continuation) -> None:
+    """Raise ArenaError unless the search of run `resume.run_id` can be continued with this spec, here and now."""
+    run_id = resume.run_id
+    if not _RUN_ID.fullmatch(run_id):
+        raise ArenaError(f"--resume {run_id!r}: not an MLflow run id (32 hex digits)")
+    summary = run_log.get_run_summary(settings.tracking_uri, run_id)
+    kind, name = summary["tags"].get("arena.kind"), summary["run_name"]
+    if kind != plan.kind:
+        raise SpecError([f"run {run_id} is a {kind or 'non-arena'} run, not a {plan.kind} search's"], "--resume")
+    if name != plan.spec.name:
+        raise SpecError([f"name: {plan.spec.name!r} differs from the search of run {run_id} ({name!r})"], "--resume")
+    if summary["status"] == "FINISHED":
+        raise ArenaError(f"--resume {run_id}: the search already finished; nothing is left to continue")
+    if summary["status"] == "RUNNING" and not resume.force:
+        tag = summary["tags"].get(DRIVER_TAG)
+        alive = driver_is_alive(tag)
+        if alive is not False:
+            where = f"its driver {tag.rsplit(':', 1)[0]} (host:pid)" if tag else "its driver"
+            how = "it is still running here" if alive else "check that the process is gone on that machine, " \
+                "and for a submitted search that `arena jobs status ID` says FAILED or STOPPED"
+            raise ArenaError(f"--resume {run_id}: the search is still RUNNING in MLflow, driven by {where}; {how}; "
+                             "then add --force to continue it")
+    if not can_continue(settings, run_id):
+        raise ArenaError(
+            f"--resume {run_id}: no Tune state of this search in ARENA_STORAGE={settings.storage} "
+            f"(looked for {experiment_path(settings, run_id)}); start the search again instead, or point "
+            "ARENA_STORAGE where its state is"
+        )
+
+
+def reopen_parent(settings: Settings, run_id: str) -> str:
+    """Mark a search's parent run RUNNING again under this driver; its trials' runs the dead driver left open are KILLED."""
+    from arena.tracking import search_log
+
+    search_log.close_unfinished_children(settings.tracking_uri, run_id, status="KILLED", reason="search driver died")
+    run_log.set_status(settings.tracking_uri, run_id, "RUNNING")
+    run_log.set_tags(settings.tracking_uri, run_id, {DRIVER_TAG: driver_tag()})
+    return run_id
+
+
 def open_parent(plan: SearchPlan[Any], settings: Settings) -> str:
     """Start the search's parent MLflow run: tags, the spec flattened as params, the spec and the plan's files."""
     spec = plan.spec
-    tags = {"arena.kind": plan.kind, **plan.parent_tags(), "arena.dataset": dataset_identity(spec.base.data)}
+    tags = {"arena.kind": plan.kind, **plan.parent_tags(), "arena.dataset": dataset_identity(spec.base.data),
+            DRIVER_TAG: driver_tag()}
     params = flatten(spec.model_dump(mode="json", exclude={"base"}))
     run_id = run_log.start_run(settings.tracking_uri, settings.artifact_root, experiment=spec.experiment,
                                run_name=spec.name, tags=tags, params=params)

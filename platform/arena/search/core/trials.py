@@ -220,6 +220,64 @@ def trials_that_fit(request: TrialRequest, settings: Settings) -> int:
     return max(1, fits)
 
 
+def experiment_path(settings: Settings, parent_run_id: str) -> str:
+    """Where Tune keeps a search's state (ARENA_STORAGE/search-<parent run id>): shared storage on a cluster."""
+    return f"{settings.storage.rstrip('/')}/search-{parent_run_id}"
+
+
+def can_continue(settings: Settings, parent_run_id: str) -> bool:
+    """True when Tune's state of the search is in ARENA_STORAGE, so a new driver can continue it."""
+    return tune.Tuner.can_restore(experiment_path(settings, parent_run_id))
+
+
+def trial_trainable(
+    requests: Sequence[TrialRequest], settings: Settings, *, kind: str, parent_run_id: str, metric: TrialMetric,
+) -> Any:
+    """Tune's trainable for the search's trials: `_drive_trial` with its parameters and its actor's resources."""
+    return tune.with_resources(
+        tune.with_parameters(
+            _drive_trial, specs={r.id: r.spec.model_dump(mode="json") for r in requests}, kind=kind,
+            parent_run_id=parent_run_id, environment=settings_environment(settings), metric=metric,
+        ),
+        trial_actor_resources(requests[0].spec, settings),
+    )
+
+
+def restore_tuner(
+    requests: Sequence[TrialRequest], settings: Settings, *, kind: str, parent_run_id: str, metric: TrialMetric,
+) -> tune.Tuner:
+    """The search's Tuner from its state in ARENA_STORAGE: finished trials kept, unfinished and failed ones run again.
+
+    Tune restores the scheduler, the searcher (a Searcher that saves its state, as `NasSearcher` does)
+    and each trial's config; a trial that reported a checkpoint continues from it.
+    """
+    return tune.Tuner.restore(
+        experiment_path(settings, parent_run_id),
+        trainable=trial_trainable(requests, settings, kind=kind, parent_run_id=parent_run_id, metric=metric),
+        resume_unfinished=True, resume_errored=True,
+    )
+
+
+def reload_searcher(searcher: Searcher, settings: Settings, parent_run_id: str) -> None:
+    """Give `searcher` what Tune's own copy of it learnt, as saved with the experiment (a continued search's).
+
+    Tune runs a continued search with the searcher it saved; the plan reads the candidates from its own.
+    """
+    import tempfile
+
+    import pyarrow.fs
+
+    filesystem, folder = pyarrow.fs.FileSystem.from_uri(experiment_path(settings, parent_run_id))
+    saved = [info for info in filesystem.get_file_info(pyarrow.fs.FileSelector(folder))
+             if info.base_name.startswith("searcher-state-") and info.base_name.endswith(".pkl")]
+    with tempfile.TemporaryDirectory(prefix="arena-searcher-") as local:
+        for info in saved:
+            with filesystem.open_input_stream(info.path) as stream:
+                (Path(local) / info.base_name).write_bytes(stream.readall())
+        if saved:
+            searcher.restore_from_dir(local)
+
+
 def build_tuner(
     requests: Sequence[TrialRequest], tuning: TuneSpec, settings: Settings, *, kind: str, parent_run_id: str,
     progress: Progress, searcher: Searcher | None = None, metric: TrialMetric = VAL_ERROR,
@@ -227,6 +285,7 @@ def build_tuner(
     """Assemble the Tuner: driver resources, searcher, scheduler ranking by `metric`, concurrency and progress.
 
     With `searcher`, it proposes tuning.num_samples trials (configs with "candidate" and "spec").
+    Its state goes to `experiment_path`, so a search whose driver died can be continued (`restore_tuner`).
     """
     epochs = max(request.spec.train.epochs for request in requests)
     ids = [request.id for request in requests]
@@ -246,15 +305,8 @@ def build_tuner(
 
         search_alg, num_samples = OptunaSearch(seed=tuning.seed), tuning.num_samples
         param_space = {"candidate": tune.choice(ids)}
-    trainable = tune.with_resources(
-        tune.with_parameters(
-            _drive_trial, specs={r.id: r.spec.model_dump(mode="json") for r in requests}, kind=kind,
-            parent_run_id=parent_run_id, environment=settings_environment(settings), metric=metric,
-        ),
-        trial_actor_resources(requests[0].spec, settings),
-    )
     return tune.Tuner(
-        trainable,
+        trial_trainable(requests, settings, kind=kind, parent_run_id=parent_run_id, metric=metric),
         param_space=param_space,
         tune_config=tune.TuneConfig(
             metric=metric.name, mode=metric.mode, scheduler=scheduler, search_alg=search_alg, num_samples=num_samples,
@@ -290,31 +342,39 @@ def closing_parent_run(settings: Settings, parent_run_id: str) -> Iterator[None]
 def run_trials(
     requests: Sequence[TrialRequest], tuning: TuneSpec, settings: Settings, *, kind: str, parent_run_id: str,
     progress: Progress = print_progress, searcher: Searcher | None = None, metric: TrialMetric = VAL_ERROR,
-    verbose: bool = False,
+    verbose: bool = False, restore: bool = False,
 ) -> list[TrialOutcome]:
     """Train the candidates as Tune trials ranked by `metric` (Ray must be connected); return one outcome per trial.
 
-    Tune prints its experiment banner with plain print() even at verbose=0: it is dropped unless
-    `verbose`, and then goes to stderr, so stdout stays free for the search's JSON.
+    With `restore`, continue the search from Tune's state in ARENA_STORAGE (`restore_tuner`): the
+    outcomes then cover the trials that finished before too. Tune prints its experiment banner with
+    plain print() even at verbose=0: it is dropped unless `verbose`, and then goes to stderr, so
+    stdout stays free for the search's JSON.
     """
     if settings.ray_address is not None:  # the data, storage and tracking every trial needs, once, on the nodes
         from arena.training.checks import check_on_nodes
 
         check_on_nodes(requests[0].spec, settings)
-    tuner = build_tuner(
-        requests, tuning, settings, kind=kind, parent_run_id=parent_run_id, progress=progress, searcher=searcher,
-        metric=metric,
-    )
+    if restore:
+        tuner = restore_tuner(requests, settings, kind=kind, parent_run_id=parent_run_id, metric=metric)
+    else:
+        tuner = build_tuner(
+            requests, tuning, settings, kind=kind, parent_run_id=parent_run_id, progress=progress, searcher=searcher,
+            metric=metric,
+        )
     with contextlib.redirect_stdout(sys.stderr if verbose else io.StringIO()):
         grid = tuner.fit()
+    if restore and searcher is not None:
+        reload_searcher(searcher, settings, parent_run_id)
     # A trial the scheduler stops is killed mid-run: its nested MLflow run never closed itself, and
     # its process may have left a checkpoint folder in this host's temp dir.
     search_log.close_unfinished_children(settings.tracking_uri, parent_run_id, reason="scheduler")
     sweep()
-    runs = {
-        str(run["tags"].get("arena.trial")): str(run["run_id"])
-        for run in search_log.child_runs(settings.tracking_uri, parent_run_id)
-    }
+    # A trial that ran again after its search was continued has a second run; the first, KILLED when
+    # the search's driver died, is not the one its outcome describes.
+    children = sorted(search_log.child_runs(settings.tracking_uri, parent_run_id), key=lambda run: run["status"] == "KILLED",
+                      reverse=True)
+    runs = {str(run["tags"].get("arena.trial")): str(run["run_id"]) for run in children}
     epochs = {request.id: request.spec.train.epochs for request in requests}
     template_epochs = max(epochs.values())
     outcomes = []

@@ -22,7 +22,7 @@ from arena import kinds
 from arena.models.nas import Architecture, NasModel, build_network, load_nas_model, save_nas_model
 from arena.search.core.pricing import Budget
 from arena.search.core.report import status_counts
-from arena.search.core.skeleton import best_completed, run_search
+from arena.search.core.skeleton import Continuation, best_completed, run_search
 from arena.search.core.spec import candidate_job_tree
 from arena.search.core.trials import Progress, TrialMetric, TrialOutcome, TrialRequest, print_progress
 from arena.search.nas.report import NasBest, NasDroppedRow, NasResult, NasTrialRow
@@ -160,17 +160,18 @@ class NasPlan:
 
 def search_nas(
     path: str | Path, overrides: Sequence[str], settings: Settings, *, progress: Progress = print_progress,
-    verbose: bool = False,
+    verbose: bool = False, resume: Continuation | None = None,
 ) -> NasResult:
     """`arena search nas SPEC.yaml [--set k=v ...]`: load the spec, run the search, return its result."""
-    return run_nas_search(load_nas_spec(path, overrides), settings, progress=progress, verbose=verbose)
+    return run_nas_search(load_nas_spec(path, overrides), settings, progress=progress, verbose=verbose, resume=resume)
 
 
 def run_nas_search(
-    spec: NasSearchSpec, settings: Settings, *, progress: Progress = print_progress, verbose: bool = False
+    spec: NasSearchSpec, settings: Settings, *, progress: Progress = print_progress, verbose: bool = False,
+    resume: Continuation | None = None,
 ) -> NasResult:
     """Run the whole search (see the module docstring); progress lines go to `progress` (stderr by default)."""
-    return run_search(NasPlan(spec), settings, progress=progress, verbose=verbose)
+    return run_search(NasPlan(spec), settings, progress=progress, verbose=verbose, resume=resume)
 
 
 def _trial_row(spec: NasSearchSpec, settings: Settings, outcome: TrialOutcome) -> NasTrialRow:

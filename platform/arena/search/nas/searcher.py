@@ -9,8 +9,11 @@ tried, never trains: the proposer is told it scored 0 (or its known reward) and 
 
 from __future__ import annotations
 
+import pickle
 import random
+import tempfile
 from collections import deque
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +86,30 @@ class NasSearcher(Searcher):
 
             choices = {key: tune.choice(list(values)) for key, values in space.flat_space().items()}
             self.optuna = OptunaSearch(space=choices, metric=REWARD, mode="max", seed=tuning.seed)
+
+    _STATE = ("accepted", "candidates", "rewards", "live", "population")
+    """What the searcher has learnt; Tune saves it with the experiment, so a continued search proposes on."""
+
+    def save(self, checkpoint_path: str) -> None:
+        """Write what the searcher has learnt (Tune calls this as it saves the experiment)."""
+        state: dict[str, Any] = {name: getattr(self, name) for name in self._STATE}
+        state["rng"] = self.rng.getstate()
+        if self.optuna is not None:
+            with tempfile.TemporaryDirectory(prefix="arena-optuna-") as folder:
+                self.optuna.save(str(Path(folder) / "optuna.pkl"))
+                state["optuna"] = (Path(folder) / "optuna.pkl").read_bytes()
+        Path(checkpoint_path).write_bytes(pickle.dumps(state))
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Read back what `save` wrote (Tune calls this when a search is continued)."""
+        state = pickle.loads(Path(checkpoint_path).read_bytes())
+        for name in self._STATE:
+            setattr(self, name, state[name])
+        self.rng.setstate(state["rng"])
+        if self.optuna is not None and "optuna" in state:
+            with tempfile.TemporaryDirectory(prefix="arena-optuna-") as folder:
+                (Path(folder) / "optuna.pkl").write_bytes(state["optuna"])
+                self.optuna.restore(str(Path(folder) / "optuna.pkl"))
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         """Keep our own space and objective whatever Tune passes."""

@@ -19,7 +19,7 @@ from arena.models import get_model_info
 from arena.models.scaled import ScaledModel, build_architecture, save_scaled_model
 from arena.search.core.pricing import Budget, Price, Priced, describe_dropped, price_candidates, price_model
 from arena.search.core.report import status_counts
-from arena.search.core.skeleton import best_completed, run_search
+from arena.search.core.skeleton import Continuation, best_completed, run_search
 from arena.search.core.spec import candidate_job_tree
 from arena.search.core.trials import VAL_ERROR, Progress, TrialOutcome, TrialRequest, print_progress
 from arena.search.scaling import compound
@@ -221,16 +221,17 @@ class ScalingPlan:
 
 def search_scaling(
     path: str | Path, overrides: Sequence[str], settings: Settings, *, progress: Progress = print_progress,
-    verbose: bool = False,
+    verbose: bool = False, resume: Continuation | None = None,
 ) -> ScalingResult:
     """`arena search scaling SPEC.yaml [--set k=v ...]`: load the spec, run the search, return its result."""
     spec = load_scaling_spec(path, overrides, home=settings.home)
-    return run_scaling_search(spec, settings, progress=progress, verbose=verbose)
+    return run_scaling_search(spec, settings, progress=progress, verbose=verbose, resume=resume)
 
 
 def run_scaling_search(
-    spec: ScalingSearchSpec, settings: Settings, *, progress: Progress = print_progress, verbose: bool = False
+    spec: ScalingSearchSpec, settings: Settings, *, progress: Progress = print_progress, verbose: bool = False,
+    resume: Continuation | None = None,
 ) -> ScalingResult:
     """Run the whole search (see the module docstring); progress lines go to `progress` (stderr by default)."""
     plan = ScalingPlan(spec, spec.base_network(settings.home))
-    return run_search(plan, settings, progress=progress, verbose=verbose)
+    return run_search(plan, settings, progress=progress, verbose=verbose, resume=resume)
