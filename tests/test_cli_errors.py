@@ -61,7 +61,7 @@ def fake_cluster(monkeypatch: pytest.MonkeyPatch, status: str, chunks: list[str]
 
     from arena.cluster.jobs import Submission
 
-    monkeypatch.setattr(arena.cluster, "submit_checked", lambda spec, address, overrides, check: Submission("raysubmit_test", [], []))
+    monkeypatch.setattr(arena.cluster, "submit_checked", lambda spec, address, check: Submission("raysubmit_test", [], []))
     monkeypatch.setattr(arena.cluster, "connect", lambda address: FakeJobClient(chunks, status))
     monkeypatch.setattr(arena.cluster, "job_logs", lambda address, job_id: iter(chunks))
 
