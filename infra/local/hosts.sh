@@ -143,6 +143,7 @@ token() { cat "$DIR/hosts/head/home/arena/.ray/auth_token"; }
 cluster_env() {
   echo "ARENA_TRACKING_URI=http://$(hostname_of head):$MLFLOW_PORT"
   echo "ARENA_STORAGE=/mnt/shared/ray_results"
+  echo "ARENA_MLFLOW_UI_URL=http://$(hostname_of head):$MLFLOW_PORT"
   echo "MLFLOW_DISABLE_TELEMETRY=true"
 }
 
