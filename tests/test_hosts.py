@@ -35,7 +35,7 @@ import json, sys
 from mlflow import MlflowClient
 client = MlflowClient(sys.argv[1])
 experiment = client.get_experiment_by_name("arena")
-runs = client.search_runs([experiment.experiment_id], f"attributes.run_name = '{sys.argv[2]}'") if experiment else []
+runs = client.search_runs([experiment.experiment_id], sys.argv[2]) if experiment else []
 print(json.dumps([{
     "run_id": run.info.run_id, "status": run.info.status, "tags": run.data.tags,
     "steps": {key: [m.step for m in client.get_metric_history(run.info.run_id, key)] for key in ("val_top1_error", "train_loss")},
@@ -86,10 +86,10 @@ class Rig:
         (self.folder / "hosts" / "laptop" / "home" / "arena" / name).write_text(text)
         return f"/home/arena/{name}"
 
-    def runs(self, name: str) -> list[dict[str, Any]]:
-        """The MLflow runs called `name`, read from the laptop through the tracking server."""
+    def runs(self, name: str | None = None, *, where: str | None = None) -> list[dict[str, Any]]:
+        """The MLflow runs called `name` (or matching the filter `where`), read from the laptop through the tracking server."""
         script = self.laptop_file("query.py", QUERY)
-        done = self.on("laptop", ["python", script, TRACKING, name], timeout=120)
+        done = self.on("laptop", ["python", script, TRACKING, where or f"attributes.run_name = '{name}'"], timeout=120)
         assert done.returncode == 0, done.stderr[-2000:]
         return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -124,11 +124,12 @@ def _rig_id(folder: Path) -> str:
     return hashlib.md5(str(folder).encode()).hexdigest()[:4]
 
 
-def spec(rig: Rig, name: str, *, epochs: int = 2, steps: int = 2, root: str = DATA, failures: int = 0) -> str:
+def spec(rig: Rig, name: str, *, epochs: int = 2, steps: int = 2, root: str = DATA, failures: int = 0,
+         model: str = "resnet18", image_size: int = 16) -> str:
     """A two-worker job (one per worker host) on the workers' digits; its path on the laptop."""
     tree = {
-        "name": name, "model": "resnet18",
-        "data": {"dataset": "imagefolder", "root": root, "image_size": 16,
+        "name": name, "model": model,
+        "data": {"dataset": "imagefolder", "root": root, "image_size": image_size,
                  "augment": {"random_resized_crop": False, "hflip": False}},
         "train": {"epochs": epochs, "batch_size": 32, "optimizer": {"name": "sgd", "lr": 0.05}, "max_steps_per_epoch": steps},
         "resources": {"workers": 2, "cpus_per_worker": 1, "max_failures": failures},
@@ -255,3 +256,154 @@ def test_a_pulled_plug_is_survived_on_a_replacement_host(rig: Rig) -> None:
     assert run["steps"]["val_top1_error"] == list(range(1, epochs + 1))  # every epoch exactly once
     assert run["steps"]["train_loss"] == list(range(1, epochs + 1))
     assert "arena-worker3" in run["tags"]["arena.worker_hosts"].split(",")
+
+
+# --- the whole mission from the laptop: searches, grown models, evaluation, the leaderboard -------------------
+
+
+def search_spec(rig: Rig, name: str, sections: dict[str, Any], *, workers: int, epochs: int = 1, steps: int = 2) -> str:
+    """A tiny search around a job on the workers' digits (held-out ranking); its path on the laptop."""
+    tree = {
+        "name": name,
+        "base": {
+            "name": name,
+            "data": {"dataset": "imagefolder", "root": DATA, "image_size": 16, "holdout": 200,
+                     "augment": {"random_resized_crop": False, "hflip": False}},
+            "train": {"epochs": epochs, "batch_size": 32, "optimizer": {"name": "adamw", "lr": 0.003},
+                      "max_steps_per_epoch": steps, "drop_rate": 0.0, "drop_path_rate": 0.0},
+            "resources": {"workers": workers, **({"cpus_per_worker": 1} if workers == 1 else {})},
+        },
+        **sections,
+    }
+    if "base_model" in sections:
+        tree["base"]["model"] = tree.pop("base_model")
+    return rig.laptop_file(f"{name}.yaml", yaml.safe_dump(tree))
+
+
+def parent_of(logs: str) -> str:
+    """The search's parent run id, from its driver's progress line."""
+    import re
+
+    match = re.search(r"in MLflow run ([0-9a-f]{32})", logs)
+    assert match, logs[-3000:]
+    return match.group(1)
+
+
+def saved_trials(rig: Rig, parent: str) -> dict[str, str]:
+    """Tune trial id -> status in the search's newest saved state, read from the cluster's shared storage."""
+    states = sorted((rig.folder / "shared" / "ray_results" / f"search-{parent}").glob("experiment_state-*.json"))
+    try:
+        state = json.loads(states[-1].read_text()) if states else {}
+    except (OSError, ValueError):  # caught mid-write
+        return {}
+    return {trial["trial_id"]: trial["status"] for trial in (json.loads(item) for item, _ in state.get("trial_data", []))}
+
+
+def wait_for_status(rig: Rig, job_id: str, wanted: Sequence[str], timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while (status := json.loads(rig.laptop("jobs", "status", job_id, "--address", HEAD, "--format", "json").stdout)["status"]) not in wanted:
+        assert time.monotonic() < deadline, status
+        time.sleep(3)
+    return status
+
+
+def digits_name(rig: Rig) -> str:
+    """The digits folder's dataset name, computed where the data is (a worker host)."""
+    code = "from pathlib import Path; from arena.data.layout import folder_identity; print(folder_identity(Path('%s')))" % DATA
+    named = rig.on("worker1", ["python", "-c", code])
+    assert named.returncode == 0, named.stderr
+    return named.stdout.strip().splitlines()[-1]
+
+
+def test_a_nas_search_from_the_laptop_spans_both_workers_and_continues_after_its_driver_is_stopped(rig: Rig) -> None:
+    samples = 2
+    nas = search_spec(rig, "hosts-nas", {
+        "objective": {"kind": "flops", "target": 0.002}, "budget": {"num_classes": 10, "max_params": 3_000_000},
+        "tune": {"searcher": "random", "num_samples": samples, "scheduler": "fifo", "max_concurrent": 1, "seed": 5},
+    }, workers=2, steps=4)
+    sent = rig.laptop("submit", nas, "--address", HEAD)
+    assert sent.returncode == 0, sent.stderr[-3000:]
+    job_id = sent.stdout.strip().splitlines()[-1]
+    listed = json.loads(rig.laptop("jobs", "list", "--address", HEAD, "--format", "json").stdout)
+    assert {"job_id": job_id, "kind": "nas", "spec": "hosts-nas"}.items() <= next(j for j in listed if j["job_id"] == job_id).items()
+    deadline, parent = time.monotonic() + 600, None
+    while not parent or "TERMINATED" not in saved_trials(rig, parent).values():
+        assert time.monotonic() < deadline, rig.laptop("jobs", "logs", job_id, "--address", HEAD).stdout[-3000:]
+        logs = rig.laptop("jobs", "logs", job_id, "--address", HEAD).stdout
+        parent = parent or (parent_of(logs) if "in MLflow run" in logs else None)
+        assert "FAILED" not in json.loads(rig.laptop("jobs", "status", job_id, "--address", HEAD, "--format", "json").stdout)["status"], logs[-3000:]
+        time.sleep(3)
+    stopped = rig.laptop("jobs", "stop", job_id, "--address", HEAD)  # the driver dies: its trials with it
+    assert stopped.returncode == 0, stopped.stderr
+    assert wait_for_status(rig, job_id, ("STOPPED", "FAILED"), 120) == "STOPPED"
+    finished = {trial for trial, status in saved_trials(rig, parent).items() if status == "TERMINATED"}
+    assert 1 <= len(finished) < samples
+
+    resumed = rig.laptop("submit", nas, "--address", HEAD, "--resume", parent, "--wait", timeout=1200)
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    assert f"continuing {samples} trials" in resumed.stderr
+    trials = rig.runs(where=f"tags.mlflow.parentRunId = '{parent}'")
+    name = digits_name(rig)
+    for trial in finished:  # kept, not trained again
+        assert len([run for run in trials if run["tags"].get("arena.trial") == trial]) == 1
+    done = [run for run in trials if run["status"] == "FINISHED"]
+    assert len(done) == samples
+    for run in done:  # each trial's two workers ran on both worker hosts; the name is the data's
+        assert sorted(run["tags"]["arena.worker_hosts"].split(",")) == ["arena-worker1", "arena-worker2"], run["tags"]
+        assert run["tags"]["arena.dataset"] == name
+        assert run["tags"]["arena.kind"] == "nas-trial"
+    (search,) = rig.runs("hosts-nas")
+    assert search["status"] == "FINISHED" and search["tags"]["arena.dataset"] == name
+
+
+def test_a_scaling_search_from_the_laptop_grows_models_the_laptop_trains_evaluates_and_ranks(rig: Rig) -> None:
+    scaling = search_spec(rig, "hosts-scaling", {
+        "base_model": "efficientnet_b0",
+        "grid": {"alpha": {"min": 1.2, "max": 1.2, "step": 0.05}, "beta": {"min": 1.1, "max": 1.15, "step": 0.05},
+                 "gamma": {"min": 1.0, "max": 1.15, "step": 0.05}, "target": 2.0, "tolerance": 0.2},
+        "budget": {"num_classes": 10, "max_params": 9_000_000, "max_gflops": 1.0},
+        "tune": {"searcher": "grid", "scheduler": "fifo"}, "max_phi": 1,
+    }, workers=1)
+    done = rig.laptop("submit", scaling, "--address", HEAD, "--wait", timeout=1200)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "MLflow: http://arena-head:5000/" in done.stderr  # the run link names the cluster's tracking server
+    parent = parent_of(done.stderr)
+    name = digits_name(rig)
+    (search,) = rig.runs("hosts-scaling")
+    trials = rig.runs(where=f"tags.mlflow.parentRunId = '{parent}'")
+    assert search["status"] == "FINISHED" and trials
+    assert all(run["tags"]["arena.dataset"] == name for run in [search, *trials])
+    measured = [rig.runs(where=f"tags.mlflow.parentRunId = '{trial['run_id']}'") for trial in trials]
+    (winner,) = [run for runs in measured for run in runs]  # the winner alone is measured on val, on the cluster
+    assert winner["tags"]["arena.kind"] == "eval" and winner["tags"]["arena.dataset"] == name
+
+    # The grown model is known to every host that reaches the tracking server: the laptop lists it and
+    # trains it on the cluster, though neither the laptop nor the head ran the search's trials.
+    tracking = {"ARENA_TRACKING_URI": TRACKING}
+    listed = rig.laptop("models", "list", "--format", "json", env=tracking)
+    assert listed.returncode == 0, listed.stderr
+    grown = sorted(row["name"] for row in json.loads(listed.stdout) if row["name"].startswith("scaled:hosts-scaling"))
+    assert grown, listed.stdout[-2000:]
+    model = grown[-1]
+    trained = rig.laptop("submit", spec(rig, "grown-on-cluster", model=model, image_size=32), "--address", HEAD, "--wait",
+                         timeout=900)
+    assert trained.returncode == 0, trained.stderr[-4000:]
+    (run,) = rig.runs("grown-on-cluster")
+    assert run["status"] == "FINISHED" and run["tags"]["arena.model"] == model and run["tags"]["arena.dataset"] == name
+
+    # Evaluated from the laptop, where there is neither data nor model: the job runs where the data is.
+    evaluated = rig.laptop("eval", run["run_id"], "--address", HEAD, "--format", "json", env=tracking, timeout=600)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    result = json.loads(evaluated.stdout)
+    assert result["run_id"] == run["run_id"] and result["images"] > 0 and 0 <= result["val_top1_error"] <= 100
+    unknown = rig.laptop("eval", "0" * 32, "--address", HEAD, env=tracking, timeout=600)
+    assert unknown.returncode == 2 and "no MLflow run" in unknown.stderr and "Traceback" not in unknown.stderr
+
+    # The leaderboard, synced from the laptop: trials are marked as measured on held-out images.
+    synced = rig.laptop("leaderboard", "sync", env=tracking)
+    assert synced.returncode == 0, synced.stderr
+    shown = rig.laptop("leaderboard", "show", "--view", "runs", "--format", "json", env=tracking)
+    assert shown.returncode == 0, shown.stderr
+    rows = {row["run_id"]: row for row in json.loads(shown.stdout)}
+    assert all(rows[trial["run_id"]]["measured_on"] == "holdout" for trial in trials if trial["run_id"] in rows)
+    assert rows[run["run_id"]]["measured_on"] == "val"
