@@ -82,6 +82,61 @@ def test_bad_spec_fails_before_any_connection(tmp_path: Path) -> None:
         jobs.submit_job(spec, "http://127.0.0.1:9")  # no cluster there: validation must come first
 
 
+SEARCH_SPEC = """\
+name: {name}
+base:
+  name: {name}
+  {model}
+  data: {{dataset: digits, image_size: 16, holdout: 200}}
+  train: {{epochs: 1, batch_size: 16}}
+{extra}
+"""
+
+
+@pytest.mark.parametrize("model, extra, kind", [
+    ("model: efficientnet_b0", "", "scaling"), ("", "objective: {kind: flops, target: 0.002}", "nas"),
+])
+def test_a_search_spec_is_told_from_its_fields_and_runs_its_search_on_the_cluster(
+    arena_env, tmp_path: Path, model: str, extra: str, kind: str
+) -> None:
+    from arena.cli.cluster import spec_file
+    from arena.spec import spec_file_kind
+
+    path = tmp_path / "search.yaml"
+    path.write_text(SEARCH_SPEC.format(name="s", model=model, extra=extra))
+    assert spec_file_kind(path) == kind
+    staged = spec_file(path, ["base.train.epochs=2"], ["--resume", "a" * 32])
+    assert (staged.kind, staged.name) == (kind, "s")
+    words = shlex.split(staged.entrypoint("jobs/search.yaml"))
+    assert words[:6] == ["python", "-m", "arena.cli", "search", kind, "jobs/search.yaml"]
+    assert words[6:] == ["--set", "base.train.epochs=2", "--resume", "a" * 32]
+    job = tmp_path / "job.yaml"
+    job.write_text(TINY_SPEC)
+    assert spec_file_kind(job) == "job" and spec_file(job, []).command == ("train",)
+
+
+def test_a_bad_search_spec_is_refused_before_anything_is_sent(arena_env, tmp_path: Path) -> None:
+    path = tmp_path / "search.yaml"
+    path.write_text(SEARCH_SPEC.format(name="s", model="", extra="objective: {kind: speed, target: 0.002}"))
+    env = {**os.environ, "RAY_AUTH_TOKEN": "t"}
+    done = subprocess.run([sys.executable, "-m", "arena.cli", "submit", str(path), "--address", "http://127.0.0.1:9"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "objective.kind" in done.stderr and "Traceback" not in done.stderr and "127.0.0.1:9" not in done.stderr
+
+
+def test_an_evaluation_result_comes_back_from_its_job_log_line() -> None:
+    from arena.cluster.remote import parse_result, result_line
+    from arena.evaluation import ClassError, EvaluationResult
+
+    row = ClassError(index=0, folder="n01440764", name="tench", images=4, errors=1, top1_error=25.0, top5_error=0.0)
+    result = EvaluationResult(run_id="a" * 32, eval_run_id="b" * 32, val_top1_error=25.0, val_top5_error=0.0, epochs=3,
+                              per_class=[row], hardest=[row], crops=10, images=4)
+    logs = f"evaluating...\n{result_line(result.to_json())}\njob done\n"
+    assert EvaluationResult.from_json(parse_result(logs)) == result
+    assert parse_result("no result here\n") is None
+
+
 # ---- a real local cluster: head + one worker node, token auth on ---------------------------------
 
 
