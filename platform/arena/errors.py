@@ -29,6 +29,10 @@ class ArenaError(Exception):
         super().__init__(mask_secrets(str(message)))
 
 
+_PROBLEMS_SHOWN = 20
+"""A spec with more problems than this is not a spec: the rest are counted, not listed."""
+
+
 class SpecError(ArenaError):
     """A job spec with one or more problems, all reported together."""
 
@@ -41,7 +45,9 @@ class SpecError(ArenaError):
         if len(self.problems) == 1:
             return f"{self.source}: {self.problems[0]}"
         lines = [f"{self.source}: {len(self.problems)} problems"]
-        lines += [f"  - {problem}" for problem in self.problems]
+        lines += [f"  - {problem}" for problem in self.problems[:_PROBLEMS_SHOWN]]
+        if len(self.problems) > _PROBLEMS_SHOWN:
+            lines.append(f"  ... and {len(self.problems) - _PROBLEMS_SHOWN} more")
         return "\n".join(lines)
 
 
