@@ -147,6 +147,38 @@ def test_each_failing_command_is_one_line_and_exit_2(monkeypatch, capsys, tmp_pa
     assert_one_clean_line(invoke(monkeypatch, capsys, *args), 2)
 
 
+def _laughs(indent: str) -> str:
+    """A "billion laughs" (9**9 values once its aliases are expanded) in 900 bytes, under a known field."""
+    lines = [f"{indent}l0: &l0 {{a: 1, b: 1, c: 1, d: 1, e: 1, f: 1, g: 1, h: 1, i: 1}}"]
+    lines += [f"{indent}l{n}: &l{n} {{" + ", ".join(f"{key}: *l{n - 1}" for key in "abcdefghi") + "}" for n in range(1, 10)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("args", [("train", "{spec}"), ("submit", "{spec}", "--address", "http://127.0.0.1:1"),
+                                  ("search", "scaling", "{spec}"), ("search", "nas", "{spec}")], ids=lambda args: " ".join(args[:2]))
+def test_a_billion_laughs_spec_is_refused_in_under_a_second(monkeypatch, capsys, tmp_path: Path, arena_env, args) -> None:  # noqa: ANN001
+    import time
+
+    import arena.cluster.check
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the spec must be refused before the cluster is reached or anything is staged")
+
+    monkeypatch.setattr(arena.cluster.check, "connect", never)
+    monkeypatch.setattr(arena.cluster.check, "staged_job", never)
+    job = "name: lol\nmodel: resnet18\ntrain: {epochs: 1, batch_size: 8}\ndata:\n  dataset: synthetic\n  augment:\n"
+    text = job + _laughs("    ") if args[0] != "search" else "name: lol\nbase:\n" + "".join(
+        f"  {line}\n" for line in job.splitlines()) + _laughs("      ")
+    path = tmp_path / "laughs.yaml"
+    path.write_text(text)
+    assert len(text) < 1200
+    started = time.perf_counter()
+    outcome = invoke(monkeypatch, capsys, *(arg.format(spec=path) for arg in args))
+    assert time.perf_counter() - started < 1.0
+    assert_one_clean_line(outcome, 2)
+    assert f"{path}: refused: its aliases expand to more than 20,000 values (the limit for a spec)" in outcome.err
+
+
 def test_dashboard_on_a_port_out_of_range_is_a_usage_error(monkeypatch, capsys, arena_env) -> None:  # noqa: ANN001
     outcome = invoke(monkeypatch, capsys, "dashboard", "--port", "70000")
     assert_one_clean_line(outcome, 2)

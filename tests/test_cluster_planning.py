@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from arena.cluster.check import first_error_line, format_report_line, parse_report
-from arena.settings import has_password, load_settings, masked, settings_environment, travelling_settings
+from arena.errors import holds_secret, mask_secrets
+from arena.settings import load_settings, settings_environment, travelling_settings
 from arena.spec import parse_spec
 from arena.training import checks, node_inspection
 from arena.training.checks import tracking_is_file
@@ -91,8 +92,8 @@ def test_only_explicit_settings_travel_and_never_a_password() -> None:
 
 
 def test_passwords_are_masked_and_the_database_never_reaches_workers() -> None:
-    assert masked("postgresql+psycopg://arena:pw123@db:5432/x") == "postgresql+psycopg://arena:***@db:5432/x"
-    assert has_password("http://u:p@mlflow:5000") and not has_password("http://mlflow:5000")
+    assert mask_secrets("postgresql+psycopg://arena:pw123@db:5432/x") == "postgresql+psycopg://arena:***@db:5432/x"
+    assert holds_secret("http://u:p@mlflow:5000") and not holds_secret("http://mlflow:5000")
     settings = load_settings({"ARENA_DB_URL": "postgresql+psycopg://arena:pw123@db/x"})
     assert "pw123" not in repr(settings_environment(settings))
 

@@ -109,3 +109,61 @@ def test_make_demo_trains_every_demo_spec_once() -> None:
     on_disk = sorted(path.stem for path in (REPO / "jobs" / "demo").glob("*.yaml"))
     assert sorted(listed) == on_disk and len(set(listed)) == len(listed)
     assert all(load_spec(REPO / "jobs" / "demo" / f"{name}.yaml").resources.cpus_per_worker == 1 for name in listed)
+
+
+def laughs(levels: int = 9, indent: str = "    ") -> str:
+    """A "billion laughs": each level a mapping of nine aliases to the one before (9**levels values)."""
+    lines = [f"{indent}l0: &l0 {{a: 1, b: 1, c: 1, d: 1, e: 1, f: 1, g: 1, h: 1, i: 1}}"]
+    for level in range(1, levels + 1):
+        lines.append(f"{indent}l{level}: &l{level} {{" + ", ".join(f"{key}: *l{level - 1}" for key in "abcdefghi") + "}")
+    return "\n".join(lines) + "\n"
+
+
+LAUGHING_JOB = "name: lol\nmodel: resnet18\ntrain: {epochs: 1, batch_size: 8}\ndata:\n  dataset: synthetic\n  augment:\n" + laughs()
+
+
+@pytest.mark.parametrize(("text", "limit"), [
+    (LAUGHING_JOB, "aliases expand to more than 20,000 values"),
+    ("name: x\ntrain: {milestones: " + "[" * 400 + "]" * 400 + "}\n", "nested deeper than 24 levels"),
+    ("data:\n  augment:\n    a0: &a0 [1]\n" + "".join(f"    a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 60)),
+     "aliases nest deeper than 24 levels"),
+    ("data: &d\n  dataset: synthetic\n  augment: *d\n", "an alias refers to a section that contains it"),
+    ("name: x\n" + "#" * 70_000 + "\n", "larger than 64 KiB"),
+])
+def test_an_unbounded_spec_is_refused_at_once(tmp_path: Path, text: str, limit: str) -> None:
+    import time
+
+    from arena.search.nas.spec import load_nas_spec
+    from arena.search.scaling.spec import load_scaling_spec
+
+    path = write(tmp_path, text)
+    for load in (load_spec, load_nas_spec, load_scaling_spec):
+        started = time.perf_counter()
+        with pytest.raises(SpecError) as error:
+            load(path)
+        assert time.perf_counter() - started < 1.0
+        assert str(error.value) == f"{path}: refused: {error.value.problems[0].removeprefix('refused: ')}"
+        assert limit in str(error.value) and "\n" not in str(error.value)
+
+
+def test_an_override_is_bounded_too(tmp_path: Path) -> None:
+    path = write(tmp_path, spec_to_yaml(parse_spec(MINIMAL)))
+    bomb = "{" + ", ".join(f"l{level}: &l{level} [" + ", ".join([f"*l{level - 1}" if level else "1"] * 9) + "]"
+                           for level in range(8)) + "}"
+    with pytest.raises(SpecError, match="aliases expand to more than 20,000 values"):
+        load_spec(path, [f"data.augment={bomb}"])
+
+
+def test_a_spec_with_aliases_inside_the_limits_loads(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: t\nmodel: resnet18\ndata: {dataset: synthetic, image_size: 32}\n"
+                 "train: {epochs: &n 2, batch_size: 8, schedule: {name: multistep, milestones: [*n]}}\n")
+    spec = load_spec(path)
+    assert spec.train.epochs == 2 and spec.train.schedule.milestones == (2,)
+
+
+def test_hundreds_of_problems_are_counted_not_listed(tmp_path: Path) -> None:
+    path = write(tmp_path, "".join(f"k{i}: 1\n" for i in range(300)))
+    with pytest.raises(SpecError) as error:
+        load_spec(path)
+    lines = str(error.value).splitlines()
+    assert len(lines) == 22 and lines[-1] == "  ... and 284 more"  # 300 unknown keys, 4 required fields

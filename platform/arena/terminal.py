@@ -8,16 +8,27 @@ from __future__ import annotations
 
 import errno
 import sys
+from collections.abc import Iterable
 
 import typer
 from rich.console import Console
+from rich.segment import Segment
 from rich.text import Text
 
 from arena.errors import mask_secrets
 
+
+
+class _MaskingConsole(Console):
+    """A rich Console whose every write passes through `mask_secrets`: no printer can show a password."""
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return mask_secrets(super()._render_buffer(buffer))
+
+
 # A pipe or a log gets wide tables instead of rich's 80-column default.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, markup=False)
-err = Console(stderr=True, soft_wrap=True, markup=False)
+out = _MaskingConsole(soft_wrap=True, width=None if sys.stdout.isatty() else 160, markup=False)
+err = _MaskingConsole(stderr=True, soft_wrap=True, markup=False)
 
 
 def print_error(message: str) -> None:

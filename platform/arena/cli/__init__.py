@@ -5,6 +5,7 @@ Each room of commands registers itself on the one Typer app (`arena.cli.base.app
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from types import FrameType
@@ -14,6 +15,7 @@ import typer
 from arena.cli import zoo, cluster, board  # noqa: F401, I001  (they register their commands, in --help order)
 from arena.cli.base import app
 from arena.errors import ArenaError
+from arena.settings import mlflow_http_limits
 from arena.terminal import USER_FIXABLE_ERRNOS, err, os_error_line, print_error, usage_error_line
 
 __all__ = ["app", "main"]
@@ -28,6 +30,9 @@ def _stop_as_interrupt(signum: int, frame: FrameType | None) -> None:
 def main() -> None:
     """Run the CLI; a user's mistake prints one line and exits 2, a failed run exits 1, no traceback."""
     signal.signal(signal.SIGTERM, _stop_as_interrupt)
+    # The one place arena sets process defaults: MLflow's HTTP retries bounded (a server that is down
+    # fails a command in seconds, not minutes), unless the user chose their own.
+    os.environ.update(mlflow_http_limits(os.environ))
     try:
         # Non-standalone mode returns (not raises) the code of a typer.Exit: pass it on.
         code = app(standalone_mode=False)

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from arena.errors import mask_json
 from arena.terminal import err, out
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="arena: the history of ImageNet classification as real distributed jobs.")
@@ -44,7 +45,8 @@ class ResultFormat(str, Enum):
 
 
 def _print_json(payload: object) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    """The payload as JSON on stdout, every secret in it masked (`errors.mask_json`)."""
+    sys.stdout.write(json.dumps(mask_json(payload), indent=2) + "\n")
 
 
 def _print_result(result: object, format: ResultFormat, render: object, run_id: str | None = None) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from arena.cluster.connection import cluster_errors, connect, resolve_address
 from arena.cluster.jobs import SpecFile, Submission, job_spec_file, staged_job, submit_job, wait_for_job
 from arena.errors import ArenaError
+from arena.settings import credential_problems, load_settings
 
 REPORT_PREFIX = "ARENA-CLUSTER-REPORT "
 """Marks the log line that carries the check job's JSON report."""
@@ -92,6 +93,10 @@ def check_cluster_from_outside(
         return result
     result.report = report
     result.problems += report.get("problems", [])
+    # The cluster cannot see this machine's credentials (they never travel): compare them here.
+    if str(report.get("settings", {}).get("ARENA_TRACKING_URI", "")).startswith(("http://", "https://")):
+        hosts = {node["host"]: bool(node.get("tracking_credentials")) for node in report.get("nodes", [])}
+        result.problems += credential_problems(hosts, load_settings(environ).tracking_auth, "this machine")
     return result
 
 

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 from arena import models
 from arena.data.layout import check_data
-from arena.errors import ArenaError, SpecError
-from arena.settings import Settings, masked, settings_environment
+from arena.errors import ArenaError, SpecError, mask_secrets
+from arena.settings import CREDENTIALS_HINT, Settings, credential_problems, shown_settings
 from arena.spec import JobSpec
 from arena.training.placement import NodeCapacity, WorkerResources, plan_workers, runs_in_local_mode
 from arena.training.reporting import CHECKPOINT_PREFIX
@@ -156,8 +156,7 @@ def cluster_report(spec: JobSpec | None, settings: Settings) -> ClusterReport:
         except SpecError as error:
             problems += error.problems
     capacities, nodes = inspect_nodes(spec, settings)
-    shown = {name: masked(value) for name, value in settings_environment(settings).items()}
-    return ClusterReport(settings=shown, nodes=nodes, problems=problems + node_problems(nodes, spec, settings, capacities))
+    return ClusterReport(settings=shown_settings(settings), nodes=nodes, problems=problems + node_problems(nodes, spec, settings, capacities))
 
 
 def tracking_is_file(tracking_uri: str) -> bool:
@@ -174,13 +173,21 @@ def node_problems(
     hosts = len({node.address for node in nodes})
     if hosts > 1 and tracking_is_file(settings.tracking_uri):
         problems.append(
-            f"ARENA_TRACKING_URI={masked(settings.tracking_uri)} is a file, and each of the cluster's {hosts} hosts "
+            f"ARENA_TRACKING_URI={mask_secrets(settings.tracking_uri)} is a file, and each of the cluster's {hosts} hosts "
             "would write its own copy, so the run would exist on none of them; point ARENA_TRACKING_URI at an "
             "MLflow tracking server every node reaches (http://HOST:5000; see infra/README.md)"
         )
-    unreachable = [f"{node.host} ({node.tracking_error})" for node in nodes if node.tracking_error]
+    unreachable = [f"{node.host} ({node.tracking_error})" for node in nodes if node.tracking_error and not node.tracking_refused]
     if unreachable:
-        problems.append(f"ARENA_TRACKING_URI={masked(settings.tracking_uri)} does not answer from {', '.join(unreachable)}")
+        problems.append(f"ARENA_TRACKING_URI={mask_secrets(settings.tracking_uri)} does not answer from {', '.join(unreachable)}")
+    refused = [f"{node.host} ({node.tracking_error})" for node in nodes if node.tracking_refused]
+    if refused:
+        problems.append(
+            f"the MLflow tracking server {mask_secrets(settings.tracking_uri)} refuses the credentials of {', '.join(refused)}: "
+            f"{CREDENTIALS_HINT}"
+        )
+    if settings.tracking_uri.startswith(("http://", "https://")):
+        problems += credential_problems({node.host: node.tracking_credentials for node in nodes}, settings.tracking_auth, "the driver")
     problems += storage_problems(nodes, settings, hosts)
     for node in nodes:
         problems += [f"{problem} (on {node.host})" for problem in node.data_problems]
@@ -201,12 +208,12 @@ def storage_problems(nodes: list[NodeReport], settings: Settings, hosts: int) ->
     """ARENA_STORAGE that a node cannot write, or that the hosts do not share."""
     broken = [f"{node.host}: {node.storage_error}" for node in nodes if node.storage_error]
     if broken:
-        return [f"ARENA_STORAGE={masked(settings.storage)} cannot be written on {'; '.join(broken)}"]
+        return [f"ARENA_STORAGE={mask_secrets(settings.storage)} cannot be written on {'; '.join(broken)}"]
     everyone = {node.node_id for node in nodes}
     blind = [node.host for node in nodes if set(node.markers_seen) != everyone]
     if hosts > 1 and blind:
         return [
-            f"ARENA_STORAGE={masked(settings.storage)} is not shared between the cluster's hosts: a file written "
+            f"ARENA_STORAGE={mask_secrets(settings.storage)} is not shared between the cluster's hosts: a file written "
             f"there on one host is missing on {', '.join(sorted(set(blind)))}; every training worker must reach "
             "the same checkpoints (a bucket URI such as s3://BUCKET/arena, or a folder every host mounts, e.g. NFS)"
         ]

@@ -16,6 +16,7 @@ from typing import Any
 from arena import kinds, models
 from arena.data.layout import dataset_identity
 from arena.errors import RunFailed
+from arena.services import require_tracking_store
 from arena.settings import Settings
 from arena.spec import JobSpec, spec_to_yaml
 from arena.training import ray_driver
@@ -137,6 +138,7 @@ def run_training(
     Once every check has passed, `announce` gets the job's batch split and scaled lr.
     """
     check_job(spec, settings)
+    require_tracking_store(settings.tracking_uri, settings.tracking_auth)  # a dead store fails now, not after Ray starts
     if resume_run_id:
         check_resume(spec, settings, resume_run_id, force=force_resume)
     ray_driver.probe(settings)
@@ -191,6 +193,7 @@ def run_lineup(
     failure is raised once all have ended.
     """
     check_jobs(specs, settings)
+    require_tracking_store(settings.tracking_uri, settings.tracking_auth)
     ray_driver.probe(settings)
     for spec in specs if announce is not None else ():
         announce(describe_batch(spec))

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import socket
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,14 +19,14 @@ from typing import Any
 import ray
 
 from arena.data.layout import check_data
-from arena.settings import Settings
+from arena.services import store_problem
+from arena.settings import Settings, TrackingAuth
 from arena.spec import JobSpec, parse_spec
 from arena.training.placement import NodeCapacity, node_capacities
 from arena.training.storage import is_remote_uri, local_path
 
 MARKER_FOLDER = ".arena-cluster-check"
 """Folder under ARENA_STORAGE where each host leaves (and then removes) its marker."""
-TRACKING_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass
@@ -46,7 +44,12 @@ class NodeReport:
     is_head: bool
     """The head runs the driver; it need not hold the data unless workers can run on it."""
     tracking_error: str | None = None
-    """Why the tracking server did not answer from this node; None when it did (or is not a server)."""
+    """Why the tracking store did not answer from this node; None when it did (or is a file)."""
+    tracking_refused: bool = False
+    """The tracking server answered this node but asked for credentials or refused its own (HTTP 401/403)."""
+    tracking_credentials: bool = False
+    """This node signs in to the tracking server (MLflow's MLFLOW_TRACKING_* variables in the environment its Ray
+    node was started with, or a password in the tracking URI); never the credentials themselves."""
     storage_error: str | None = None
     """Why ARENA_STORAGE could not be written here; None when the marker was written."""
     markers_seen: list[str] = field(default_factory=list)
@@ -124,7 +127,7 @@ def _on_node(node: NodeCapacity, function: Any, *args: Any) -> ray.ObjectRef:
 def _inspect_node(storage: str, tracking_uri: str, home: str, spec_tree: dict | None, token: str) -> dict[str, Any]:
     """On one node: who am I, does the tracking server answer, can I write storage, is the data here."""
     node_id = ray.get_runtime_context().get_node_id()
-    found: dict[str, Any] = {"host": socket.gethostname(), "tracking_error": _tracking_error(tracking_uri)}
+    found: dict[str, Any] = {"host": socket.gethostname(), **_tracking_seen(tracking_uri)}
     try:
         filesystem, folder = _storage(storage)
         filesystem.create_dir(f"{folder}/{MARKER_FOLDER}/{token}", recursive=True)
@@ -164,15 +167,13 @@ def _storage(storage: str) -> tuple[Any, str]:
     return fs.LocalFileSystem(), os.path.abspath(local_path(storage))
 
 
-def _tracking_error(tracking_uri: str) -> str | None:
-    """None when the tracking server answers its health check, else why not."""
+def _tracking_seen(tracking_uri: str) -> dict[str, Any]:
+    """Does the tracking store answer this node, signed in as this node's own MLflow client would be?"""
     if not tracking_uri.startswith(("http://", "https://")):
-        return None
-    try:
-        with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=TRACKING_TIMEOUT_SECONDS) as answer:
-            return None if answer.status == 200 else f"HTTP {answer.status}"
-    except urllib.error.HTTPError as error:
-        return f"HTTP {error.code}"
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        return str(reason).splitlines()[0] or type(error).__name__
+        problem = store_problem(tracking_uri, TrackingAuth())
+        return {"tracking_error": None if problem is None else problem.reason}
+    # This node's own credentials: they never travel, each host carries its own (read where MLflow reads them).
+    auth = TrackingAuth.from_environment(os.environ, tracking_uri)
+    problem = store_problem(tracking_uri, auth)
+    return {"tracking_error": None if problem is None else problem.reason,
+            "tracking_refused": problem is not None and problem.credentials, "tracking_credentials": auth.present}
