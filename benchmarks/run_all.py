@@ -26,6 +26,7 @@ BENCHMARKS = {
     "train_overhead_resnet50": ["train_overhead.py", "--model", "resnet50", "--steps", "6", "--repeats", "2"],
     "input_pipeline": ["input_pipeline.py", "--repeats", "3"],
     "leaderboard": ["leaderboard.py"],
+    "dashboard_load": ["dashboard_load.py"],
     "search_efficiency": ["search_efficiency.py"],
     "trial_marginal": ["trial_marginal.py"],
     "imagenet_index": ["imagenet_index.py", "--repeats", "3"],

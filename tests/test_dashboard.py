@@ -142,6 +142,11 @@ def test_api_dashboard_carries_searches(client, history: dict) -> None:  # noqa:
         ("/api/dashboard?family=resnt", "unknown family 'resnt'; closest: resnet"),
         ("/?dataset=nope", "unknown dataset 'nope'"),
         ("/api/leaderboard?sort=year", "unknown query argument 'sort'"),
+        ("/api/leaderboard?view=runs&limit=\u0661\u0662", "limit must be a positive whole number"),  # Arabic-Indic 12
+        ("/api/leaderboard?view=runs&limit=\u00b2", "limit must be a positive whole number"),  # superscript two
+        ("/api/leaderboard?view=runs&offset=\uff11", "offset must be a whole number"),  # fullwidth one
+        ("/api/leaderboard?view=runs&limit=1001", "limit must be at most 1000, not 1001"),
+        ("/api/leaderboard?view=runs&limit=" + "9" * 5000, "limit must be at most 1000, not 9999"),
     ],
 )
 def test_bad_query_is_400_with_a_message(client, url: str, message: str) -> None:  # noqa: ANN001
@@ -149,6 +154,93 @@ def test_bad_query_is_400_with_a_message(client, url: str, message: str) -> None
     assert response.status_code == 400 and response.is_json
     assert message in response.get_json()["error"]
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_largest_limit_is_served(client) -> None:  # noqa: ANN001
+    assert client.get("/api/leaderboard?view=runs&limit=1000&offset=0").status_code == 200
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8050", "127.0.0.1.evil.example", "localhost.", "0.0.0.0:80"])
+def test_unknown_host_is_refused(client, host: str) -> None:  # noqa: ANN001
+    """DNS rebinding: a page on another name that resolves to 127.0.0.1 must not read the API."""
+    for path in ("/", "/api/leaderboard?view=runs", "/api/dashboard", "/api/filters"):
+        response = client.get(path, headers={"Host": host})
+        if host == "localhost.":  # the same name, fully qualified
+            assert response.status_code == 200, path
+            continue
+        assert response.status_code == 400 and "unknown host" in response.get_json()["error"], (host, path)
+        assert "rows" not in response.get_data(as_text=True)
+
+
+def test_loopback_bound_and_allowed_hosts_are_answered(store) -> None:  # noqa: ANN001
+    client = create_app(store, allowed_hosts=["Board.Example.org", "10.0.0.7"]).test_client()
+    for host in ("localhost:8050", "127.0.0.1", "[::1]:8050", "board.example.ORG:443", "10.0.0.7:8050"):
+        assert client.get("/api/filters", headers={"Host": host}).status_code == 200, host
+    assert client.get("/api/filters", headers={"Host": "example.org"}).status_code == 400
+
+
+def test_every_answer_carries_the_security_headers(client) -> None:  # noqa: ANN001
+    import base64
+    import hashlib
+
+    for path, status in (("/", 200), ("/api/filters", 200), ("/api/leaderboard?view=bogus", 400), ("/nothing", 404)):
+        response = client.get(path)
+        assert response.status_code == status
+        assert response.headers["X-Content-Type-Options"] == "nosniff" and response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        policy = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
+        assert policy["default-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
+    page = client.get("/").get_data(as_text=True)
+    # The policy allows exactly the page's one inline style and one inline script, by their hashes.
+    for element in ("style", "script"):
+        (text,) = re.findall(rf"<{element}>(.*?)</{element}>", page, re.S)
+        digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+        assert f"{element}-src 'sha256-{digest}'" in response.headers["Content-Security-Policy"]
+
+
+def test_page_is_computed_once_per_leaderboard_revision(store, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    import arena.webpage.server as server_module
+
+    calls: list[str | None] = []
+    real = server_module.load_dashboard
+
+    def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(server_module, "load_dashboard", counted)
+    client = create_app(store).test_client()
+    first = [client.get("/").get_data() for _ in range(3)]
+    assert len(calls) == 1 and first[0] == first[1] == first[2]
+    client.get("/?dataset=imagenet-1k")
+    assert calls == [None, "imagenet-1k"]  # another page, computed once too
+    before = store.revision()
+    with store.writing():  # what a sync does: any write transaction raises the revision
+        pass
+    assert store.revision() == before + 1
+    client.get("/")
+    assert calls == [None, "imagenet-1k", None]
+
+
+def test_answers_wait_for_one_computation() -> None:
+    from arena.webpage.cache import Answer, AnswerCache
+
+    cache, computed, started = AnswerCache(max_age_s=60), [], threading.Event()
+
+    def slow() -> Answer:
+        computed.append(1)
+        started.set()
+        threading.Event().wait(0.2)
+        return Answer(b"page", "text/html")
+
+    answers: list[bytes] = []
+    threads = [threading.Thread(target=lambda: answers.append(cache.get("/", 7, slow).body)) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert answers == [b"page"] * 20 and len(computed) == 1  # twenty clients after a sync: one rendering
+    assert cache.get("/", 8, lambda: Answer(b"new", "text/html")).body == b"new"  # a new revision is computed afresh
 
 
 def test_unknown_path_is_a_json_404(client) -> None:  # noqa: ANN001

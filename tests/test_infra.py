@@ -203,6 +203,143 @@ def test_hosts_script_is_clean_and_down_is_safe(tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "no host nohost" in unknown.stderr
 
 
+def _hosts(command: str, state: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """hosts.sh COMMAND with its state in `state`, and `ip`, `unshare`, `nsenter` replaced by stubs that only log:
+    whatever a refused command would have gone on to do, it cannot reach the machine's namespaces."""
+    stubs = tmp_path / "stubs"
+    stubs.mkdir(exist_ok=True)
+    for tool in ("ip", "unshare", "nsenter"):
+        (stubs / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >>"{tmp_path}/stub-calls"\n')
+        (stubs / tool).chmod(0o755)
+    env = {**os.environ, "ARENA_HOSTS_DIR": str(state), "PATH": f"{stubs}:{os.environ['PATH']}", "ARENA_HOSTS_SERVICES": "0"}
+    return subprocess.run(["bash", str(INFRA / "local" / "hosts.sh"), command, *args], env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def _victim(tmp_path: Path) -> tuple[Path, Path]:
+    """A folder and a file outside any state folder, that nothing may touch."""
+    folder = tmp_path / "victim"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("precious")
+    return folder, folder / "keep.txt"
+
+
+def _untouched(folder: Path, file: Path, tmp_path: Path) -> None:
+    assert file.read_text() == "precious" and sorted(path.name for path in folder.iterdir()) == ["keep.txt"]
+    assert not (tmp_path / "stub-calls").exists()  # no namespace, link or process was made or removed
+
+
+def test_hosts_refuses_a_planted_symlink_as_its_state(tmp_path: Path) -> None:
+    folder, file = _victim(tmp_path)
+    planted = tmp_path / "hosts"
+    planted.symlink_to(folder)
+    for command in ("down", "up", "list"):
+        done = _hosts(command, planted, tmp_path)
+        assert done.returncode == 2 and "is a symbolic link; refusing it" in done.stderr, (command, done.stderr)
+    linked_parent = tmp_path / "parent"
+    linked_parent.symlink_to(folder)
+    done = _hosts("down", linked_parent / "state", tmp_path)  # a link above the state folder is refused too
+    assert done.returncode == 2 and f"{linked_parent} is a symbolic link" in done.stderr
+    _untouched(folder, file, tmp_path)
+    assert planted.is_symlink()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="planting another user's folder needs root, as the script's own use does")
+def test_hosts_refuses_a_foreign_or_shared_folder_as_its_state(tmp_path: Path) -> None:
+    folder, file = _victim(tmp_path)
+    tmp_path.chmod(0o755)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "etc-hosts").symlink_to(file)  # `up` used to truncate whatever this pointed at
+    os.chown(foreign, 65534, 65534)  # nobody's
+    for command in ("up", "down", "kill"):
+        done = _hosts(command, foreign, tmp_path, "head")
+        assert done.returncode == 2 and "belongs to user 65534" in done.stderr, (command, done.stderr)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    done = _hosts("up", shared, tmp_path)
+    assert done.returncode == 2 and "can be written by others" in done.stderr
+    _untouched(folder, file, tmp_path)
+    assert (foreign / "etc-hosts").is_symlink() and shared.is_dir()
+
+
+def test_hosts_down_removes_only_its_own_marked_folder(tmp_path: Path) -> None:
+    folder, file = _victim(tmp_path)
+    mine = tmp_path / "not-a-rehearsal"
+    mine.mkdir(mode=0o700)
+    (mine / "notes.txt").write_text("mine")
+    done = _hosts("down", mine, tmp_path)  # ARENA_HOSTS_DIR pointing at the wrong folder: nothing removed
+    assert done.returncode == 2 and "not a rehearsal's state folder" in done.stderr
+    assert (mine / "notes.txt").read_text() == "mine"
+    done = _hosts("up", mine, tmp_path)
+    assert done.returncode == 2 and "holds other files" in done.stderr
+    # A rehearsal's folder with links planted inside: down removes the links, never what they point at.
+    state = tmp_path / "state"
+    (state / "hosts" / "head").mkdir(parents=True)
+    state.chmod(0o700)
+    (state / ".arena-hosts").touch()
+    (state / "hosts" / "evil").symlink_to(folder)
+    (state / "hosts" / "head" / "tmp").symlink_to(folder)
+    (state / "shared").symlink_to(folder)
+    (state / "etc-hosts").symlink_to(file)
+    done = _hosts("down", state, tmp_path)
+    assert done.returncode == 0 and f"hosts: down ({state})" in done.stdout, done.stderr
+    assert not state.exists() and file.read_text() == "precious" and sorted(p.name for p in folder.iterdir()) == ["keep.txt"]
+    calls = (tmp_path / "stub-calls").read_text().splitlines()
+    assert all(call.startswith("ip netns delete arena-") for call in calls), calls  # its own namespaces only
+
+
+def test_mlflow_server_script_keeps_the_backend_password_off_the_command_line() -> None:
+    text = (INFRA / "local" / "mlflow-server.sh").read_text()
+    assert "--backend-store-uri" not in text and 'MLFLOW_BACKEND_STORE_URI=$BACKEND_URI' in text
+    masked = subprocess.run(
+        ["bash", "-c", f'source <(sed -n "/^masked()/,/^}}/p" {INFRA / "local" / "mlflow-server.sh"}); masked "$1"', "_",
+         "postgresql://arena:pl4nted/s3cret@db:5432/arena?sslpassword=other-s3cret&sslmode=require"],
+        capture_output=True, text=True, check=True).stdout
+    assert masked.strip() == "postgresql://arena:***@db:5432/arena?sslpassword=***&sslmode=require"
+
+
+def test_mlflow_server_stop_leaves_a_process_that_reused_the_id_alone(tmp_path: Path) -> None:
+    """A saved group id whose leader is not the server it started (the id was reused): stop kills nothing."""
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        state = tmp_path / "mlflow"
+        state.mkdir()
+        (state / "server.pgid").write_text(f"{stranger.pid} 1\n")  # a start time that is not the stranger's
+        env = {**os.environ, "ARENA_MLFLOW_DIR": str(state)}
+        stopped = subprocess.run(["bash", str(INFRA / "local" / "mlflow-server.sh"), "stop"], env=env, capture_output=True,
+                                 text=True, timeout=60)
+        assert stopped.returncode == 0 and "not running" in stopped.stdout
+        assert stranger.poll() is None  # still alive
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_ray_cluster_forces_the_token_file_to_0600(tmp_path: Path) -> None:
+    """ensure_token on a token a local ray.init left 0644, and on a symlink planted where the token goes."""
+    script = INFRA / "local" / "ray-cluster.sh"
+    token = tmp_path / "auth_token"
+    token.write_text("abc")
+    token.chmod(0o644)
+    run = f'source <(sed -n "/^die()/p;/^ensure_token()/,/^}}/p" {script}); ensure_token'
+    for environment in ({}, {"RAY_AUTH_TOKEN": "from-env"}):  # every time, even when the token comes from the environment
+        token.chmod(0o644)
+        done = subprocess.run(["bash", "-c", run], env={**os.environ, **environment, "RAY_AUTH_TOKEN_PATH": str(token)},
+                              capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        assert token.stat().st_mode & 0o777 == 0o600 and token.read_text() == "abc"
+    other = tmp_path / "other"
+    other.write_text("x")
+    other.chmod(0o644)
+    link = tmp_path / "link_token"
+    link.symlink_to(other)
+    done = subprocess.run(["bash", "-c", run], env={**os.environ, "RAY_AUTH_TOKEN_PATH": str(link)}, capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 2 and "symbolic link" in done.stderr and other.stat().st_mode & 0o777 == 0o644
+
+
 def rayjob_document() -> dict[str, Any]:
     return next(d for path in K8S_MANIFESTS for d in documents(path) if d["kind"] == "RayJob")
 

@@ -5,14 +5,26 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import errno
+import shutil
+
+import pytest
+
+from arena.training.checkpoint import Checkpoint
 from arena.training.placement import runs_in_local_mode
 from arena.training.reporting import Reporter, checkpoint_name, copy_latest_checkpoint
 
 
 def write_epoch(epoch: int):
+    """Save a small but real checkpoint of `epoch` (no model: what the readers check is the file)."""
     def write(folder: Path) -> None:
-        (folder / "checkpoint.pt").write_text(f"epoch {epoch}")
+        Checkpoint(model={}, optimizer={}, scheduler={}, epoch=epoch, best_val_top1_error=50.0 - epoch, history=[],
+                   spec_yaml="", model_name="resnet18", num_classes=2, class_names=["a", "b"]).save(folder)
     return write
+
+
+def epoch_of(folder: Path) -> int:
+    return Checkpoint.load(folder).epoch
 
 
 def test_local_mode_keeps_the_last_two_checkpoints_in_trains_layout(tmp_path: Path, monkeypatch) -> None:
@@ -26,10 +38,53 @@ def test_local_mode_keeps_the_last_two_checkpoints_in_trains_layout(tmp_path: Pa
     kept = sorted(path.name for path in (tmp_path / "storage" / "run1").iterdir())
     assert kept == [checkpoint_name(2), checkpoint_name(3)] == ["epoch_0002", "epoch_0003"]
     with reporter.latest_checkpoint().as_directory() as folder:
-        assert (Path(folder) / "checkpoint.pt").read_text() == "epoch 3"
+        assert epoch_of(Path(folder)) == 3
     copy = copy_latest_checkpoint(str(tmp_path / "storage"), "run1")
-    assert copy is not None and (copy / "checkpoint.pt").read_text() == "epoch 3"
+    assert copy is not None and epoch_of(copy) == 3
     assert copy_latest_checkpoint(str(tmp_path / "storage"), "another-run") is None
+
+
+def test_the_final_checkpoint_copy_falls_back_to_the_newest_complete_one(tmp_path: Path, monkeypatch) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    storage = tmp_path / "storage"
+    reporter = Reporter(to="local", storage=str(storage), run_id="run1")
+    for epoch in (1, 2):
+        reporter.report({}, epoch, write_epoch(epoch))
+    (storage / "run1" / "epoch_0002" / "checkpoint.pt").write_bytes(b"torn in half")  # as a crash mid-copy once left it
+    (storage / "run1" / "epoch_0003").mkdir()  # a folder whose file never arrived
+    copy = copy_latest_checkpoint(str(storage), "run1")
+    assert copy is not None and epoch_of(copy) == 1
+    assert sorted(path.name for path in tmp_path.glob("arena-final-*")) == [copy.name]  # the skipped copies are gone
+    (storage / "run1" / "epoch_0001" / "checkpoint.pt").unlink()
+    assert copy_latest_checkpoint(str(storage), "run1") is None
+
+
+def test_a_full_disk_mid_copy_keeps_the_previous_checkpoints_and_no_temp(tmp_path: Path, monkeypatch) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    storage = tmp_path / "storage"
+    reporter = Reporter(to="local", storage=str(storage), run_id="run1")
+    for epoch in (1, 2):
+        reporter.report({}, epoch, write_epoch(epoch))
+
+    def full_disk(source, target, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        Path(target).write_bytes(Path(source).read_bytes()[:100])  # part of the file lands, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    copyfile = shutil.copyfile
+    monkeypatch.setattr(shutil, "copyfile", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        reporter.report({}, 3, write_epoch(3))
+    monkeypatch.setattr(shutil, "copyfile", copyfile)
+    kept = sorted(path.name for path in (storage / "run1").iterdir())
+    assert kept == ["epoch_0001", "epoch_0002"]  # no torn epoch_0003, no temp folder beside them
+    assert epoch_of(storage / "run1" / "epoch_0002") == 2
+    copy = copy_latest_checkpoint(str(storage), "run1")
+    assert copy is not None and epoch_of(copy) == 2
+    assert list(tmp_path.glob("arena-ckpt-*")) == []
 
 
 def test_local_mode_only_where_no_worker_group_is_needed() -> None:

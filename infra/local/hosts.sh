@@ -20,26 +20,107 @@
 # then `arena cluster check --address http://arena-head:8265` and `arena submit ...` as on a real laptop.
 #
 # Settings (environment, all optional):
-#   ARENA_HOSTS_DIR      state of the rehearsal: one folder per host, the shared folder   (/tmp/arena-hosts)
+#   ARENA_HOSTS_DIR      state of the rehearsal: one folder per host, the shared folder   (see below)
 #   ARENA_HOSTS_SUBNET   first three octets of the hosts' addresses (a /24 on the switch)  (10.213.7)
 #   ARENA_HOSTS_WORKER_CPUS  CPUs each worker node offers to Ray                           (1)
 #   ARENA_HOSTS_SERVICES     0: hosts only, no Ray, PostgreSQL or MLflow                   (1)
+#
+# The state folder is run as root, so it is never one that someone else could have prepared. Without
+# ARENA_HOSTS_DIR, `up` makes a new one with an unpredictable name (/tmp/arena-hosts.XXXXXXXXXX) and
+# keeps its path in /run/arena-hosts.dir for the other commands. A given ARENA_HOSTS_DIR must be absent
+# or an empty folder of this user's; either way, before any use, the folder must be this user's, written
+# by no one else, with no symbolic link on its path and every folder above it root's or this user's.
+# `down` removes only a folder that `up` marked as a rehearsal's, and never follows a link out of it.
 set -euo pipefail
 
-DIR=$(realpath -m "${ARENA_HOSTS_DIR:-/tmp/arena-hosts}")
+POINTER=/run/arena-hosts.dir
+MARKER=.arena-hosts
 SUBNET=${ARENA_HOSTS_SUBNET:-10.213.7}
 WORKER_CPUS=${ARENA_HOSTS_WORKER_CPUS:-1}
 SERVICES=${ARENA_HOSTS_SERVICES:-1}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# One rehearsal per state folder: its namespaces and links carry a short id of the folder.
-ID=$(printf %s "$DIR" | md5sum | cut -c1-4)
-SWITCH=arena-$ID-switch
 GCS_PORT=6379
 DASHBOARD_PORT=8265
 MLFLOW_PORT=5000
 HOST_HOME=/home/arena
 
 die() { echo "hosts: $*" >&2; exit 2; }
+
+# The state folder's absolute path (symbolic links left as they are, to be refused), or nothing when
+# no rehearsal was started without ARENA_HOSTS_DIR.
+state_folder() {
+  if [[ -n ${ARENA_HOSTS_DIR:-} ]]; then
+    realpath -s -m -- "$ARENA_HOSTS_DIR"
+  elif [[ -e $POINTER || -L $POINTER ]]; then
+    [[ -f $POINTER && ! -L $POINTER && $(stat -c %u "$POINTER") == "$(id -u)" ]] \
+      || die "$POINTER is not a file of $(id -un)'s; remove it, or set ARENA_HOSTS_DIR"
+    head -n 1 -- "$POINTER"
+  fi
+}
+
+# Refuse a state folder someone else could have planted or could still change: every existing part of
+# its path a real folder (no symbolic link), the folders above it root's or ours and, when anyone may
+# write them, sticky (/tmp); the folder itself ours and written by no one else.
+check_state_folder() {
+  local path=$1 current="" part owner mode me
+  me=$(id -u)
+  [[ $path == /* && $path != / ]] || die "state folder '$path': an absolute path below /"
+  local -a parts
+  IFS=/ read -ra parts <<<"${path#/}"
+  for part in "${parts[@]}"; do
+    current=$current/$part
+    [[ -L $current ]] && die "state folder $path: $current is a symbolic link; refusing it"
+    [[ -e $current ]] || return 0
+    [[ -d $current ]] || die "state folder $path: $current is not a folder"
+    owner=$(stat -c %u -- "$current")
+    mode=$(stat -c %a -- "$current")
+    if [[ $current == "$path" ]]; then
+      [[ $owner == "$me" ]] || die "state folder $path belongs to user $owner, not to $(id -un); refusing it"
+      if ((8#$mode & 8#022)); then die "state folder $path can be written by others (mode $mode); refusing it"; fi
+    else
+      [[ $owner == 0 || $owner == "$me" ]] || die "state folder $path: $current belongs to user $owner; refusing it"
+      if ((8#$mode & 8#002)) && ! ((8#$mode & 8#1000)); then
+        die "state folder $path: anyone can write $current (mode $mode); refusing it"
+      fi
+    fi
+  done
+  return 0
+}
+
+# The folder for a new rehearsal: the given one (made if absent, else checked empty), or a fresh one.
+make_state_folder() {
+  if [[ -z ${ARENA_HOSTS_DIR:-} ]]; then
+    DIR=$(mktemp -d /tmp/arena-hosts.XXXXXXXXXX)
+    local pending
+    pending=$(mktemp "$POINTER.XXXXXX") || die "cannot write $POINTER (root's /run)"
+    printf '%s\n' "$DIR" >"$pending"
+    mv -f -- "$pending" "$POINTER"
+    set_ids
+  elif [[ ! -e $DIR && ! -L $DIR ]]; then
+    check_state_folder "$DIR"  # the folders above it
+    mkdir -p -- "$(dirname -- "$DIR")"
+    mkdir -m 700 -- "$DIR"
+  fi
+  check_state_folder "$DIR"
+  [[ -e $DIR/hosts ]] && die "a rehearsal is already up in $DIR; run '$0 down' first"
+  [[ -z $(find "$DIR" -mindepth 1 -maxdepth 1 -print -quit) ]] \
+    || die "state folder $DIR holds other files; give an empty or a new folder in ARENA_HOSTS_DIR"
+  : >"$DIR/$MARKER"
+}
+
+# One rehearsal per state folder: its namespaces and links carry a short id of the folder.
+set_ids() {
+  ID=$(printf %s "$DIR" | md5sum | cut -c1-4)
+  SWITCH=arena-$ID-switch
+}
+
+DIR=$(state_folder)
+ID=""
+SWITCH=""
+if [[ -n $DIR ]]; then
+  set_ids
+  check_state_folder "$DIR"
+fi
 namespace() { echo "arena-$ID-$1"; }
 hostname_of() { echo "arena-$1"; }
 address() { echo "$SUBNET.$((10 + $(<"$DIR/hosts/$1/index")))"; }
@@ -188,7 +269,7 @@ start_head_services() {
 
 up() {
   require_root_linux
-  [[ -e $DIR/hosts ]] && die "a rehearsal is already up in $DIR; run '$0 down' first"
+  make_state_folder
   mkdir -p "$DIR/hosts" "$DIR/shared"
   chmod 1777 "$DIR/shared"
   printf '127.0.0.1 localhost\n' >"$DIR/etc-hosts"
@@ -224,16 +305,31 @@ kill_host() {
 
 down() {
   local folder name
-  if [[ -d $DIR/hosts ]]; then
+  if [[ -z $DIR ]]; then
+    echo "hosts: down (no rehearsal was up)"
+    return 0
+  fi
+  if [[ -e $DIR ]]; then
+    # Only a folder `up` marked (or an empty one) is removed: never one ARENA_HOSTS_DIR names by mistake.
+    if [[ ! -f $DIR/$MARKER || -L $DIR/$MARKER ]] && [[ -n $(find "$DIR" -mindepth 1 -maxdepth 1 -print -quit) ]]; then
+      die "$DIR is not a rehearsal's state folder (no $MARKER); removing nothing"
+    fi
+  fi
+  if [[ -d $DIR/hosts && ! -L $DIR/hosts ]]; then
     for folder in "$DIR"/hosts/*/; do
+      [[ -L ${folder%/} ]] && continue
       name=$(basename "$folder")
       alive "$name" && kill_host "$name" >/dev/null
       ip netns delete "$(namespace "$name")" 2>/dev/null || true
     done
   fi
   ip netns delete "$SWITCH" 2>/dev/null || true
-  # PostgreSQL's files belong to its own user; the folder is ours to remove.
-  rm -rf "$DIR"
+  # PostgreSQL's files belong to its own user; the folder is ours to remove. rm never follows a link
+  # inside it, and --one-file-system keeps it out of anything still mounted there.
+  rm -rf --one-file-system -- "$DIR"
+  if [[ -z ${ARENA_HOSTS_DIR:-} && -f $POINTER && ! -L $POINTER && $(head -n 1 -- "$POINTER") == "$DIR" ]]; then
+    rm -f -- "$POINTER"
+  fi
   echo "hosts: down ($DIR)"
 }
 
@@ -246,6 +342,14 @@ list() {
     printf '%-10s %-15s %-14s %s\n' "$name" "$(address "$name")" "$(hostname_of "$name")" "$state"
   done
 }
+
+case ${1:-} in
+  list | token | env | address | add | join | kill | exec)
+    [[ -n $DIR ]] || die "no rehearsal is up; run '$0 up' first (or set ARENA_HOSTS_DIR to its folder)" ;;
+esac
+case ${1:-} in
+  add | join) [[ -f $DIR/$MARKER && ! -L $DIR/$MARKER ]] || die "no rehearsal is up in $DIR; run '$0 up' first" ;;
+esac
 
 case ${1:-} in
   up) up ;;

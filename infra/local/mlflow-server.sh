@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # An MLflow tracking server on 127.0.0.1, with a SQLite (default) or PostgreSQL backend store and an
-# artifacts folder it serves itself. Stops only the processes it started (by process group).
+# artifacts folder it serves itself. Stops only the processes it started: their process group, and only
+# while the group's leader is still the server it started (its start time is kept beside its id).
+# The backend URI (and its password) reaches the server by environment, never its command line
+# (which `ps` shows anyone), and is printed with its password masked.
 #
 #   infra/local/mlflow-server.sh start|stop|status
 #
@@ -27,6 +30,20 @@ URL=http://$HOST:$PORT
 
 die() { echo "mlflow-server: $*" >&2; exit 2; }
 
+# A URI with any password masked: the userinfo's (whatever it holds up to the @, "/" included, as
+# SQLAlchemy reads it) and password- or token-like query parameters'.
+masked() {
+  sed -E -e 's|^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*):[^@]*@|\1:***@|' \
+    -e 's/([?&][A-Za-z_]*(password|passwd|pwd|secret|token|key)[A-Za-z_]*=)[^&]*/\1***/Ig' <<<"$1"
+}
+
+# The start time of process $1 (clock ticks since boot; empty when there is no such process): with the
+# process id, what tells the server apart from a later process that got the same id.
+started_at() {
+  [[ -r /proc/$1/stat ]] || return 0
+  sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{ print $20 }'
+}
+
 healthy() {
   python3 - "$URL/health" <<'EOF' 2>/dev/null
 import sys, urllib.request
@@ -35,9 +52,15 @@ with urllib.request.urlopen(sys.argv[1], timeout=2) as response:
 EOF
 }
 
+# True while the group this script started runs: its leader is the very process recorded (same id,
+# same start time), not a later one that reuses the id.
 group_alive() {
   [[ -s $PGID_FILE ]] || return 1
-  ps -eo pgid= | awk -v g="$(<"$PGID_FILE")" '$1 == g { found = 1 } END { exit !found }'
+  local pgid since
+  read -r pgid since <"$PGID_FILE" || true
+  [[ $pgid =~ ^[0-9]+$ && -n ${since:-} ]] || return 1
+  [[ $(started_at "$pgid") == "$since" ]] || return 1
+  ps -eo pgid= | awk -v g="$pgid" '$1 == g { found = 1 } END { exit !found }'
 }
 
 start() {
@@ -46,18 +69,20 @@ start() {
     echo "mlflow-server: already running at $URL"
     return 0
   fi
-  mkdir -p "$STATE_DIR" "$ARTIFACTS"
+  (umask 077 && mkdir -p "$STATE_DIR")  # its log may name the backend
+  mkdir -p "$ARTIFACTS"
   if healthy; then
     die "something else already answers at $URL; choose another ARENA_MLFLOW_PORT"
   fi
-  MLFLOW_DISABLE_TELEMETRY=true setsid "$MLFLOW" server --host "$HOST" --port "$PORT" --workers 1 \
-    --backend-store-uri "$BACKEND_URI" --serve-artifacts --artifacts-destination "$ARTIFACTS" \
+  MLFLOW_DISABLE_TELEMETRY=true MLFLOW_BACKEND_STORE_URI=$BACKEND_URI setsid "$MLFLOW" server --host "$HOST" \
+    --port "$PORT" --workers 1 --serve-artifacts --artifacts-destination "$ARTIFACTS" \
     >"$STATE_DIR/server.log" 2>&1 </dev/null &
-  echo $! >"$PGID_FILE"
+  local leader=$!
+  echo "$leader $(started_at "$leader")" >"$PGID_FILE"
   local waited
   for ((waited = 0; waited < WAIT_SECONDS; waited++)); do
     if healthy; then
-      echo "mlflow-server: up at $URL (backend $BACKEND_URI, artifacts $ARTIFACTS)"
+      echo "mlflow-server: up at $URL (backend $(masked "$BACKEND_URI"), artifacts $ARTIFACTS)"
       echo "mlflow-server: ARENA_TRACKING_URI=$URL"
       return 0
     fi
@@ -75,7 +100,7 @@ stop() {
     return 0
   fi
   local pgid waited
-  pgid=$(<"$PGID_FILE")
+  read -r pgid _ <"$PGID_FILE"
   kill -TERM -- "-$pgid" 2>/dev/null || true
   for ((waited = 0; waited < 20; waited++)); do
     group_alive || break

@@ -15,7 +15,9 @@
 #   ARENA_RAY_PORT_BASE       node i uses ports BASE+1000*i ... BASE+1000*i+999   (20000)
 #   RAY                       the ray executable                ("ray" on PATH)
 # Authentication: RAY_AUTH_TOKEN, else the file RAY_AUTH_TOKEN_PATH, else ~/.ray/auth_token (created
-# when missing). Clients (arena submit, arena jobs) read the token from the same place.
+# when missing). Clients (arena submit, arena jobs) read the token from the same place. Every start
+# sets the token file to mode 0600, whoever made it (a local ray.init may have left it 0644), and refuses
+# one that is a symbolic link or not this user's.
 set -euo pipefail
 
 CLUSTER_DIR=${ARENA_RAY_CLUSTER_DIR:-${ARENA_HOME:-$HOME/.arena}/ray-cluster}
@@ -42,11 +44,17 @@ node_ports() {
 
 ensure_token() {
   export RAY_AUTH_MODE=token
-  [[ -n ${RAY_AUTH_TOKEN:-} ]] && return 0
   local path=${RAY_AUTH_TOKEN_PATH:-$HOME/.ray/auth_token}
+  if [[ -L $path ]]; then
+    die "the Ray auth token $path is a symbolic link; refusing it"
+  fi
+  if [[ -e $path ]]; then
+    [[ -f $path && $(stat -c %u -- "$path") == "$(id -u)" ]] || die "the Ray auth token $path is not a file of $(id -un)'s"
+    chmod 600 -- "$path"
+  fi
+  [[ -n ${RAY_AUTH_TOKEN:-} ]] && return 0
   if [[ ! -s $path ]]; then
-    mkdir -p "$(dirname "$path")"
-    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$path")
+    (umask 077 && mkdir -p "$(dirname "$path")" && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$path")
     echo "ray-cluster: created a Ray auth token in $path"
   fi
 }

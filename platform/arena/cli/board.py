@@ -120,6 +120,10 @@ def leaderboard_sync(
 def dashboard(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free one).")] = 8050,
     host: Annotated[str, typer.Option("--host", help="Address to bind (keep 127.0.0.1 unless you know why).")] = "127.0.0.1",
+    allowed_host: Annotated[
+        Optional[list[str]],
+        typer.Option("--allowed-host", help="A host name browsers use to reach the page, besides loopback and --host (repeatable)."),
+    ] = None,
 ) -> None:
     """Serve the leaderboard dashboard until Ctrl-C."""
     from arena.webpage import make_dashboard_server, serve
@@ -128,14 +132,15 @@ def dashboard(
 
     if host not in LOOPBACK_HOSTS:
         err.print(
-            f"warning: the dashboard on {host} is reachable from other machines, without authentication; "
-            "it shows run names, metrics and MLflow links (keep 127.0.0.1 unless you know why)",
-            highlight=False,
+            f"warning: the dashboard on {host} is reachable from other machines, without authentication or TLS; "
+            "it shows run names, metrics and MLflow links. For a shared address, run it under gunicorn behind "
+            "a reverse proxy instead (docs/leaderboard.md, \"Serving a team\")",
+            highlight=False, markup=False,
         )
     settings = load_settings()
     with open_store(settings.db_url) as store:
         server = make_dashboard_server(store, host=host, port=port, tracking_uri=settings.tracking_uri,
-                                       mlflow_ui_url=settings.mlflow_ui_url)
+                                       mlflow_ui_url=settings.mlflow_ui_url, allowed_hosts=allowed_host or ())
         serve(server, ready=lambda url: err.print(f"dashboard on {url} (Ctrl-C stops it)", highlight=False))
 
 

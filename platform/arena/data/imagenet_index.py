@@ -23,6 +23,7 @@ from functools import cache
 from importlib.util import find_spec
 from pathlib import Path
 
+from arena.atomic_files import write_text_atomically
 from arena.errors import ArenaError
 
 HEADER_FILE = "arena-index.json"
@@ -86,15 +87,19 @@ def content_fingerprint(entries: Iterable[tuple[str, str, str, int]]) -> str:
 
 
 def write_index(folder: Path, header: IndexHeader, files: dict[str, dict[str, list[str]]]) -> None:
-    """Write the header and the per-class file lists into `folder` (compact JSON, fast to load)."""
+    """Write the per-class file lists, then the header, into `folder` (compact JSON, fast to load).
+
+    Each file is written whole or not at all (a temp name, fsynced, renamed), and the header last: a
+    header on disk always has its file lists beside it.
+    """
     body = {
         "format": FORMAT, "dataset": header.dataset, "classes": list(header.classes),
         "words": list(header.words), "counts": header.counts, "fingerprint": header.fingerprint,
         "source": header.source, "form": header.form,
     }
-    (folder / HEADER_FILE).write_text(json.dumps(body, indent=1) + "\n")
     lists = {split: [files[split].get(wnid, []) for wnid in header.classes] for split in SPLITS}
-    (folder / FILES_FILE).write_text(json.dumps({"format": FORMAT, **lists}, separators=(",", ":")))
+    write_text_atomically(folder / FILES_FILE, json.dumps({"format": FORMAT, **lists}, separators=(",", ":")))
+    write_text_atomically(folder / HEADER_FILE, json.dumps(body, indent=1) + "\n")
 
 
 def has_index(root: Path) -> bool:

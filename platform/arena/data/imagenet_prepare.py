@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from arena.atomic_files import fsync_folder
 from arena.data.imagenet_archives import archive_names, unpack_official
 from arena.data.imagenet_index import (
     FULL_CLASSES, FULL_COUNTS, SPLITS, IndexHeader, content_fingerprint, write_index,
@@ -154,9 +155,11 @@ def prepare_imagenet(source: Path, out: Path, *, progress: Progress | None = Non
             fingerprint=content_fingerprint(rows), source=str(source), form=form,
         )
         write_index(staging, header, files)
+        fsync_folder(staging)
         if out.exists():
             out.rmdir()  # checked empty above
         staging.rename(out)
+        fsync_folder(out.parent)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Prepared(out, header, left_out)

@@ -25,6 +25,13 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it keeps two processes from migrating one PostgreSQL database at once.
 _PG_MIGRATION_LOCK = 0x4152454E41
 _WRITE = "arena_write"  # execution option: take SQLite's write lock when the transaction begins
+REVISION_KEY = "revision"  # leaderboard_state row: how many write transactions the database has committed
+# Raised by every write transaction as its last statement, so a reader (the dashboard's cache) sees that
+# something changed with one small query; last, so it holds that row's lock only until the commit.
+_BUMP_REVISION = text(
+    "INSERT INTO leaderboard_state (key, number) VALUES (:key, 1) "
+    "ON CONFLICT (key) DO UPDATE SET number = COALESCE(leaderboard_state.number, 0) + 1"
+)
 
 
 @dataclass(frozen=True)
@@ -57,10 +64,17 @@ class Store:
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[Connection]:
-        """A connection inside a write transaction (SQLite: BEGIN IMMEDIATE, so writers queue up)."""
+        """A connection inside a write transaction (SQLite: BEGIN IMMEDIATE, so writers queue up) that raises the revision."""
         with self._guard(), self.engine.connect().execution_options(**{_WRITE: True}) as connection:
             with connection.begin():
                 yield connection
+                connection.execute(_BUMP_REVISION, {"key": REVISION_KEY})
+
+    def revision(self) -> int:
+        """A number every write transaction through `writing` raises on commit (0 before the first)."""
+        with self.reading() as connection:
+            number = connection.scalar(text("SELECT number FROM leaderboard_state WHERE key = :key"), {"key": REVISION_KEY})
+        return number or 0
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from arena.atomic_files import write_text_atomically
 from arena.errors import ArenaError
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
@@ -29,14 +28,9 @@ def document_path(folder: Path, prefix: str, name: str) -> Path | None:
 
 
 def write_document(path: Path, document: dict[str, Any]) -> Path:
-    """Write `document` as JSON atomically: a Ray worker may be reading the file at the same moment."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", dir=path.parent)
-    with os.fdopen(handle, "w") as stream:
-        json.dump(document, stream, indent=2)
-        stream.write("\n")
-    os.replace(temporary, path)
-    return path
+    """Write `document` as JSON atomically (a Ray worker may be reading the file at the same moment): fsynced,
+    with the umask's mode, and on a failure the previous file kept and no temp left."""
+    return write_text_atomically(path, json.dumps(document, indent=2) + "\n")
 
 
 def read_document(path: Path | None) -> dict[str, Any] | None:

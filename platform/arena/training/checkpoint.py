@@ -10,6 +10,7 @@ from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from arena.atomic_files import atomic_path
 from arena.errors import ArenaError
 
 if TYPE_CHECKING:  # torch is imported when a checkpoint is read or written: `--resume`'s checks run before it loads
@@ -58,14 +59,12 @@ class Checkpoint:
         return self.ema or self.model
 
     def save(self, folder: Path) -> Path:
-        """Write folder/checkpoint.pt atomically (a crash never leaves a torn file)."""
+        """Write folder/checkpoint.pt atomically: a crash or a full disk leaves the previous file and no temp."""
         import torch
 
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / CHECKPOINT_FILE
-        partial = path.with_suffix(".pt.partial")
-        torch.save({field.name: getattr(self, field.name) for field in fields(self)}, partial)
-        partial.replace(path)
+        with atomic_path(path) as temporary:
+            torch.save({field.name: getattr(self, field.name) for field in fields(self)}, temporary)
         return path
 
     @classmethod

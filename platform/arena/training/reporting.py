@@ -10,15 +10,22 @@ Ray Train V2 runs the same function (`arena.training.worker.train_worker`) three
 - `local`: local mode in a long-lived lane actor (single-worker jobs, see `arena.training.lanes`).
   Local mode keeps no checkpoints, so arena persists them itself, in the same place and layout
   Train uses (ARENA_STORAGE/<run id>/epoch_NNNN, the last two kept): `--resume` finds them there.
+  On a local or mounted ARENA_STORAGE the folder is copied under a temp name, fsynced and renamed, so
+  a full disk never leaves a torn newest checkpoint; a bucket stores each object whole.
 """
 
 from __future__ import annotations
 
+import logging
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from arena.atomic_files import copy_folder_atomically
+from arena.errors import ArenaError
+from arena.training.checkpoint import Checkpoint
 from arena.training.scratch import close_checkpoint_folder, open_checkpoint_folder, scratch_folder
 
 ReportTo = Literal["train", "tune", "local"]
@@ -26,6 +33,7 @@ CHECKPOINT_PREFIX = "epoch_"
 """The folder of one checkpoint under ARENA_STORAGE/<run id>/ is epoch_NNNN (Ray Train's and arena's alike)."""
 CHECKPOINTS_KEPT = 2
 """Checkpoints kept per run, as `CheckpointConfig(num_to_keep=2)` keeps them for a worker group."""
+log = logging.getLogger(__name__)
 
 
 def checkpoint_name(epoch: int) -> str:
@@ -121,8 +129,11 @@ class Reporter:
 
         filesystem, run_folder = run_storage(self.storage, self.run_id)
         target = f"{run_folder}/{checkpoint_name(epoch)}"
-        filesystem.create_dir(target, recursive=True)
-        fs.copy_files(str(folder), target, source_filesystem=fs.LocalFileSystem(), destination_filesystem=filesystem)
+        if isinstance(filesystem, fs.LocalFileSystem):  # a temp name beside it, fsynced, renamed: never a torn epoch_NNNN
+            copy_folder_atomically(folder, Path(target))
+        else:  # a bucket has no rename; each object lands whole, and readers skip a folder whose file is missing
+            filesystem.create_dir(target, recursive=True)
+            fs.copy_files(str(folder), target, source_filesystem=fs.LocalFileSystem(), destination_filesystem=filesystem)
         for old in checkpoint_folders(filesystem, run_folder)[:-CHECKPOINTS_KEPT]:
             filesystem.delete_dir(old)
 
@@ -150,16 +161,28 @@ def checkpoint_folders(filesystem: Any, run_folder: str) -> list[str]:
 
 
 def copy_latest_checkpoint(storage: str, run_id: str) -> Path | None:
-    """A private copy of the newest checkpoint arena persisted for `run_id` (local mode), or None."""
+    """A private copy of the newest complete checkpoint arena persisted for `run_id` (local mode), or None.
+
+    As resume does, a checkpoint that cannot be read (its file missing, torn or foreign) is skipped with a
+    warning for the one before it.
+    """
     from pyarrow import fs
 
     filesystem, run_folder = run_storage(storage, run_id)
-    found = checkpoint_folders(filesystem, run_folder)
-    if not found:
-        return None
-    copy = scratch_folder("final")
-    fs.copy_files(found[-1], str(copy), source_filesystem=filesystem, destination_filesystem=fs.LocalFileSystem())
-    return copy
+    for folder in reversed(checkpoint_folders(filesystem, run_folder)):
+        copy = scratch_folder("final")
+        try:
+            fs.copy_files(folder, str(copy), source_filesystem=filesystem, destination_filesystem=fs.LocalFileSystem())
+            Checkpoint.load(copy)
+        except ArenaError as error:  # torn or incomplete: the one before may be whole
+            log.warning("skipped checkpoint %s: %s", Path(folder).name, error)
+            shutil.rmtree(copy, ignore_errors=True)
+            continue
+        except BaseException:
+            shutil.rmtree(copy, ignore_errors=True)
+            raise
+        return copy
+    return None
 
 
 def reporter_from(config: Mapping[str, Any]) -> Reporter:

@@ -7,15 +7,21 @@
 
 A bad query answers HTTP 400 with {"error": message}; a database that cannot be reached, 503; an
 unexpected failure, 500 with a one-line message (the traceback goes to the server's log, never to the client).
+
+Only requests naming an allowed host (loopback names, the bound address, any given with --allowed-host)
+are answered; any other Host header is 400, so a page elsewhere cannot read the API through DNS
+rebinding. Every answer carries a Content-Security-Policy, nosniff, no framing and no referrer. What is
+served is computed once per leaderboard revision (cache.py), so a team refreshing the page after a sync
+costs one rendering.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, json, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -23,11 +29,14 @@ from arena.errors import ArenaError, UnknownNameError
 from arena.leaderboard import VIEWS, Store, show
 from arena.leaderboard.chart_points import filter_choices
 from arena.leaderboard.views import SQL_INTEGER_MAX
+from arena.webpage.cache import DEFAULT_MAX_AGE_S, Answer, AnswerCache
 from arena.webpage.data import DEFAULT_MLFLOW_UI_URL, Dashboard, check_filters, load_dashboard
-from arena.webpage.page import render_dashboard
+from arena.webpage.page import content_security_policy, render_dashboard
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+MAX_LIMIT = 1000  # rows one /api/leaderboard request may ask for: ten pages of runs, never a whole table
 _ARGUMENTS = {"/": {"dataset", "family"}, "/api/dashboard": {"dataset", "family"},
               "/api/leaderboard": {"view", "dataset", "family", "limit", "offset"}, "/api/filters": set()}
 log = logging.getLogger(__name__)
@@ -37,10 +46,33 @@ class BadQuery(ArenaError):
     """A query string the server cannot answer (unknown argument, bad number)."""
 
 
-def create_app(store: Store, *, tracking_uri: str | None = None, mlflow_ui_url: str = DEFAULT_MLFLOW_UI_URL) -> Flask:
-    """The dashboard's Flask app over an open leaderboard store (and the MLflow store, when given)."""
+def create_app(
+    store: Store,
+    *,
+    tracking_uri: str | None = None,
+    mlflow_ui_url: str = DEFAULT_MLFLOW_UI_URL,
+    allowed_hosts: Collection[str] = (),
+    max_age_s: float = DEFAULT_MAX_AGE_S,
+) -> Flask:
+    """The dashboard's Flask app over an open leaderboard store (and the MLflow store, when given).
+
+    `allowed_hosts`: host names or addresses, besides the loopback ones, that a request's Host header may
+    name. `max_age_s`: how long an answer is served between syncs before MLflow's part is read again.
+    """
     app = Flask("arena.webpage")
     app.json.sort_keys = False  # keep each view's column order
+    hosts = LOOPBACK_NAMES | {_host_name(host) for host in allowed_hosts}
+    headers = {
+        "Content-Security-Policy": content_security_policy(), "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "Cross-Origin-Resource-Policy": "same-origin",
+    }
+    cache = AnswerCache(max_age_s=max_age_s)
+
+    @app.before_request
+    def _check_host() -> None:
+        if _host_name(_without_port(request.host)) not in hosts:
+            raise BadQuery(f"unknown host {request.host[:100]!r}: the dashboard answers {', '.join(sorted(hosts))} "
+                           "(arena dashboard --allowed-host NAME adds one)")
 
     @app.before_request
     def _check_arguments() -> None:
@@ -52,29 +84,46 @@ def create_app(store: Store, *, tracking_uri: str | None = None, mlflow_ui_url: 
     def asked() -> Dashboard:
         return load_dashboard(store, _arg("dataset"), _arg("family"), tracking_uri=tracking_uri, mlflow_ui_url=mlflow_ui_url)
 
+    def cached(key: tuple, compute: Callable[[], Answer]) -> Response:
+        answer = cache.get(key, store.revision(), compute)
+        return Response(answer.body, mimetype=answer.mimetype)
+
     @app.get("/")
     def page() -> Response:
-        return Response(render_dashboard(asked(), mlflow_ui_url=mlflow_ui_url, live=True), mimetype="text/html")
+        def render() -> Answer:
+            html = render_dashboard(asked(), mlflow_ui_url=mlflow_ui_url, live=True)
+            return Answer(html.encode("utf-8"), "text/html")
+
+        return cached(("/", _arg("dataset"), _arg("family")), render)
 
     @app.get("/api/leaderboard")
     def leaderboard() -> Response:
         view = _arg("view") or "ilsvrc"
         if view not in VIEWS:
             raise BadQuery(f"unknown leaderboard view {view!r}; valid: {', '.join(VIEWS)}")
-        dataset, family = _arg("dataset"), _arg("family")
-        if view not in ("runs", "reference"):  # those two list every dataset unless told one
-            dataset, family, _ = check_filters(store, dataset, family)
-        limit, offset = _whole("limit", least=1), _whole("offset", least=0) or 0
-        rows = show(store, view, dataset, family, limit, offset)
-        return jsonify({"view": view, "dataset": dataset, "family": family, "offset": offset, "rows": rows})
+        limit, offset = _whole("limit", least=1, most=MAX_LIMIT), _whole("offset", least=0) or 0
+
+        def rows() -> Answer:
+            dataset, family = _arg("dataset"), _arg("family")
+            if view not in ("runs", "reference"):  # those two list every dataset unless told one
+                dataset, family, _ = check_filters(store, dataset, family)
+            found = show(store, view, dataset, family, limit, offset)
+            return _json({"view": view, "dataset": dataset, "family": family, "offset": offset, "rows": found})
+
+        return cached(("/api/leaderboard", view, _arg("dataset"), _arg("family"), limit, offset), rows)
 
     @app.get("/api/dashboard")
     def dashboard() -> Response:
-        return jsonify(asked().as_json())
+        return cached(("/api/dashboard", _arg("dataset"), _arg("family")), lambda: _json(asked().as_json()))
 
     @app.get("/api/filters")
     def filters() -> Response:
-        return jsonify(filter_choices(store))
+        return cached(("/api/filters",), lambda: _json(filter_choices(store)))
+
+    @app.after_request
+    def _harden(response: Response) -> Response:
+        response.headers.update(headers)
+        return response
 
     @app.errorhandler(BadQuery)
     @app.errorhandler(UnknownNameError)
@@ -104,9 +153,10 @@ def make_dashboard_server(
     port: int = DEFAULT_PORT,
     tracking_uri: str | None = None,
     mlflow_ui_url: str = DEFAULT_MLFLOW_UI_URL,
+    allowed_hosts: Collection[str] = (),
 ) -> BaseWSGIServer:
-    """A threaded WSGI server for the dashboard, bound and listening (port 0: any free port)."""
-    app = create_app(store, tracking_uri=tracking_uri, mlflow_ui_url=mlflow_ui_url)
+    """A threaded WSGI server for the dashboard, bound and listening (port 0: any free port); it answers `host` too."""
+    app = create_app(store, tracking_uri=tracking_uri, mlflow_ui_url=mlflow_ui_url, allowed_hosts=[host, *allowed_hosts])
     # Bind here: werkzeug answers a busy port with sys.exit, not an exception the CLI can report.
     try:
         listener = socket.create_server((host, port), reuse_port=False)
@@ -135,17 +185,38 @@ def _arg(name: str) -> str | None:
     return request.args.get(name) or None
 
 
-def _whole(name: str, *, least: int) -> int | None:
-    """A whole-number argument of at least `least` (limit: 1, so one request never dumps a whole table)."""
+def _whole(name: str, *, least: int, most: int = SQL_INTEGER_MAX) -> int | None:
+    """A whole-number argument, ASCII digits only, from `least` to `most` (limit: 1, so one request never dumps a table)."""
     raw = _arg(name)
     if raw is None:
         return None
-    if not raw.isdigit() or int(raw) < least:
+    # str.isdigit alone takes other scripts' digits (and superscripts, which int() refuses).
+    if not (raw.isascii() and raw.isdigit()) or int(raw.lstrip("0")[:30] or "0") < least:
         kind = "a positive whole number" if least > 0 else "a whole number"
-        raise BadQuery(f"{name} must be {kind}, not {raw!r}")
-    if int(raw) > SQL_INTEGER_MAX:  # the database driver cannot send a larger LIMIT or OFFSET
-        raise BadQuery(f"{name} must be at most {SQL_INTEGER_MAX}, not {raw}")
-    return int(raw)
+        raise BadQuery(f"{name} must be {kind}, not {raw[:40]!r}")
+    # The length first: int() of thousands of digits is slow, and past 4300 an error. MAX_LIMIT for limit;
+    # the database driver cannot send a LIMIT or OFFSET past SQL_INTEGER_MAX.
+    digits = raw.lstrip("0") or "0"
+    if len(digits) > len(str(most)) or int(digits) > most:
+        raise BadQuery(f"{name} must be at most {most}, not {digits[:40]}{'...' if len(digits) > 40 else ''}")
+    return int(digits)
+
+
+def _without_port(host: str) -> str:
+    """A Host header's name or address, without its port (`[::1]:8050` -> `::1`)."""
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _host_name(host: str) -> str:
+    """A host name compared case-insensitively, without a trailing dot or IPv6 brackets."""
+    return host.strip("[]").rstrip(".").lower()
+
+
+def _json(value: object) -> Answer:
+    """A JSON body as the app's jsonify would write it (column order kept)."""
+    return Answer(json.dumps(value, sort_keys=False).encode("utf-8") + b"\n", "application/json")
 
 
 def _error(message: str, status: int) -> tuple[Response, int]:
