@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from arena.errors import ArenaError
 from arena.cluster.check import first_error_line, format_report_line, parse_report
 from arena.settings import has_password, load_settings, masked, settings_environment, travelling_settings
 from arena.spec import parse_spec
@@ -198,3 +199,46 @@ def test_the_cluster_report_lists_what_arena_train_would_refuse(arena_env, monke
     assert any(p.startswith("train.precision: fp16 needs GPUs") for p in problems)
     assert checks.cluster_report(spec.model_copy(update={"train": spec.train.model_copy(
         update={"batch_size": 8, "precision": "fp32"})}), arena_env).problems == []
+
+
+def test_the_data_is_named_on_the_worker_hosts_and_must_be_the_same_copy(arena_env, tmp_path, monkeypatch) -> None:
+    from arena.data.layout import check_and_name
+
+    (tmp_path / "imgs" / "train" / "cat").mkdir(parents=True)
+    (tmp_path / "imgs" / "train" / "cat" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "imgs" / "val" / "cat").mkdir(parents=True)
+    spec = parse_spec({"name": "f", "model": "resnet18", "data": {"dataset": "imagefolder", "root": str(tmp_path / "imgs")},
+                       "train": {"epochs": 1, "batch_size": 8}})
+    problems, name = check_and_name(spec.data, home=tmp_path)
+    assert problems == [] and name.startswith("imagefolder-") and name != "imagefolder-e3b0c44298fc1c14"
+    problems, name = check_and_name(spec.data.model_copy(update={"root": tmp_path / "missing"}), home=tmp_path)
+    assert name is None and problems == [f"data.root: {tmp_path / 'missing'} does not exist"]
+
+    def on_one_machine(node_id: str, host: str, **extra: object) -> NodeReport:
+        return NodeReport(node_id, host, "10.0.0.1", 1, 0, False, markers_seen=["a", "b", "h"], **extra)
+
+    same = [on_one_machine("a", "w1", dataset="imagenet-1k"), on_one_machine("b", "w2", dataset="imagenet-1k"),
+            on_one_machine("h", "head")]  # the head looked at nothing
+    assert checks.dataset_problems(same) == [] and checks.named_dataset(same) == "imagenet-1k"
+    differ = [report("a", "w1", [], dataset="imagenet-1k"), report("b", "w2", [], dataset="imagenet-1k-sub100-0a1b2c3d")]
+    (problem,) = checks.dataset_problems(differ)
+    assert problem == ("data.root: the worker hosts hold different data (imagenet-1k on w1; imagenet-1k-sub100-0a1b2c3d "
+                       "on w2); give every worker host the same copy")
+    monkeypatch.setattr(node_inspection, "inspect_nodes", lambda spec, settings: ([], same))
+    assert checks.check_on_nodes(spec, arena_env) == "imagenet-1k"  # what the job's runs are tagged with
+    monkeypatch.setattr(node_inspection, "inspect_nodes", lambda spec, settings: ([], [on_one_machine("h", "head")]))
+    assert checks.check_on_nodes(spec, arena_env) is None  # no worker host up yet: the first worker names it
+
+
+def test_the_driver_names_the_data_only_where_it_is_read(arena_env, tmp_path) -> None:
+    from dataclasses import replace
+
+    from arena.training.launcher import dataset_where_read
+
+    spec = parse_spec({"name": "f", "model": "resnet18", "data": {"dataset": "imagefolder", "root": str(tmp_path / "elsewhere")},
+                       "train": {"epochs": 1, "batch_size": 8}})
+    on_cluster = replace(arena_env, ray_address="ray://head:10001")
+    assert dataset_where_read(spec, on_cluster, nodes_named="imagenet-1k", local=False, in_trial=False) == "imagenet-1k"
+    assert dataset_where_read(spec, on_cluster, nodes_named=None, local=False, in_trial=True) is None  # rank 0 names it
+    with pytest.raises(ArenaError, match="does not exist on"):  # a local-mode trial is its own worker: the data must be here
+        dataset_where_read(spec, on_cluster, nodes_named=None, local=True, in_trial=True)

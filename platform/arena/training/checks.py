@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from arena import models
-from arena.data.layout import check_data
+from arena.data.layout import check_data, dataset_identity
 from arena.errors import ArenaError, SpecError
 from arena.settings import Settings, masked, settings_environment
 from arena.spec import JobSpec
@@ -113,14 +113,36 @@ def check_resume(spec: JobSpec, settings: Settings, run_id: str, *, force: bool 
         )
 
 
-def check_on_nodes(spec: JobSpec, settings: Settings) -> None:
-    """On a cluster: the data on the worker hosts, shared storage, the tracking server from every host."""
+def check_on_nodes(spec: JobSpec, settings: Settings) -> str | None:
+    """On a cluster: the data on the worker hosts, shared storage, the tracking server from every host.
+
+    Returns the data's `arena.dataset` name as the worker hosts read it; None when no worker host
+    is up yet to look (an autoscaler adds them later).
+    """
     from arena.training.node_inspection import inspect_nodes
 
     _, nodes = inspect_nodes(spec, settings)
     problems = node_problems(nodes, spec, settings)
     if problems:
         raise SpecError(problems)
+    return named_dataset(nodes)
+
+
+def name_dataset(spec: JobSpec, settings: Settings) -> str | None:
+    """The `arena.dataset` name of a spec's data, computed where it is read; None when no worker host is up yet.
+
+    Without a cluster this machine trains and names it; on a cluster the node checks run on the
+    worker hosts (raising their problems) and name it there, never on a head without the data.
+    """
+    if settings.ray_address is None:
+        return dataset_identity(spec.data)
+    return check_on_nodes(spec, settings)
+
+
+def named_dataset(nodes: list[NodeReport]) -> str | None:
+    """The dataset name the worker hosts computed (`node_problems` refuses hosts that disagree); None when none looked."""
+    names = sorted({node.dataset for node in nodes if node.dataset is not None})
+    return names[0] if names else None
 
 
 def check_resources(
@@ -184,11 +206,24 @@ def node_problems(
     problems += storage_problems(nodes, settings, hosts)
     for node in nodes:
         problems += [f"{problem} (on {node.host})" for problem in node.data_problems]
+    problems += dataset_problems(nodes)
     if spec is not None and capacities is not None:
         _, misfit = plan_workers(capacities, spec.resources.workers, spec.resources.cpus_per_worker, spec.resources.gpus_per_worker)
         if misfit and not _autoscaling():  # an autoscaler adds the nodes: `arena train` waits for them
             problems.append(misfit)
     return problems
+
+
+def dataset_problems(nodes: list[NodeReport]) -> list[str]:
+    """Worker hosts that hold different data under data.root: each worker would train on its own copy."""
+    hosts_of: dict[str, list[str]] = {}
+    for node in nodes:
+        if node.dataset is not None:
+            hosts_of.setdefault(node.dataset, []).append(node.host)
+    if len(hosts_of) < 2:
+        return []
+    found = "; ".join(f"{name} on {', '.join(sorted(set(hosts)))}" for name, hosts in sorted(hosts_of.items()))
+    return [f"data.root: the worker hosts hold different data ({found}); give every worker host the same copy"]
 
 
 def _autoscaling() -> bool:

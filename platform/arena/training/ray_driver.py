@@ -243,11 +243,13 @@ def fit(
     show_progress: bool = True,
     trial_score: Callable[[Mapping[str, Any]], Mapping[str, float]] | None = None,
     in_trial: bool = False,
+    dataset: str | None = None,
 ) -> FitResult:
     """Run `spec` on Ray Train V2: a worker group, or local mode (a lane, or this Tune trial's actor).
 
     The run's storage name is its MLflow run id, so `--resume` finds its checkpoints. In a Tune
-    trial, local mode reports each epoch to Tune with `trial_score`'s metric added.
+    trial, local mode reports each epoch to Tune with `trial_score`'s metric added. Without
+    `dataset` (the run's `arena.dataset`, when the driver knew it), rank 0 names the data it reads.
     """
     mode = ("tune" if in_trial else "local") if resources.local else "train"
     board_name = f"arena-progress-{run_id}"
@@ -265,6 +267,7 @@ def fit(
         "namespace": NAMESPACE,
         "report_to": mode,
         "score": trial_score if mode == "tune" else None,
+        "dataset": dataset,
     }
     try:
         with ProgressPrinter(board, spec.name, spec.train.epochs) if board is not None and show_progress else nullcontext():

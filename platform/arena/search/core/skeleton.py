@@ -15,7 +15,6 @@ import yaml
 from ray.tune.search import Searcher
 
 from arena import kinds
-from arena.data.layout import dataset_identity
 from arena.errors import RunFailed
 from arena.search.core.spec import SearchSpec, TuneSpec
 from arena.search.core.trials import (
@@ -23,9 +22,9 @@ from arena.search.core.trials import (
 )
 from arena.settings import Settings
 from arena.spec import flatten
-from arena.tracking import run_log
+from arena.tracking import run_log, search_log
 from arena.training import ray_driver
-from arena.training.checks import check_job
+from arena.training.checks import check_job, name_dataset
 
 
 class SearchResult(Protocol):
@@ -112,6 +111,7 @@ def run_search(
                 requests, plan.tuning, settings, kind=kinds.TRIAL_OF_SEARCH[plan.kind], parent_run_id=parent,
                 progress=progress, searcher=plan.searcher, metric=plan.metric, verbose=verbose,
             )
+            name_parent_from_trials(settings, parent)
             best = plan.pick_best(outcomes)
             keep_checkpoint(best, settings)  # the winner alone is then measured on val/
             result = plan.result(parent, outcomes, best, settings, progress)
@@ -125,7 +125,8 @@ def run_search(
 def open_parent(plan: SearchPlan[Any], settings: Settings) -> str:
     """Start the search's parent MLflow run: tags, the spec flattened as params, the spec and the plan's files."""
     spec = plan.spec
-    tags = {"arena.kind": plan.kind, **plan.parent_tags(), "arena.dataset": dataset_identity(spec.base.data)}
+    dataset = name_dataset(spec.base, settings)  # on the worker hosts when on a cluster: the driver's may lack the data
+    tags = {"arena.kind": plan.kind, **plan.parent_tags(), **({"arena.dataset": dataset} if dataset else {})}
     params = flatten(spec.model_dump(mode="json", exclude={"base"}))
     run_id = run_log.start_run(settings.tracking_uri, settings.artifact_root, experiment=spec.experiment,
                                run_name=spec.name, tags=tags, params=params)
@@ -133,6 +134,16 @@ def open_parent(plan: SearchPlan[Any], settings: Settings) -> str:
     for name, text in plan.parent_artifacts().items():
         run_log.log_text(settings.tracking_uri, run_id, text, name)
     return run_id
+
+
+def name_parent_from_trials(settings: Settings, parent_run_id: str) -> None:
+    """Tag a parent opened before any worker host was up (an autoscaler's) with the dataset its trials named."""
+    if "arena.dataset" in run_log.get_run_summary(settings.tracking_uri, parent_run_id)["tags"]:
+        return
+    names = sorted({str(run["tags"]["arena.dataset"]) for run in search_log.child_runs(settings.tracking_uri, parent_run_id)
+                    if "arena.dataset" in run["tags"]})  # type: ignore[operator]
+    if names:
+        run_log.set_tags(settings.tracking_uri, parent_run_id, {"arena.dataset": names[0]})
 
 
 def best_completed(outcomes: Sequence[TrialOutcome], rank: Callable[[TrialOutcome], Any]) -> TrialOutcome:
