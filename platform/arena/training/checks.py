@@ -28,7 +28,9 @@ from arena.data.layout import check_data, dataset_identity
 from arena.errors import ArenaError, SpecError
 from arena.settings import Settings, masked, settings_environment
 from arena.spec import JobSpec
-from arena.training.placement import NodeCapacity, WorkerResources, plan_workers, runs_in_local_mode
+from arena.training.placement import (
+    TRIAL_DRIVER_CPUS, NodeCapacity, WorkerResources, plan_workers, runs_in_local_mode,
+)
 from arena.training.reporting import CHECKPOINT_PREFIX
 from arena.training.resume import DRIVER_TAG, checkpoint_epochs, driver_is_alive
 
@@ -157,14 +159,23 @@ def check_resources(
     from arena.training import ray_driver  # imports Ray: checks.py is read before Ray starts
 
     wanted = spec.resources
-    plan, problem = ray_driver.node_plan(spec)
-    if plan is None and ray_driver.autoscaler_running():
-        plan, problem = ray_driver.wait_for_nodes(spec, problem or "", say or (lambda text: print(text, file=sys.stderr)))
-    if plan is None:
-        raise SpecError([problem or "resources: the job does not fit on the cluster"])
     local = runs_in_local_mode(wanted.workers, wanted.gpus_per_worker, wanted.max_failures, in_trial=in_trial,
                                allowed=wanted.local_mode)
+    beside = trial_actor_cpus(in_trial=in_trial, local=local)
+    plan, problem = ray_driver.node_plan(spec, beside)
+    if plan is None and ray_driver.autoscaler_running():
+        plan, problem = ray_driver.wait_for_nodes(spec, problem or "", say or (lambda text: print(text, file=sys.stderr)), beside)
+    if plan is None:
+        raise SpecError([problem or "resources: the job does not fit on the cluster"])
     return replace(plan, local=local)
+
+
+def trial_actor_cpus(*, in_trial: bool, local: bool) -> float:
+    """The CPUs a job's workers must leave free on some node: a multi-worker trial's own Tune actor, else none.
+
+    In local mode the trial's actor is its worker; a job's driver is a process, not an actor.
+    """
+    return TRIAL_DRIVER_CPUS if in_trial and not local else 0.0
 
 
 def cluster_report(spec: JobSpec | None, settings: Settings) -> ClusterReport:
