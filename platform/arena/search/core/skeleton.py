@@ -24,7 +24,7 @@ from arena.settings import Settings
 from arena.spec import flatten
 from arena.tracking import run_log, search_log
 from arena.training import ray_driver
-from arena.training.checks import check_job, name_dataset
+from arena.training.checks import check_job, check_resources, name_dataset
 
 
 class SearchResult(Protocol):
@@ -104,6 +104,7 @@ def run_search(
             check_job(request.spec, settings)
     started_ray = ray_driver.connect(settings, verbose=verbose, dashboard=True)
     try:
+        check_resources(requests[0].spec, in_trial=True)  # a trial that cannot fit on the nodes: one line, before any run
         parent = open_parent(plan, settings)
         progress(f"search {spec.name}: {plan.describe_trials(requests)} in MLflow run {parent}")
         with closing_parent_run(settings, parent):
@@ -140,8 +141,8 @@ def name_parent_from_trials(settings: Settings, parent_run_id: str) -> None:
     """Tag a parent opened before any worker host was up (an autoscaler's) with the dataset its trials named."""
     if "arena.dataset" in run_log.get_run_summary(settings.tracking_uri, parent_run_id)["tags"]:
         return
-    names = sorted({str(run["tags"]["arena.dataset"]) for run in search_log.child_runs(settings.tracking_uri, parent_run_id)
-                    if "arena.dataset" in run["tags"]})  # type: ignore[operator]
+    trials = [run["tags"] for run in search_log.child_runs(settings.tracking_uri, parent_run_id)]
+    names = sorted({str(tags["arena.dataset"]) for tags in trials if isinstance(tags, dict) and "arena.dataset" in tags})
     if names:
         run_log.set_tags(settings.tracking_uri, parent_run_id, {"arena.dataset": names[0]})
 
