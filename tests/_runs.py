@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from arena.data.layout import dataset_identity
 from arena.settings import Settings
 from arena.spec import JobSpec, parse_spec, spec_to_yaml
 from arena.tracking import run_log
@@ -49,7 +50,7 @@ def record_checkpoint(
     uri = settings.tracking_uri
     run_id = run_log.start_run(
         uri, settings.artifact_root, experiment=spec.experiment, run_name=spec.name,
-        tags={**run_tags(spec, "train"), **(tags or {})}, params=run_params(spec),
+        tags={**run_tags(spec, "train", dataset=dataset_identity(spec.data)), **(tags or {})}, params=run_params(spec),
     )
     run_log.log_epochs(uri, run_id, history)
     run_log.log_text(uri, run_id, spec_to_yaml(spec), "spec.yaml")

@@ -7,6 +7,7 @@ file as a child process:
 
     python tests/multinode_scenarios.py placement SPEC.yaml
     python tests/multinode_scenarios.py node-loss SPEC.yaml
+    python tests/multinode_scenarios.py search-trial SPEC.yaml
 
 The ARENA_* settings come from the environment; RAY_TMPDIR should be a short folder of the caller's.
 The last line of stdout is one JSON object the test asserts on.
@@ -163,7 +164,46 @@ def node_loss(spec_path: Path, deadline_seconds: float = 900) -> dict[str, Any]:
         cluster.shutdown()
 
 
-SCENARIOS = {"placement": placement, "node-loss": node_loss}
+def search_trial(spec_path: Path) -> dict[str, Any]:
+    """Run a 2-worker job as a search's one trial (workers on both nodes, its actor beside them); report it.
+
+    A folder a dead process left in the temp dir must be gone after the trials (swept on every node).
+    """
+    import subprocess
+    import tempfile
+    from dataclasses import asdict, replace
+
+    from mlflow.tracking import MlflowClient
+
+    from arena.search.core.spec import TuneSpec
+    from arena.search.core.trials import TrialRequest, run_trials
+    from arena.tracking import run_log
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = Path(tempfile.gettempdir()) / f"arena-ckpt-{socket.gethostname().replace('-', '_')}-{gone.pid}-left"
+    stale.mkdir()
+    cluster, nodes = start_cluster()
+    settings = replace(load_settings(), ray_address=cluster.address)  # a search on a cluster: the node checks run
+    try:
+        spec = load_spec(spec_path)
+        parent = run_log.start_run(settings.tracking_uri, settings.artifact_root, experiment=spec.experiment,
+                                   run_name="two-host-search", tags={"arena.kind": "scaling-search"}, params={})
+        lines: list[str] = []
+        (outcome,) = run_trials([TrialRequest("two-hosts", spec)], TuneSpec(scheduler="fifo"), settings,
+                                kind="scaling-trial", parent_run_id=parent, progress=lines.append)
+        tags = MlflowClient(settings.tracking_uri).get_run(outcome.run_id).data.tags if outcome.run_id else {}
+        return {
+            "outcome": asdict(outcome), "progress": lines, "tags": tags, "host": socket.gethostname(),
+            "worker_node_ids": [node.node_id for node in nodes], "train_workers": train_workers(),
+            "stale_left": stale.exists(),
+        }
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+SCENARIOS = {"placement": placement, "node-loss": node_loss, "search-trial": search_trial}
 
 
 def main(argv: list[str]) -> int:

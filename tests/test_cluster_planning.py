@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from arena.errors import ArenaError
 from arena.cluster.check import first_error_line, format_report_line, parse_report
 from arena.errors import holds_secret, mask_secrets
 from arena.settings import load_settings, settings_environment, travelling_settings
@@ -199,3 +200,90 @@ def test_the_cluster_report_lists_what_arena_train_would_refuse(arena_env, monke
     assert any(p.startswith("train.precision: fp16 needs GPUs") for p in problems)
     assert checks.cluster_report(spec.model_copy(update={"train": spec.train.model_copy(
         update={"batch_size": 8, "precision": "fp32"})}), arena_env).problems == []
+
+
+def test_the_data_is_named_on_the_worker_hosts_and_must_be_the_same_copy(arena_env, tmp_path, monkeypatch) -> None:
+    from arena.data.layout import check_and_name
+
+    (tmp_path / "imgs" / "train" / "cat").mkdir(parents=True)
+    (tmp_path / "imgs" / "train" / "cat" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "imgs" / "val" / "cat").mkdir(parents=True)
+    spec = parse_spec({"name": "f", "model": "resnet18", "data": {"dataset": "imagefolder", "root": str(tmp_path / "imgs")},
+                       "train": {"epochs": 1, "batch_size": 8}})
+    problems, name = check_and_name(spec.data, home=tmp_path)
+    assert problems == [] and name.startswith("imagefolder-") and name != "imagefolder-e3b0c44298fc1c14"
+    problems, name = check_and_name(spec.data.model_copy(update={"root": tmp_path / "missing"}), home=tmp_path)
+    assert name is None and problems == [f"data.root: {tmp_path / 'missing'} does not exist"]
+
+    def on_one_machine(node_id: str, host: str, **extra: object) -> NodeReport:
+        return NodeReport(node_id, host, "10.0.0.1", 1, 0, False, markers_seen=["a", "b", "h"], **extra)
+
+    same = [on_one_machine("a", "w1", dataset="imagenet-1k"), on_one_machine("b", "w2", dataset="imagenet-1k"),
+            on_one_machine("h", "head")]  # the head looked at nothing
+    assert checks.dataset_problems(same) == [] and checks.named_dataset(same) == "imagenet-1k"
+    differ = [report("a", "w1", [], dataset="imagenet-1k"), report("b", "w2", [], dataset="imagenet-1k-sub100-0a1b2c3d")]
+    (problem,) = checks.dataset_problems(differ)
+    assert problem == ("data.root: the worker hosts hold different data (imagenet-1k on w1; imagenet-1k-sub100-0a1b2c3d "
+                       "on w2); give every worker host the same copy")
+    monkeypatch.setattr(node_inspection, "inspect_nodes", lambda spec, settings: ([], same))
+    assert checks.check_on_nodes(spec, arena_env) == "imagenet-1k"  # what the job's runs are tagged with
+    monkeypatch.setattr(node_inspection, "inspect_nodes", lambda spec, settings: ([], [on_one_machine("h", "head")]))
+    assert checks.check_on_nodes(spec, arena_env) is None  # no worker host up yet: the first worker names it
+
+
+def test_the_driver_names_the_data_only_where_it_is_read(arena_env, tmp_path) -> None:
+    from dataclasses import replace
+
+    from arena.training.launcher import dataset_where_read
+
+    spec = parse_spec({"name": "f", "model": "resnet18", "data": {"dataset": "imagefolder", "root": str(tmp_path / "elsewhere")},
+                       "train": {"epochs": 1, "batch_size": 8}})
+    on_cluster = replace(arena_env, ray_address="ray://head:10001")
+    assert dataset_where_read(spec, on_cluster, nodes_named="imagenet-1k", local=False, in_trial=False) == "imagenet-1k"
+    assert dataset_where_read(spec, on_cluster, nodes_named=None, local=False, in_trial=True) is None  # rank 0 names it
+    with pytest.raises(ArenaError, match="does not exist on"):  # a local-mode trial is its own worker: the data must be here
+        dataset_where_read(spec, on_cluster, nodes_named=None, local=True, in_trial=True)
+
+
+def test_a_multi_worker_trial_leaves_room_for_its_own_actor() -> None:
+    from arena.training.placement import TRIAL_DRIVER_CPUS, WorkerResources, concurrent_trials
+
+    nodes = [HEAD, NodeCapacity("w1", "10.0.0.2", 1, 0), NodeCapacity("w2", "10.0.0.3", 1, 0)]
+    assert plan_workers(nodes, 2, None, 0)[0].cpus_per_worker == 1  # a job: its driver is a process, not an actor
+    plan, problem = plan_workers(nodes, 2, None, 0, beside_cpus=TRIAL_DRIVER_CPUS)
+    assert problem is None and plan.cpus_per_worker == 0.99 and plan.threads == 1  # just under a CPU each
+    plan, problem = plan_workers(nodes, 2, 1, 0, beside_cpus=TRIAL_DRIVER_CPUS)  # asked for whole CPUs
+    assert plan is None and problem == (
+        "resources: 2 workers of 1 CPU each do not fit beside the trial's own actor (0.01 CPUs) on the cluster's nodes, "
+        "which hold 1 (10.0.0.1: 0 CPUs 0 GPUs; 10.0.0.2: 1 CPU 0 GPUs; 10.0.0.3: 1 CPU 0 GPUs); "
+        "resources.cpus_per_worker: 0.99 would leave it room")
+    plan, problem = plan_workers(nodes, 3, None, 0, beside_cpus=TRIAL_DRIVER_CPUS)
+    assert plan is None and problem.startswith("resources: 3 workers of at least 0.99 CPUs each do not fit beside the trial's own actor")
+    big = [HEAD, NodeCapacity("w1", "10.0.0.2", 8, 4), NodeCapacity("w2", "10.0.0.3", 8, 4)]
+    plan, _ = plan_workers(big, 2, None, 2, beside_cpus=TRIAL_DRIVER_CPUS)
+    assert (plan.cpus_per_worker, plan.threads) == (7.99, 8)
+    assert plan_workers([HEAD], 1, 0.5, 0, beside_cpus=TRIAL_DRIVER_CPUS)[0] is None  # a 0-CPU head holds not even the actor
+
+    # Trials at once: each with its actor, on what the trials before it left.
+    assert concurrent_trials(nodes, WorkerResources(2, 0.99, 0), TRIAL_DRIVER_CPUS) == 1
+    four = [HEAD, *(NodeCapacity(f"w{i}", f"10.0.0.{i}", 1, 0) for i in range(2, 6))]
+    assert concurrent_trials(four, WorkerResources(2, 0.99, 0), TRIAL_DRIVER_CPUS) == 2
+    assert concurrent_trials(four, WorkerResources(2, 1, 0), TRIAL_DRIVER_CPUS) == 1  # whole CPUs strand the actors
+    assert concurrent_trials(nodes, WorkerResources(1, 1, 0, local=True), 0.0) == 2  # local mode: the actor is the worker
+    assert concurrent_trials(big, WorkerResources(2, 7.99, 2), TRIAL_DRIVER_CPUS) == 1
+
+
+def test_a_trial_is_planned_beside_its_actor_on_the_live_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from arena.errors import SpecError
+    from arena.training import ray_driver
+    from arena.training.checks import check_resources
+
+    monkeypatch.setattr(ray_driver.ray, "nodes", lambda: [ray_node("head", 0, 0), ray_node("w1", 1, 0), ray_node("w22", 1, 0)])
+    monkeypatch.setattr(ray_driver, "autoscaler_running", lambda: False)
+    trial = parse_spec({"name": "t", "model": "resnet18", "data": {"dataset": "synthetic"},
+                        "train": {"epochs": 1, "batch_size": 8}, "resources": {"workers": 2}})
+    assert check_resources(trial, in_trial=True).cpus_per_worker == 0.99
+    assert check_resources(trial).cpus_per_worker == 1  # the same job outside a search
+    whole = trial.model_copy(update={"resources": trial.resources.model_copy(update={"cpus_per_worker": 1})})
+    with pytest.raises(SpecError, match=r"beside the trial's own actor .*resources.cpus_per_worker: 0.99 would leave it room"):
+        check_resources(whole, in_trial=True)

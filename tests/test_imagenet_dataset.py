@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from arena.data import imagefolder
 from arena.data.imagenet_index import FULL_COUNTS, IndexHeader, canonical_wnids
 from arena.data.imagenet_prepare import prepare_imagenet
 from arena.data.layout import dataset_identity
-from arena.errors import SpecError
+from arena.errors import ArenaError, SpecError
 from arena.models import get_model_info
 from arena.spec import DataSpec, parse_spec
 from arena.training.launcher import run_tags
@@ -59,21 +60,25 @@ def test_labels_follow_canonical_order_not_the_folder_listing(tmp_path: Path) ->
     assert {label for _path, label in datasets.train.samples} == {0, 1}
 
 
-def test_only_the_full_ilsvrc_2012_set_is_imagenet_1k() -> None:
-    full = IndexHeader(canonical_wnids(), ("w",) * 1000, dict(FULL_COUNTS), "f", "src", "kaggle")
+def test_only_the_full_ilsvrc_2012_set_is_imagenet_1k_and_subsets_never_share_a_name() -> None:
+    full = IndexHeader(canonical_wnids(), ("w",) * 1000, dict(FULL_COUNTS), "f" * 16, "src", "kaggle")
     assert full.dataset == "imagenet-1k" and not full.is_subset
-    short = IndexHeader(canonical_wnids(), ("w",) * 1000, {"train": 1_281_166, "val": 50_000}, "f", "src", "kaggle")
-    assert short.dataset == "imagenet-1k-sub1000" and short.is_subset
-    ten = IndexHeader(canonical_wnids()[:10], ("w",) * 10, {"train": 13_000, "val": 500}, "f", "src", "kaggle")
-    assert ten.dataset == "imagenet-1k-sub10"
+    short = IndexHeader(canonical_wnids(), ("w",) * 1000, {"train": 1_281_166, "val": 50_000}, "0123456789abcdef", "src", "kaggle")
+    assert short.dataset == "imagenet-1k-sub1000-01234567" and short.is_subset
+    ten = IndexHeader(canonical_wnids()[:10], ("w",) * 10, {"train": 13_000, "val": 500}, "aaaaaaaabbbb", "src", "kaggle")
+    other_ten = IndexHeader(canonical_wnids()[10:20], ("w",) * 10, {"train": 13_000, "val": 500}, "ccccccccdddd", "src", "kaggle")
+    assert (ten.dataset, other_ten.dataset) == ("imagenet-1k-sub10-aaaaaaaa", "imagenet-1k-sub10-cccccccc")
 
 
 def test_run_tags_name_the_data_honestly(prepared: Path, tmp_path: Path) -> None:
     spec = parse_spec({"name": "x", "model": "resnet18", "data": {"dataset": "imagenet", "root": str(prepared)},
                        "train": {"epochs": 1, "batch_size": 2}})
-    assert run_tags(spec, "train")["arena.dataset"] == "imagenet-1k-sub3"
+    name = dataset_identity(spec.data)
+    assert re.fullmatch(r"imagenet-1k-sub3-[0-9a-f]{8}", name)
+    assert run_tags(spec, "train", dataset=name)["arena.dataset"] == name
+    assert "arena.dataset" not in run_tags(spec, "train")  # unknown to the driver: the first worker names it
     # The same prepared folder read as a plain image folder keeps its identity.
-    assert dataset_identity(_spec("imagefolder", prepared)) == "imagenet-1k-sub3"
+    assert dataset_identity(_spec("imagefolder", prepared)) == name
     write_train(tmp_path / "a" / "train")
     write_train(tmp_path / "a" / "val", per_class=1)
     shutil.copytree(tmp_path / "a", tmp_path / "b")
@@ -82,3 +87,11 @@ def test_run_tags_name_the_data_honestly(prepared: Path, tmp_path: Path) -> None
     (tmp_path / "b" / "val" / CLASSES[0] / "extra.JPEG").write_bytes(b"another image")
     assert dataset_identity(_spec("imagefolder", tmp_path / "b")) != first  # two folders never rank together
     assert dataset_identity(DataSpec(dataset="digits")) == "digits"
+
+
+def test_a_folder_that_is_not_here_is_never_named(tmp_path: Path) -> None:
+    with pytest.raises(ArenaError, match=r"data.root: .*/elsewhere does not exist on .*, so the data cannot be named here"):
+        dataset_identity(_spec("imagefolder", tmp_path / "elsewhere"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ArenaError, match="has neither train/ nor val/"):
+        dataset_identity(_spec("imagefolder", tmp_path / "empty"))

@@ -46,7 +46,7 @@ def test_untarred_source_becomes_links_and_an_index(tmp_path: Path) -> None:
     header = read_header(out)
     assert header.classes == tuple(CLASSES) and header.words == ("tench", "goldfish", "great white shark")
     assert header.counts == {"train": 3 * TRAIN_PER_CLASS, "val": len(VAL_LABELS)}
-    assert header.dataset == "imagenet-1k-sub3" and header.form == "untarred"
+    assert header.dataset == f"imagenet-1k-sub3-{header.fingerprint[:8]}" and header.form == "untarred"
     samples = read_files(out, header)
     val_labels = {Path(path).name: label for path, label in samples["val"]}
     expected = {f"ILSVRC2012_val_{n:08d}.JPEG": CLASSES.index(w) for n, w in enumerate(VAL_LABELS, 1)}
@@ -92,8 +92,8 @@ def test_cli_prints_the_folder_counts_and_subset_line(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     first, second = result.stdout.strip().splitlines()
     assert first.startswith(f"{tmp_path / 'out'}: 3 classes, 9 train and 6 val images")
-    assert "imagenet-1k-sub3" in first and second.startswith("a subset of ImageNet-1k: 3 of 1000 classes")
-    assert json.loads((tmp_path / "out" / HEADER_FILE).read_text())["dataset"] == "imagenet-1k-sub3"
+    assert "imagenet-1k-sub3-" in first and second.startswith("a subset of ImageNet-1k: 3 of 1000 classes")
+    assert json.loads((tmp_path / "out" / HEADER_FILE).read_text())["dataset"].startswith("imagenet-1k-sub3-")
 
 
 def test_subset_of_classes_leaves_out_their_val_images(tmp_path: Path) -> None:
@@ -101,7 +101,7 @@ def test_subset_of_classes_leaves_out_their_val_images(tmp_path: Path) -> None:
     shutil.rmtree(source / "train" / "n01484850")
     prepared = prepare_imagenet(source, tmp_path / "out")
     assert prepared.header.classes == ("n01440764", "n01443537") and prepared.left_out == 2
-    assert prepared.header.counts == {"train": 6, "val": 4} and prepared.header.dataset == "imagenet-1k-sub2"
+    assert prepared.header.counts == {"train": 6, "val": 4} and prepared.header.dataset.startswith("imagenet-1k-sub2-")
 
 
 def test_per_class_train_tars_are_unpacked(tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ def test_ray_cluster_config_matches_rays_schema(path: Path) -> None:
     gpu_types = [name for name, node in config["available_node_types"].items() if name != config["head_node_type"]]
     assert gpu_types and all(config["available_node_types"][name]["min_workers"] == 0 for name in gpu_types)
     commands = "\n".join(config["setup_commands"] + config["head_start_ray_commands"])
-    for variable in ("ARENA_TRACKING_URI", "ARENA_STORAGE", "RAY_AUTH_MODE=token"):
+    for variable in ("ARENA_TRACKING_URI", "ARENA_MLFLOW_UI_URL", "ARENA_STORAGE", "RAY_AUTH_MODE=token"):
         assert variable in commands, f"{path.name}: setup or start commands never set {variable}"
     assert "ARENA_DB_URL" not in commands, f"{path.name}: every Ray process would carry the leaderboard's password"
     assert "ARENA_STORAGE=s3://" in commands or "ARENA_STORAGE=gs://" in commands
@@ -173,6 +173,11 @@ def test_rayjob_ships_the_repositorys_recipe_whole() -> None:
     configmap = next(d for path in K8S_MANIFESTS for d in documents(path) if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "arena-job-spec")
     shipped = yaml.safe_load(configmap["data"]["resnet50.yaml"])
     assert shipped == yaml.safe_load((REPO / "jobs" / "ilsvrc" / "resnet50.yaml").read_text())
+
+
+def test_the_clusters_settings_name_the_mlflow_ui_for_run_links() -> None:
+    (settings,) = [d for d in documents(REPO / "infra" / "k8s" / "arena-settings.yaml") if d["kind"] == "ConfigMap"]
+    assert settings["data"]["ARENA_MLFLOW_UI_URL"].startswith("http")
 
 
 def test_ray_pods_get_the_data_and_not_the_leaderboards_secret() -> None:

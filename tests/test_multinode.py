@@ -1,4 +1,4 @@
-"""Training across Ray nodes: one worker per node, and a node lost mid-run (tests/multinode_scenarios.py).
+"""Training across Ray nodes: one worker per node, a node lost mid-run, a search trial on both nodes (tests/multinode_scenarios.py).
 
 Each scenario starts a simulated cluster of its own (a head without CPUs and two one-CPU worker nodes)
 in a child process, runs `run_training` there and prints a JSON report; these tests assert on it.
@@ -87,6 +87,19 @@ def test_a_lost_node_is_survived_from_the_last_checkpoint(arena_env, tmp_path) -
     workers = report["train_workers"]
     assert len(workers) >= 4, workers  # the first group of two, then at least one more: a restart
     assert report["removed_node_id"] in {worker["node_id"] for worker in workers}
+
+
+def test_a_two_worker_trial_spans_both_hosts_beside_its_own_actor(arena_env, tmp_path) -> None:
+    spec = digits_spec("two-host-trial", epochs=1)
+    del spec["resources"]["cpus_per_worker"]  # planned per node: just under a CPU each, leaving the trial's actor room
+    report = run_scenario("search-trial", spec, tmp_path, timeout=900)
+    outcome = report["outcome"]
+    assert outcome["status"] == "completed" and outcome["epochs"] == 1, outcome
+    assert sorted(worker["node_id"] for worker in report["train_workers"]) == sorted(report["worker_node_ids"])
+    tags = report["tags"]
+    assert tags["arena.dataset"] == "digits" and tags["arena.kind"] == "scaling-trial"
+    assert tags["arena.worker_hosts"] == f"{report['host']},{report['host']}"  # every worker's host, by rank
+    assert not report["stale_left"]  # a dead process's scratch folder, swept from the nodes after the trials
 
 
 # A crash with max_failures 0 failing the run cleanly is covered on one node by

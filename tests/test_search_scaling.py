@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -374,6 +375,10 @@ def test_a_tiny_search_trains_trials_nested_in_mlflow(arena_env, ray_head, monke
                                   filter_string=f"tags.mlflow.parentRunId = '{result.parent_run_id}'")
     assert len(children) == 2
     assert {child.data.tags["arena.kind"] for child in children} == {"scaling-trial"}
+    # Named where the data is read (the node checks, each trial's actor), and the host each trial trained on.
+    assert parent.data.tags["arena.dataset"] == "digits"
+    assert {child.data.tags["arena.dataset"] for child in children} == {"digits"}
+    assert {child.data.tags["arena.worker_hosts"] for child in children} == {socket.gethostname()}
     assert all(child.info.status in ("FINISHED", "KILLED") for child in children)
     # Each epoch a trial reported is in MLflow (logged once its checkpoint was registered, before Tune saw it).
     for child in children:

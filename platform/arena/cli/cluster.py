@@ -95,7 +95,8 @@ def _render_check(result: object) -> str:
         for node in report["nodes"]:
             role = "head" if node["is_head"] else "worker"
             tracking = "tracking ok" if not node["tracking_error"] else f"tracking: {node['tracking_error']}"
-            lines.append(f"  {node['host']} ({node['address']}, {role}): {node['cpus']:g} CPUs {node['gpus']:g} GPUs, {tracking}")
+            data = f", data {node['dataset']}" if node.get("dataset") else ""  # named where a worker would read it
+            lines.append(f"  {node['host']} ({node['address']}, {role}): {node['cpus']:g} CPUs {node['gpus']:g} GPUs, {tracking}{data}")
         lines.append("settings a job sees:")
         lines += [f"  {name}={value}" for name, value in sorted(report["settings"].items())]
     lines.append(f"sent from here: {', '.join(result.travelled) or 'nothing'}"

@@ -36,6 +36,9 @@ FULL_CLASSES = 1000
 FULL_COUNTS = {"train": 1_281_167, "val": 50_000}
 """ILSVRC-2012's classification set: only a folder with exactly these counts is `imagenet-1k`."""
 
+SUBSET_FINGERPRINT_DIGITS = 8
+"""Hex digits of the content fingerprint a subset's name carries."""
+
 WNID = re.compile(r"n\d{8}")
 
 
@@ -67,10 +70,15 @@ class IndexHeader:
 
     @property
     def dataset(self) -> str:
-        """The `arena.dataset` tag: imagenet-1k only for the full ILSVRC-2012 set, else a subset name."""
+        """The `arena.dataset` tag: imagenet-1k only for the full ILSVRC-2012 set, else a subset name.
+
+        A subset is `imagenet-1k-sub<classes>-<8 hex>`: the hex digits start the content fingerprint
+        (every file name and size), so two subsets never share a name, even with the same number of
+        classes (ten different classes, or the same thousand with fewer images each).
+        """
         if len(self.classes) == FULL_CLASSES and all(self.counts[s] == n for s, n in FULL_COUNTS.items()):
             return FULL_NAME
-        return f"{FULL_NAME}-sub{len(self.classes)}"
+        return f"{FULL_NAME}-sub{len(self.classes)}-{self.fingerprint[:SUBSET_FINGERPRINT_DIGITS]}"
 
     @property
     def is_subset(self) -> bool:

@@ -8,6 +8,7 @@ torch and torchvision out of the driver's start-up.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 from arena.data.digits import digits_root_under, is_prepared, is_replaceable
@@ -135,11 +136,15 @@ def folder_identity(root: Path) -> str:
     """The dataset name of an image folder: its index's (imagenet-1k...) or imagefolder-<fingerprint>.
 
     The fingerprint hashes every train/ and val/ file name with its size, so two different folders
-    never share a name (and never rank together on the leaderboard).
+    never share a name (and never rank together on the leaderboard). A folder that is not on this
+    host is an ArenaError, never the name of an empty folder: the name is computed where the data is.
     """
     root = Path(root).expanduser()
     if has_index(root):
         return read_header(root).dataset
+    if not any((root / split).is_dir() for split in ("train", "val")):
+        where = "does not exist" if not root.exists() else "has neither train/ nor val/"
+        raise ArenaError(f"data.root: {root} {where} on {socket.gethostname()}, so the data cannot be named here")
     rows = []
     for split in ("train", "val"):
         for directory, subfolders, files in os.walk(root / split, followlinks=True):
@@ -151,7 +156,22 @@ def folder_identity(root: Path) -> str:
 
 
 def dataset_identity(data: DataSpec) -> str:
-    """The `arena.dataset` tag of a spec's data: digits, synthetic, imagenet-1k[-sub<N>] or imagefolder-<fp>."""
+    """The `arena.dataset` tag of a spec's data: digits, synthetic, imagenet-1k[-sub<N>-<hex>] or imagefolder-<fp>.
+
+    Call it where the data is read (a worker host, the node checks, the machine that evaluates):
+    an image folder missing here is an ArenaError.
+    """
     if data.dataset in ("digits", "synthetic") or data.root is None:
         return data.dataset
     return folder_identity(Path(data.root))
+
+
+def check_and_name(data: DataSpec, *, home: Path) -> tuple[list[str], str | None]:
+    """What a host that may train sees of a spec's data: its problems, and its name when there are none."""
+    problems = check_data(data, home=home)
+    if problems:
+        return problems, None
+    try:
+        return [], dataset_identity(data)
+    except ArenaError as error:  # a folder that looked usable and then could not be named
+        return [str(error)], None

@@ -24,11 +24,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from arena import models
-from arena.data.layout import check_data
+from arena.data.layout import check_data, dataset_identity
 from arena.errors import ArenaError, SpecError, mask_secrets
 from arena.settings import CREDENTIALS_HINT, Settings, credential_problems, shown_settings
 from arena.spec import JobSpec
-from arena.training.placement import NodeCapacity, WorkerResources, plan_workers, runs_in_local_mode
+from arena.training.placement import (
+    TRIAL_DRIVER_CPUS, NodeCapacity, WorkerResources, plan_workers, runs_in_local_mode,
+)
 from arena.training.reporting import CHECKPOINT_PREFIX
 from arena.training.resume import DRIVER_TAG, checkpoint_epochs, driver_is_alive
 
@@ -113,14 +115,36 @@ def check_resume(spec: JobSpec, settings: Settings, run_id: str, *, force: bool 
         )
 
 
-def check_on_nodes(spec: JobSpec, settings: Settings) -> None:
-    """On a cluster: the data on the worker hosts, shared storage, the tracking server from every host."""
+def check_on_nodes(spec: JobSpec, settings: Settings) -> str | None:
+    """On a cluster: the data on the worker hosts, shared storage, the tracking server from every host.
+
+    Returns the data's `arena.dataset` name as the worker hosts read it; None when no worker host
+    is up yet to look (an autoscaler adds them later).
+    """
     from arena.training.node_inspection import inspect_nodes
 
     _, nodes = inspect_nodes(spec, settings)
     problems = node_problems(nodes, spec, settings)
     if problems:
         raise SpecError(problems)
+    return named_dataset(nodes)
+
+
+def name_dataset(spec: JobSpec, settings: Settings) -> str | None:
+    """The `arena.dataset` name of a spec's data, computed where it is read; None when no worker host is up yet.
+
+    Without a cluster this machine trains and names it; on a cluster the node checks run on the
+    worker hosts (raising their problems) and name it there, never on a head without the data.
+    """
+    if settings.ray_address is None:
+        return dataset_identity(spec.data)
+    return check_on_nodes(spec, settings)
+
+
+def named_dataset(nodes: list[NodeReport]) -> str | None:
+    """The dataset name the worker hosts computed (`node_problems` refuses hosts that disagree); None when none looked."""
+    names = sorted({node.dataset for node in nodes if node.dataset is not None})
+    return names[0] if names else None
 
 
 def check_resources(
@@ -135,14 +159,23 @@ def check_resources(
     from arena.training import ray_driver  # imports Ray: checks.py is read before Ray starts
 
     wanted = spec.resources
-    plan, problem = ray_driver.node_plan(spec)
-    if plan is None and ray_driver.autoscaler_running():
-        plan, problem = ray_driver.wait_for_nodes(spec, problem or "", say or (lambda text: print(text, file=sys.stderr)))
-    if plan is None:
-        raise SpecError([problem or "resources: the job does not fit on the cluster"])
     local = runs_in_local_mode(wanted.workers, wanted.gpus_per_worker, wanted.max_failures, in_trial=in_trial,
                                allowed=wanted.local_mode)
+    beside = trial_actor_cpus(in_trial=in_trial, local=local)
+    plan, problem = ray_driver.node_plan(spec, beside)
+    if plan is None and ray_driver.autoscaler_running():
+        plan, problem = ray_driver.wait_for_nodes(spec, problem or "", say or (lambda text: print(text, file=sys.stderr)), beside)
+    if plan is None:
+        raise SpecError([problem or "resources: the job does not fit on the cluster"])
     return replace(plan, local=local)
+
+
+def trial_actor_cpus(*, in_trial: bool, local: bool) -> float:
+    """The CPUs a job's workers must leave free on some node: a multi-worker trial's own Tune actor, else none.
+
+    In local mode the trial's actor is its worker; a job's driver is a process, not an actor.
+    """
+    return TRIAL_DRIVER_CPUS if in_trial and not local else 0.0
 
 
 def cluster_report(spec: JobSpec | None, settings: Settings) -> ClusterReport:
@@ -191,11 +224,24 @@ def node_problems(
     problems += storage_problems(nodes, settings, hosts)
     for node in nodes:
         problems += [f"{problem} (on {node.host})" for problem in node.data_problems]
+    problems += dataset_problems(nodes)
     if spec is not None and capacities is not None:
         _, misfit = plan_workers(capacities, spec.resources.workers, spec.resources.cpus_per_worker, spec.resources.gpus_per_worker)
         if misfit and not _autoscaling():  # an autoscaler adds the nodes: `arena train` waits for them
             problems.append(misfit)
     return problems
+
+
+def dataset_problems(nodes: list[NodeReport]) -> list[str]:
+    """Worker hosts that hold different data under data.root: each worker would train on its own copy."""
+    hosts_of: dict[str, list[str]] = {}
+    for node in nodes:
+        if node.dataset is not None:
+            hosts_of.setdefault(node.dataset, []).append(node.host)
+    if len(hosts_of) < 2:
+        return []
+    found = "; ".join(f"{name} on {', '.join(sorted(set(hosts)))}" for name, hosts in sorted(hosts_of.items()))
+    return [f"data.root: the worker hosts hold different data ({found}); give every worker host the same copy"]
 
 
 def _autoscaling() -> bool:

@@ -50,16 +50,35 @@ def describe_batch(spec: JobSpec) -> str:
     return line
 
 
-def run_tags(spec: JobSpec, kind: str, extra: dict[str, str] | None = None, *, home: Path | None = None) -> dict[str, str]:
-    """The arena.* tags of a run (docs/mlflow.md); a saved model is read from `home`."""
+def run_tags(
+    spec: JobSpec, kind: str, extra: dict[str, str] | None = None, *, home: Path | None = None, dataset: str | None = None
+) -> dict[str, str]:
+    """The arena.* tags of a run (docs/mlflow.md); a saved model is read from `home`.
+
+    `dataset` is the data's name as a host that holds it computed it (`dataset_where_read`); None
+    leaves `arena.dataset` to the run's first worker.
+    """
     info = models.get_model_info(spec.model, home)
     return {
         "arena.model": spec.model,
         "arena.family": info.family,
-        "arena.dataset": dataset_identity(spec.data),  # imagenet-1k only for the full ILSVRC-2012 set
+        **({"arena.dataset": dataset} if dataset is not None else {}),
         "arena.kind": kind,
         **(extra or {}),
     }
+
+
+def dataset_where_read(spec: JobSpec, settings: Settings, *, nodes_named: str | None, local: bool, in_trial: bool) -> str | None:
+    """The run's `arena.dataset`, computed by a process on a host that reads the data; None: rank 0 names it.
+
+    Without a cluster this machine trains; on one, the node checks named it on the worker hosts
+    (`nodes_named`), and a trial in local mode is its own worker. A multi-worker trial's driver may
+    sit on a host without the data, and the nodes may not be up yet (an autoscaler adds them): then
+    the first worker, which reads the data, tags the run.
+    """
+    if settings.ray_address is None or (in_trial and local):
+        return dataset_identity(spec.data)
+    return nodes_named
 
 
 def run_params(spec: JobSpec, *, home: Path | None = None) -> dict[str, str]:
@@ -78,12 +97,15 @@ def _prepare_store(spec: JobSpec, settings: Settings) -> None:
     run_log.ensure_experiment(run_log.client_for(settings.tracking_uri), spec.experiment, settings.artifact_root)
 
 
-def _open_run(spec: JobSpec, settings: Settings, kind: str, parent_run_id: str | None, extra_tags: dict[str, str] | None) -> str:
+def _open_run(
+    spec: JobSpec, settings: Settings, kind: str, parent_run_id: str | None, extra_tags: dict[str, str] | None,
+    dataset: str | None,
+) -> str:
     from arena.tracking import run_log
 
     run_id = run_log.start_run(
         settings.tracking_uri, settings.artifact_root, experiment=spec.experiment, run_name=spec.name,
-        tags={**run_tags(spec, kind, extra_tags, home=settings.home), DRIVER_TAG: driver_tag()},
+        tags={**run_tags(spec, kind, extra_tags, home=settings.home, dataset=dataset), DRIVER_TAG: driver_tag()},
         params=run_params(spec, home=settings.home),
         parent_run_id=parent_run_id,
     )
@@ -91,11 +113,11 @@ def _open_run(spec: JobSpec, settings: Settings, kind: str, parent_run_id: str |
     return run_id
 
 
-def _reopen_run(settings: Settings, run_id: str) -> str:
+def _reopen_run(settings: Settings, run_id: str, dataset: str | None) -> str:
     from arena.tracking import run_log
 
     run_log.set_status(settings.tracking_uri, run_id, "RUNNING")
-    run_log.set_tags(settings.tracking_uri, run_id, {DRIVER_TAG: driver_tag()})
+    run_log.set_tags(settings.tracking_uri, run_id, {DRIVER_TAG: driver_tag(), **({"arena.dataset": dataset} if dataset else {})})
     return run_id
 
 
@@ -152,15 +174,18 @@ def run_training(
         preloading.result()
         from arena.tracking import run_log
 
+        nodes_named = None
         if settings.ray_address is not None and not in_trial:  # a search checks the nodes once (`run_trials`)
-            check_on_nodes(spec, settings)
+            nodes_named = check_on_nodes(spec, settings)
         resources = check_resources(spec, in_trial=in_trial)
-        run_id = _reopen_run(settings, resume_run_id) if resume_run_id else _open_run(
-            spec, settings, kind, parent_run_id, extra_tags
-        )
+        dataset = dataset_where_read(spec, settings, nodes_named=nodes_named, local=resources.local, in_trial=in_trial)
+        if resume_run_id:
+            run_id = _reopen_run(settings, resume_run_id, dataset)
+        else:
+            run_id = _open_run(spec, settings, kind, parent_run_id, extra_tags, dataset)
         try:
             result = ray_driver.fit(spec, settings, run_id, resources, callbacks=callbacks, show_progress=show_progress,
-                                 in_trial=in_trial, trial_score=trial_score)
+                                 in_trial=in_trial, trial_score=trial_score, dataset=dataset)
         except KeyboardInterrupt:
             run_log.set_status(settings.tracking_uri, run_id, "KILLED")
             raise

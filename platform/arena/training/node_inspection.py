@@ -18,7 +18,7 @@ from typing import Any
 
 import ray
 
-from arena.data.layout import check_data
+from arena.data.layout import check_and_name
 from arena.services import store_problem
 from arena.settings import Settings, TrackingAuth
 from arena.spec import JobSpec, parse_spec
@@ -56,6 +56,8 @@ class NodeReport:
     """The node ids whose markers this node could read: all of them when storage is shared."""
     data_problems: list[str] = field(default_factory=list)
     """What `check_data` found wrong with the spec's data here (only nodes that could hold a worker look)."""
+    dataset: str | None = None
+    """The `arena.dataset` name of the spec's data as this node reads it; None where it did not look or found problems."""
 
 
 @dataclass
@@ -136,7 +138,8 @@ def _inspect_node(storage: str, tracking_uri: str, home: str, spec_tree: dict | 
     except Exception as error:  # a read-only path, a bucket without credentials, ...
         found["storage_error"] = str(error).splitlines()[0] if str(error) else type(error).__name__
     if spec_tree is not None:
-        found["data_problems"] = check_data(parse_spec(spec_tree).data, home=Path(home))
+        # Named here, where the workers read it: the driver's host (a head) may not hold the data.
+        found["data_problems"], found["dataset"] = check_and_name(parse_spec(spec_tree).data, home=Path(home))
     return found
 
 

@@ -180,13 +180,16 @@ def autoscaler_running() -> bool:
         return False
 
 
-def node_plan(spec: JobSpec) -> tuple[WorkerResources | None, str | None]:
-    """The spec's workers placed on the cluster's nodes as they are now, or why they do not fit."""
+def node_plan(spec: JobSpec, beside_cpus: float = 0.0) -> tuple[WorkerResources | None, str | None]:
+    """The spec's workers placed on the cluster's nodes as they are now (beside an actor of `beside_cpus`), or why they do not fit."""
     wanted = spec.resources
-    return plan_workers(node_capacities(ray.nodes()), wanted.workers, wanted.cpus_per_worker, wanted.gpus_per_worker)
+    return plan_workers(node_capacities(ray.nodes()), wanted.workers, wanted.cpus_per_worker, wanted.gpus_per_worker,
+                        beside_cpus)
 
 
-def wait_for_nodes(spec: JobSpec, problem: str, say: Callable[[str], None]) -> tuple[WorkerResources | None, str | None]:
+def wait_for_nodes(
+    spec: JobSpec, problem: str, say: Callable[[str], None], beside_cpus: float = 0.0
+) -> tuple[WorkerResources | None, str | None]:
     """Ask the autoscaler for the spec's workers and wait for the nodes (up to `resources.scale_up_timeout_s`)."""
     from ray.autoscaler.sdk import request_resources
 
@@ -196,12 +199,12 @@ def wait_for_nodes(spec: JobSpec, problem: str, say: Callable[[str], None]) -> t
         bundle["GPU"] = float(wanted.gpus_per_worker)
     timeout = wanted.scale_up_timeout_s
     say(f"waiting up to {timeout:g} s for the autoscaler to add nodes: {problem.removeprefix('resources: ')}")
-    request_resources(bundles=[bundle] * wanted.workers)
+    request_resources(bundles=[bundle] * wanted.workers + ([{"CPU": beside_cpus}] if beside_cpus > 0 else []))
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             time.sleep(SCALE_UP_POLL_SECONDS)
-            plan, problem = node_plan(spec)
+            plan, problem = node_plan(spec, beside_cpus)
             if plan is not None:
                 return plan, None
     finally:
@@ -243,11 +246,13 @@ def fit(
     show_progress: bool = True,
     trial_score: Callable[[Mapping[str, Any]], Mapping[str, float]] | None = None,
     in_trial: bool = False,
+    dataset: str | None = None,
 ) -> FitResult:
     """Run `spec` on Ray Train V2: a worker group, or local mode (a lane, or this Tune trial's actor).
 
     The run's storage name is its MLflow run id, so `--resume` finds its checkpoints. In a Tune
-    trial, local mode reports each epoch to Tune with `trial_score`'s metric added.
+    trial, local mode reports each epoch to Tune with `trial_score`'s metric added. Without
+    `dataset` (the run's `arena.dataset`, when the driver knew it), rank 0 names the data it reads.
     """
     mode = ("tune" if in_trial else "local") if resources.local else "train"
     board_name = f"arena-progress-{run_id}"
@@ -265,6 +270,7 @@ def fit(
         "namespace": NAMESPACE,
         "report_to": mode,
         "score": trial_score if mode == "tune" else None,
+        "dataset": dataset,
     }
     try:
         with ProgressPrinter(board, spec.name, spec.train.epochs) if board is not None and show_progress else nullcontext():

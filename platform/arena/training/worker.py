@@ -25,6 +25,7 @@ import ray
 import ray.train
 import torch
 
+from arena.data.layout import dataset_identity
 from arena.errors import ArenaError
 from arena.spec import parse_spec
 from arena.training.checkpoint import Checkpoint
@@ -154,6 +155,8 @@ def train_worker(config: dict[str, Any]) -> dict[str, Any] | None:
             if not first_step_tagged and progress.first_step_at is not None:
                 run_log.set_tags(tracking_uri, run_id, {
                     "arena.first_step_at": f"{progress.first_step_at:.3f}", "arena.worker_hosts": ",".join(hosts),
+                    # The driver may run where the data is not (a cluster's head): named here, where it is read.
+                    **({"arena.dataset": dataset_identity(spec.data)} if config.get("dataset") is None else {}),
                 })
                 first_step_tagged = True
             progress.send(epoch_done=row)

@@ -17,7 +17,6 @@ import yaml
 from ray.tune.search import Searcher
 
 from arena import kinds
-from arena.data.layout import dataset_identity
 from arena.errors import ArenaError, RunFailed, SpecError
 from arena.search.core.spec import SearchSpec, TuneSpec
 from arena.search.core.trials import (
@@ -26,9 +25,9 @@ from arena.search.core.trials import (
 )
 from arena.settings import Settings
 from arena.spec import flatten
-from arena.tracking import run_log
+from arena.tracking import run_log, search_log
 from arena.training import ray_driver
-from arena.training.checks import check_job
+from arena.training.checks import check_job, check_resources, name_dataset
 from arena.training.resume import DRIVER_TAG, driver_is_alive, driver_tag
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
@@ -123,6 +122,7 @@ def run_search(
             check_job(request.spec, settings)
     started_ray = ray_driver.connect(settings, verbose=verbose, dashboard=True)
     try:
+        check_resources(requests[0].spec, in_trial=True)  # a trial that cannot fit on the nodes: one line, before any run
         parent = reopen_parent(settings, resume.run_id) if resume else open_parent(plan, settings)
         how = "continuing" if resume else "running"
         progress(f"search {spec.name}: {how} {plan.describe_trials(requests)} in MLflow run {parent}")
@@ -132,6 +132,7 @@ def run_search(
                 progress=progress, searcher=plan.searcher, metric=plan.metric, verbose=verbose,
                 restore=resume is not None,
             )
+            name_parent_from_trials(settings, parent)
             best = plan.pick_best(outcomes)
             keep_checkpoint(best, settings)  # the winner alone is then measured on val/
             result = plan.result(parent, outcomes, best, settings, progress)
@@ -174,8 +175,6 @@ def check_continuation(plan: SearchPlan[Any], settings: Settings, resume: Contin
 
 def reopen_parent(settings: Settings, run_id: str) -> str:
     """Mark a search's parent run RUNNING again under this driver; its trials' runs the dead driver left open are KILLED."""
-    from arena.tracking import search_log
-
     search_log.close_unfinished_children(settings.tracking_uri, run_id, status="KILLED", reason="search driver died")
     run_log.set_status(settings.tracking_uri, run_id, "RUNNING")
     run_log.set_tags(settings.tracking_uri, run_id, {DRIVER_TAG: driver_tag()})
@@ -185,7 +184,8 @@ def reopen_parent(settings: Settings, run_id: str) -> str:
 def open_parent(plan: SearchPlan[Any], settings: Settings) -> str:
     """Start the search's parent MLflow run: tags, the spec flattened as params, the spec and the plan's files."""
     spec = plan.spec
-    tags = {"arena.kind": plan.kind, **plan.parent_tags(), "arena.dataset": dataset_identity(spec.base.data),
+    dataset = name_dataset(spec.base, settings)  # on the worker hosts when on a cluster: the driver's may lack the data
+    tags = {"arena.kind": plan.kind, **plan.parent_tags(), **({"arena.dataset": dataset} if dataset else {}),
             DRIVER_TAG: driver_tag()}
     params = flatten(spec.model_dump(mode="json", exclude={"base"}))
     run_id = run_log.start_run(settings.tracking_uri, settings.artifact_root, experiment=spec.experiment,
@@ -194,6 +194,16 @@ def open_parent(plan: SearchPlan[Any], settings: Settings) -> str:
     for name, text in plan.parent_artifacts().items():
         run_log.log_text(settings.tracking_uri, run_id, text, name)
     return run_id
+
+
+def name_parent_from_trials(settings: Settings, parent_run_id: str) -> None:
+    """Tag a parent opened before any worker host was up (an autoscaler's) with the dataset its trials named."""
+    if "arena.dataset" in run_log.get_run_summary(settings.tracking_uri, parent_run_id)["tags"]:
+        return
+    trials = [run["tags"] for run in search_log.child_runs(settings.tracking_uri, parent_run_id)]
+    names = sorted({str(tags["arena.dataset"]) for tags in trials if isinstance(tags, dict) and "arena.dataset" in tags})
+    if names:
+        run_log.set_tags(settings.tracking_uri, parent_run_id, {"arena.dataset": names[0]})
 
 
 def best_completed(outcomes: Sequence[TrialOutcome], rank: Callable[[TrialOutcome], Any]) -> TrialOutcome:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import math
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -36,16 +35,14 @@ from arena.settings import Settings, load_settings, settings_environment
 from arena.spec import JobSpec, parse_spec
 from arena.tracking import run_log, search_log
 from arena.training.checks import check_resources
-from arena.training.placement import runs_in_local_mode
+from arena.training.placement import TRIAL_DRIVER_CPUS, concurrent_trials, node_capacities, runs_in_local_mode
 from arena.training.reporting import CHECKPOINTS_KEPT
-from arena.training.scratch import sweep
+from arena.training.scratch import sweep_every_node
 
 if TYPE_CHECKING:
     from ray.train import Checkpoint
     from ray.train.v2._internal.execution.context import TrainRunContext
 
-DRIVER_CPUS = 0.01
-"""The trial driver only waits on its TorchTrainer; Tune refuses 0, and 0.01 leaves the CPUs to Train workers."""
 
 Progress = Callable[[str], None]
 TrialStatus = Literal["completed", "stopped", "failed"]
@@ -200,24 +197,19 @@ class _ProgressCallback(tune.Callback):
 
 
 def trial_actor_resources(spec: JobSpec, settings: Settings) -> dict[str, float]:
-    """What a trial's Tune actor asks for: the worker itself in local mode, else a driver's sliver."""
+    """What a trial's Tune actor asks for: the worker itself in local mode, else a driver's sliver (its workers leave room for it)."""
     wanted = spec.resources
     if not runs_in_local_mode(wanted.workers, wanted.gpus_per_worker, wanted.max_failures, in_trial=True,
                               allowed=wanted.local_mode):
-        return {"CPU": DRIVER_CPUS}
+        return {"CPU": TRIAL_DRIVER_CPUS}
     cpus = wanted.cpus_per_worker or check_resources(spec, in_trial=True).cpus_per_worker
     return {"CPU": cpus, **({"GPU": float(wanted.gpus_per_worker)} if wanted.gpus_per_worker else {})}
 
 
 def trials_that_fit(request: TrialRequest, settings: Settings) -> int:
-    """How many trials of this size the connected cluster holds at once (at least one)."""
-    resources = check_resources(request.spec, in_trial=True)
-    driver = 0.0 if resources.local else DRIVER_CPUS
-    total = ray.cluster_resources()
-    fits = math.floor(total.get("CPU", 0) / (resources.workers * resources.cpus_per_worker + driver) + 1e-9)
-    if resources.gpus_per_worker:
-        fits = min(fits, math.floor(total.get("GPU", 0) / (resources.workers * resources.gpus_per_worker)))
-    return max(1, fits)
+    """How many trials of this size the connected cluster's nodes hold at once, each with its own actor (at least one)."""
+    resources = check_resources(request.spec, in_trial=True)  # a trial that cannot fit is one line, exit 2
+    return concurrent_trials(node_capacities(ray.nodes()), resources, 0.0 if resources.local else TRIAL_DRIVER_CPUS)
 
 
 def experiment_path(settings: Settings, parent_run_id: str) -> str:
@@ -367,9 +359,9 @@ def run_trials(
     if restore and searcher is not None:
         reload_searcher(searcher, settings, parent_run_id)
     # A trial the scheduler stops is killed mid-run: its nested MLflow run never closed itself, and
-    # its process may have left a checkpoint folder in this host's temp dir.
+    # its process may have left a checkpoint folder in its host's temp dir.
     search_log.close_unfinished_children(settings.tracking_uri, parent_run_id, reason="scheduler")
-    sweep()
+    sweep_every_node()
     # A trial that ran again after its search was continued has a second run; the first, KILLED when
     # the search's driver died, is not the one its outcome describes.
     children = sorted(search_log.child_runs(settings.tracking_uri, parent_run_id), key=lambda run: run["status"] == "KILLED",
