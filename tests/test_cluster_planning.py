@@ -240,9 +240,13 @@ def test_the_driver_names_the_data_only_where_it_is_read(arena_env, tmp_path) ->
                        "train": {"epochs": 1, "batch_size": 8}})
     on_cluster = replace(arena_env, ray_address="ray://head:10001")
     assert dataset_where_read(spec, on_cluster, nodes_named="imagenet-1k", local=False, in_trial=False) == "imagenet-1k"
-    assert dataset_where_read(spec, on_cluster, nodes_named=None, local=False, in_trial=True) is None  # rank 0 names it
-    with pytest.raises(ArenaError, match="does not exist on"):  # a local-mode trial is its own worker: the data must be here
-        dataset_where_read(spec, on_cluster, nodes_named=None, local=True, in_trial=True)
+    assert dataset_where_read(spec, on_cluster, nodes_named=None, local=False, in_trial=False) is None  # no worker host up yet
+    for settings in (on_cluster, arena_env):  # a trial's actor cannot tell: Ray gives actors no RAY_ADDRESS
+        assert dataset_where_read(spec, settings, nodes_named=None, local=False, in_trial=True) is None  # rank 0 names it
+        with pytest.raises(ArenaError, match="does not exist on"):  # a local-mode trial is its own worker: the data is here
+            dataset_where_read(spec, settings, nodes_named=None, local=True, in_trial=True)
+    with pytest.raises(ArenaError, match="does not exist on"):  # without a cluster, this machine trains
+        dataset_where_read(spec, arena_env, nodes_named=None, local=False, in_trial=False)
 
 
 def test_a_multi_worker_trial_leaves_room_for_its_own_actor() -> None:
@@ -287,3 +291,14 @@ def test_a_trial_is_planned_beside_its_actor_on_the_live_nodes(monkeypatch: pyte
     whole = trial.model_copy(update={"resources": trial.resources.model_copy(update={"cpus_per_worker": 1})})
     with pytest.raises(SpecError, match=r"beside the trial's own actor .*resources.cpus_per_worker: 0.99 would leave it room"):
         check_resources(whole, in_trial=True)
+
+
+def test_a_trial_leaves_the_data_check_to_its_search(arena_env, tmp_path) -> None:
+    from arena.errors import SpecError
+    from arena.training.checks import check_job
+
+    spec = parse_spec({"name": "f", "model": "resnet18", "data": {"dataset": "imagefolder", "root": str(tmp_path / "elsewhere")},
+                       "train": {"epochs": 1, "batch_size": 8}})
+    with pytest.raises(SpecError, match="elsewhere does not exist"):
+        check_job(spec, arena_env)
+    check_job(spec, arena_env, in_trial=True)  # its actor may sit on a host without the data; the search checked it

@@ -42,15 +42,19 @@ FILE_TRACKING_SCHEMES = ("sqlite", "file", "")
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
-def check_job(spec: JobSpec, settings: Settings) -> None:
-    """Find every problem a job has before anything starts; raise them together as one SpecError."""
+def check_job(spec: JobSpec, settings: Settings, *, in_trial: bool = False) -> None:
+    """Find every problem a job has before anything starts; raise them together as one SpecError.
+
+    A search trial leaves the data out: its search checked it (here, or on the worker hosts), and a
+    multi-worker trial's actor may run on a host without the data.
+    """
     problems: list[str] = []
     info = None
     try:
         info = models.get_model_info(spec.model, settings.home)
     except ArenaError as error:  # unknown, or a saved scaled:/nas: model that is corrupt
         problems.append(f"model: {error}")
-    if settings.ray_address is None:
+    if settings.ray_address is None and not in_trial:
         # On a cluster the data is read on the worker hosts, not where the driver runs (often a
         # head without the dataset): `check_on_nodes` looks for it there once Ray is reached.
         problems += check_data(spec.data, home=settings.home)

@@ -71,14 +71,15 @@ def run_tags(
 def dataset_where_read(spec: JobSpec, settings: Settings, *, nodes_named: str | None, local: bool, in_trial: bool) -> str | None:
     """The run's `arena.dataset`, computed by a process on a host that reads the data; None: rank 0 names it.
 
-    Without a cluster this machine trains; on one, the node checks named it on the worker hosts
-    (`nodes_named`), and a trial in local mode is its own worker. A multi-worker trial's driver may
-    sit on a host without the data, and the nodes may not be up yet (an autoscaler adds them): then
-    the first worker, which reads the data, tags the run.
+    A trial in local mode is its own worker. A multi-worker trial's actor may sit on a host without
+    the data (and never knows whether it is on a cluster: Ray does not give actors RAY_ADDRESS), so
+    its first worker, which reads the data, tags the run. Without a cluster this machine trains; on
+    one, the node checks named it on the worker hosts (`nodes_named`), or, with no worker host up
+    yet (an autoscaler adds them), rank 0 names it too.
     """
-    if settings.ray_address is None or (in_trial and local):
-        return dataset_identity(spec.data)
-    return nodes_named
+    if in_trial:
+        return dataset_identity(spec.data) if local else None
+    return dataset_identity(spec.data) if settings.ray_address is None else nodes_named
 
 
 def run_params(spec: JobSpec, *, home: Path | None = None) -> dict[str, str]:
@@ -159,7 +160,7 @@ def run_training(
 
     Once every check has passed, `announce` gets the job's batch split and scaled lr.
     """
-    check_job(spec, settings)
+    check_job(spec, settings, in_trial=in_trial)
     require_tracking_store(settings.tracking_uri, settings.tracking_auth)  # a dead store fails now, not after Ray starts
     if resume_run_id:
         check_resume(spec, settings, resume_run_id, force=force_resume)
