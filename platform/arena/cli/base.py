@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
+from arena import jsontext
 from arena.terminal import err, out
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="arena: the history of ImageNet classification as real distributed jobs.")
@@ -44,7 +44,8 @@ class ResultFormat(str, Enum):
 
 
 def _print_json(payload: object) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    """A command's JSON on stdout: strict JSON (a number that is not finite is null, never NaN)."""
+    sys.stdout.write(jsontext.dumps(payload, indent=2) + "\n")
 
 
 def _print_result(result: object, format: ResultFormat, render: object, run_id: str | None = None) -> None:

@@ -57,6 +57,7 @@ def run_tags(spec: JobSpec, kind: str, extra: dict[str, str] | None = None, *, h
         "arena.family": info.family,
         "arena.dataset": dataset_identity(spec.data),  # imagenet-1k only for the full ILSVRC-2012 set
         "arena.kind": kind,
+        kinds.MEASURED_ON_TAG: kinds.HOLDOUT if spec.data.holdout else kinds.VAL,  # where val_* metrics come from
         **(extra or {}),
     }
 
