@@ -58,17 +58,19 @@ def log_run(
     params: int = 1_000_000,
     gpus_per_worker: int = 0,
     end_ms: int | None = None,
+    extra_tags: dict[str, str] | None = None,
+    extra_params: dict[str, str] | None = None,
 ) -> str:
     """Create a FINISHED run the way arena's training logs one (docs/mlflow.md); return its id."""
     from mlflow.entities import Metric, Param
 
-    tags = {"arena.model": model, "arena.family": family, "arena.dataset": dataset, "arena.kind": kind}
+    tags = {"arena.model": model, "arena.family": family, "arena.dataset": dataset, "arena.kind": kind, **(extra_tags or {})}
     run = client.create_run(experiment_id, run_name=name, tags=tags)
     run_id = run.info.run_id
     spec = {
         "model": model, "data.dataset": dataset, "data.image_size": "32", "train.epochs": str(len(top1)),
         "train.optimizer.lr": "0.1", "resources.workers": "2", "resources.gpus_per_worker": str(gpus_per_worker),
-        "model.params": str(params), "model.gflops": str(gflops),
+        "model.params": str(params), "model.gflops": str(gflops), **(extra_params or {}),
     }
     now = int(time.time() * 1000)
     metrics = []

@@ -81,6 +81,7 @@ def test_page_draws_every_chart(client) -> None:  # noqa: ANN001
     assert 'class="line solid s-paper-front"' in gflops_chart and 'class="line dashed s-measured-front"' in gflops_chart
     scaling = re.search(r'id="chart-scaling-[0-9a-f]+".*?</svg>', page, re.S).group(0)
     assert scaling.count('class="marker s-trial"') == 3 and scaling.count('class="marker s-family"') == 1
+    assert "holdout top-1 error (%)" in scaling  # the trials' error axis says what they were measured on
     assert "scaled:demo-scaling-phi2" in page  # not trained yet: named under the chart
     nas = re.search(r'id="chart-nas-[0-9a-f]+".*?</svg>', page, re.S).group(0)
     assert nas.count('class="marker s-reward"') == 5 and 'class="line step s-best"' in nas
@@ -124,6 +125,10 @@ def test_api_dashboard_carries_searches(client, history: dict) -> None:  # noqa:
     (scaling,) = body["scaling_searches"]
     assert scaling["run_id"] == history["ids"]["scaling"] and len(scaling["trials"]) == 3
     assert sorted(trial["val_top1_error"] for trial in scaling["trials"]) == [11.0, 14.0, 16.0]
+    assert {trial["measured_on"] for trial in scaling["trials"]} == {"holdout"}
+    # Trials rank on their holdout: never among the family's best runs or the measured points on val/.
+    assert [row["model"] for row in body["family_rows"] if row["family"] == "efficientnet"] == ["scaled:demo-scaling-phi1"]
+    assert not {row["run_id"] for row in body["measured_points"]} & {trial["run_id"] for trial in scaling["trials"]}
     assert [(m["phi"], m["measured_top1_error"]) for m in scaling["scaled_family"]] == [(1, 10.5), (2, None), (3, None)]
     (nas,) = body["nas_searches"]
     assert [trial["reward"] for trial in nas["trials"]] == [0.52, 0.61, 0.58, 0.70, 0.69]

@@ -68,3 +68,15 @@ def test_search_output_says_what_it_ranked_on() -> None:
     assert holdout_note(360, "abc123", 12.5) == (
         "trials ranked on 360 images held out of train; val/ was not used to choose; "
         "the winner on val/: 12.50% top-1 error (run abc123)")
+
+
+def test_a_run_says_whether_its_val_metrics_come_from_the_holdout() -> None:
+    from arena.spec import parse_spec
+    from arena.training.launcher import run_tags
+
+    def tags(holdout: int) -> dict[str, str]:
+        spec = parse_spec({"name": "x", "model": "resnet18", "data": {"dataset": "synthetic", "holdout": holdout},
+                           "train": {"epochs": 1, "batch_size": 2}})
+        return run_tags(spec, "scaling-trial" if holdout else "train")
+
+    assert tags(0)["arena.measured_on"] == "val" and tags(8)["arena.measured_on"] == "holdout"

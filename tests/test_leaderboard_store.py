@@ -32,7 +32,7 @@ def test_open_creates_schema_matching_the_models(db_url: str) -> None:
             # The shipped migrations build exactly what schema.py declares (no missing index or column).
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
             indexes = {index["name"] for index in inspect(connection).get_indexes("measured_results")}
-            assert {"ix_measured_dataset_model_top1", "ix_measured_dataset_gflops_top1_id", "ix_measured_finished_id"} <= indexes
+            assert {"ix_measured_dataset_on_model_top1", "ix_measured_dataset_on_gflops_top1_id", "ix_measured_finished_id"} <= indexes
 
 
 def test_reopen_is_a_no_op(db_url: str) -> None:

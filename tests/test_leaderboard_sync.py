@@ -329,14 +329,51 @@ def test_sync_full_from_the_command_line(arena_env, monkeypatch, capsys) -> None
 
 
 def test_a_run_with_a_bare_old_dataset_tag_keeps_a_name_of_its_own() -> None:
-    from arena.leaderboard.sync import measured_row
+    from arena.leaderboard.measured_rows import measured_row
     from arena.tracking.query import RunRecord
 
     def record(run_id: str, dataset: str) -> RunRecord:
-        return RunRecord(run_id, "arena", "r", "FINISHED", 0, 1, tags={"arena.model": "resnet50", "arena.dataset": dataset},
+        return RunRecord(run_id, "arena", "r", "FINISHED", 0, 1, tags={"arena.model": "resnet50", "arena.dataset": dataset,
+                                                                           "arena.kind": "train"},
                          metrics={"val_top1_error": 30.0})
 
     # As migration 0003 renamed them, so a full sync never turns them back into one bare dataset.
     assert measured_row(record("a" * 32, "imagefolder"), "uri")["dataset"] == "imagefolder-unverified-aaaaaaaaaaaa"
     assert measured_row(record("b" * 32, "imagenet"), "uri")["dataset"] == "imagenet-unverified-bbbbbbbbbbbb"
     assert measured_row(record("c" * 32, "imagenet-1k"), "uri")["dataset"] == "imagenet-1k"
+
+
+def test_measured_on_comes_from_what_each_run_records_and_only_val_ranks(tmp_path, db_url: str) -> None:  # noqa: ANN001
+    from arena.leaderboard.chart_points import measured_points
+
+    uri, client, experiment = tracking_store(tmp_path / "measured-on")
+    net = {"model": "resnet152", "family": "resnet", "dataset": "imagenet-1k"}
+    ids = {
+        "trained": log_run(client, experiment, "trained", **net, top1=(30.0,), gflops=4.1),
+        # A training run with a holdout from before the tag: its val_* metrics came from the held-out slice.
+        "held-out-train": log_run(client, experiment, "held-out-train", **net, top1=(5.0,), gflops=4.1,
+                                  extra_params={"data.holdout": "100"}),
+        "trial": log_run(client, experiment, "trial", **net, kind="scaling-trial", top1=(4.0,), gflops=1.0,
+                         extra_params={"data.holdout": "360"}),
+        "tagged-trial": log_run(client, experiment, "tagged-trial", **net, kind="nas-trial", top1=(3.0,), gflops=0.5,
+                                extra_tags={"arena.measured_on": "holdout"}),
+        # The search winner measured on val/: an eval run copies the trial's params, data.holdout included.
+        "winner-on-val": log_run(client, experiment, "winner-on-val", **net, kind="eval", top1=(28.0,), gflops=1.0,
+                                 extra_params={"data.holdout": "360"}),
+        "tagged-val": log_run(client, experiment, "tagged-val", **net, top1=(29.0,), gflops=2.0,
+                              extra_tags={"arena.measured_on": "val"}),
+    }
+    with open_store(db_url) as store:
+        sync_runs(store, uri, refresh_zoo=False)
+        runs = {row["run_name"]: row["measured_on"] for row in show(store, "runs")}
+        assert runs == {"trained": "val", "held-out-train": "holdout", "trial": "holdout", "tagged-trial": "holdout",
+                        "winner-on-val": "val", "tagged-val": "val"}
+        assert {item["measured_on"] for item in json.loads(render(show(store, "runs"), "json", "runs"))} == {"val", "holdout"}
+        val_ids = {ids[name] for name, on in runs.items() if on == "val"}
+        # The holdout rows err least, yet no ranking view nor chart sets them beside val/ runs.
+        resnet = next(row for row in show(store, "ilsvrc") if row["architecture"] == "resnet152")
+        assert resnet["run_id"] == ids["winner-on-val"] and resnet["measured_top1_error"] == 28.0
+        (family,) = show(store, "family", dataset="imagenet-1k")
+        assert family["run_id"] == ids["winner-on-val"] and family["runs"] == 3
+        assert {row["run_id"] for row in show(store, "pareto", dataset="imagenet-1k")} <= val_ids
+        assert {row["run_id"] for row in measured_points(store, "imagenet-1k")} <= val_ids

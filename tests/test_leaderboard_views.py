@@ -1,4 +1,4 @@
-"""The views over hand-made measured rows: the pareto walk, the runs pages, and the 0001 -> 0002 -> 0003 upgrades."""
+"""The views over hand-made measured rows: the pareto walk, the runs pages, measured_on, and the upgrades from 0001 on."""
 
 from __future__ import annotations
 
@@ -181,12 +181,12 @@ def test_upgrade_from_0001_keeps_rows_and_swaps_the_view_indexes(db_url: str) ->
 
     with open_store(db_url) as store:  # upgrades to the newest revision on open
         with store.reading() as connection:
-            assert MigrationContext.configure(connection).get_current_revision() == "0003"
+            assert MigrationContext.configure(connection).get_current_revision() == "0004"
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
             assert sorted(connection.scalars(select(MeasuredResult.run_id))) == ["a", "b", "c"]
         assert [point["run_id"] for point in show(store, "pareto", dataset="digits")] == ["b"]
     upgraded = _indexes(db_url)
-    assert {"ix_measured_dataset_gflops_top1_id", "ix_measured_dataset_family_gflops_top1_id",
+    assert {"ix_measured_dataset_on_gflops_top1_id", "ix_measured_dataset_on_family_gflops_top1_id",
             "ix_measured_finished_id", "ix_measured_dataset_finished_id"} <= upgraded
     assert not {"ix_measured_dataset_gflops_top1", "ix_measured_finished"} & upgraded
 
@@ -240,3 +240,47 @@ def test_a_limit_or_offset_past_the_databases_integers_is_an_arena_error(tmp_pat
         for option in ("limit", "offset"):
             with pytest.raises(ArenaError, match=f"{option} must be at most {2**63 - 1}"):
                 show(store, "runs", **{option: 2**63})
+
+
+def test_upgrade_to_0004_fills_measured_on_and_asks_for_a_full_sync(db_url: str) -> None:
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        command.upgrade(_alembic(connection), "0003")
+        trial = {**row("trial", 1.0, 5.0), "kind": "scaling-trial"}
+        infinite = {**row("infinite", float("inf"), 20.0), "images_per_second": float("-inf")}
+        connection.execute(MeasuredResult.__table__.insert(), [row("trained", 2.0, 30.0), trial, infinite])
+        connection.execute(LeaderboardState.__table__.insert(), [
+            {"key": "sync_full_pass:sqlite:///mlflow.db", "number": 1}, {"key": "sync_watermark:sqlite:///mlflow.db", "number": 2},
+        ])
+    engine.dispose()
+
+    with open_store(db_url) as store:
+        with store.reading() as connection:
+            measured_on = dict(connection.execute(select(MeasuredResult.run_id, MeasuredResult.measured_on)).all())
+            numbers = connection.execute(select(MeasuredResult.gflops, MeasuredResult.images_per_second)
+                                         .where(MeasuredResult.run_id == "infinite")).one()
+            keys = set(connection.scalars(select(LeaderboardState.key).where(LeaderboardState.key.like("sync_%"))))
+        assert measured_on == {"trained": "val", "trial": "holdout", "infinite": "val"}
+        assert tuple(numbers) == (None, None)  # not finite: empty, as the sync now stores them
+        assert keys == {"sync_watermark:sqlite:///mlflow.db"}  # the next sync reads every run again
+        assert [point["run_id"] for point in show(store, "pareto", dataset="digits")] == ["trained"]
+
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        command.downgrade(_alembic(connection), "0003")
+        assert "measured_on" not in {column["name"] for column in inspect(connection).get_columns("measured_results")}
+        assert sorted(connection.scalars(select(MeasuredResult.run_id))) == ["infinite", "trained", "trial"]
+    engine.dispose()
+    assert {"ix_measured_dataset_model_top1", "ix_measured_dataset_gflops_top1_id"} <= _indexes(db_url)
+
+
+def test_ranking_views_leave_out_rows_measured_on_a_holdout(db_url: str) -> None:
+    held_out = [{**row(f"held{index}", gflops, 1.0, family=family), "measured_on": "holdout"}
+                for index, (gflops, family) in enumerate([(0.1, "resnet"), (9.0, "vit")])]
+    with open_store(db_url) as store:
+        insert(store, HAND_MADE + held_out)
+        assert [point["run_id"] for point in show(store, "pareto", dataset="digits")] == ["b", "f", "h", "m"]
+        family = {one["family"]: (one["run_id"], one["runs"]) for one in show(store, "family", dataset="digits")}
+        assert family == {"resnet": ("i", 7), "vgg": ("l", 3), "vit": ("m", 1)}  # i: the best, with no cost
+        listed = {one["run_id"]: one["measured_on"] for one in show(store, "runs", limit=0)}
+        assert listed["held0"] == listed["held1"] == "holdout" and listed["a"] == "val"

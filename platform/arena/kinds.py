@@ -18,3 +18,13 @@ TRIAL_OF_SEARCH = {SCALING_SEARCH: SCALING_TRIAL, NAS_SEARCH: NAS_TRIAL}
 
 MEASURED = frozenset({TRAIN, EVAL, ENSEMBLE, SCALING_TRIAL, NAS_TRIAL})
 """The kinds whose runs measured a model, so the leaderboard ranks them."""
+
+MEASURED_ON_TAG = "arena.measured_on"
+"""The tag naming the images a run's val_* metrics were measured on: VAL or HOLDOUT."""
+VAL = "val"
+"""Measured on the dataset's val/ images: the figures the leaderboard ranks."""
+HOLDOUT = "holdout"
+"""Measured on images held out of train (`data.holdout`), as search trials are: shown, never ranked beside val."""
+MEASURED_ON = (VAL, HOLDOUT)
+EVALUATIONS = frozenset({EVAL, ENSEMBLE})
+"""The kinds that measure a trained run on a val set (its own, or a `--data` folder's val/)."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
+from arena import jsontext
 from arena.errors import mask_json
 from arena.terminal import err, out
 
@@ -45,8 +45,8 @@ class ResultFormat(str, Enum):
 
 
 def _print_json(payload: object) -> None:
-    """The payload as JSON on stdout, every secret in it masked (`errors.mask_json`)."""
-    sys.stdout.write(json.dumps(mask_json(payload), indent=2) + "\n")
+    """A command's JSON on stdout: strict JSON (a number that is not finite is null), every secret masked (`errors.mask_json`)."""
+    sys.stdout.write(jsontext.dumps(mask_json(payload), indent=2) + "\n")
 
 
 def _print_result(result: object, format: ResultFormat, render: object, run_id: str | None = None) -> None:

@@ -109,6 +109,8 @@ def leaderboard_sync(
         publish_leaderboard_to_mlflow(
             store, settings.tracking_uri, artifact_root=settings.artifact_root, mlflow_ui_url=settings.mlflow_ui_url
         )
+    for refused in report.refused:
+        err.print(f"warning: {refused.line()}", highlight=False, markup=False)
     err.print(
         f"leaderboard synced from {mask_secrets(settings.tracking_uri)}{' (every run)' if report.full else ''}: "
         f"{report.added} added, {report.updated} updated, {report.removed} removed, {report.skipped} skipped",

@@ -1,7 +1,8 @@
 """The queries the dashboard draws its charts from, beyond the views: filter choices and points on the error-vs-cost plane.
 
 Paper points come from the zoo's architectures (their papers' figures, or the reference data's
-ImageNet-val top-1 where it names the architecture); measured points are the best run of each model.
+ImageNet-val top-1 where it names the architecture); measured points are the best run of each model
+measured on val (a search trial's error on its holdout is never set beside them).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy import and_, func, select, union
 
 from arena.leaderboard.schema import Architecture, MeasuredResult, ReferenceResult
 from arena.leaderboard.store import Store
-from arena.leaderboard.views import default_dataset
+from arena.leaderboard.views import default_dataset, ranked_on_val
 
 PAPER_DATASET = "imagenet-val"  # the papers' single-model figures
 M = MeasuredResult
@@ -56,8 +57,8 @@ def paper_points(store: Store, family: str | None = None) -> list[dict[str, Any]
 
 
 def measured_points(store: Store, dataset: str, family: str | None = None) -> list[dict[str, Any]]:
-    """The lowest-top-1 run of each model on `dataset` that has a cost: model, family, errors, params, gflops, run."""
-    scope = [M.dataset == dataset, M.top1_error.is_not(None), M.gflops.is_not(None)]
+    """The lowest-top-1 run measured on val of each model on `dataset` that has a cost: model, family, errors, params, gflops, run."""
+    scope = [M.dataset == dataset, ranked_on_val(), M.top1_error.is_not(None), M.gflops.is_not(None)]
     scope += [M.family == family] if family else []
     best = select(M.model, func.min(M.top1_error).label("top1")).where(*scope).group_by(M.model).subquery()
     query = (

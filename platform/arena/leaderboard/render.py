@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import html
 import io
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from arena import jsontext
 from arena.errors import UnknownNameError
 from arena.leaderboard.views import COLUMNS
 
@@ -25,6 +25,7 @@ _HEADERS = {  # display headers for the human formats; JSON and CSV keep the fie
     "extra_data": "extra data",
     "image_size": "image size",
     "run_name": "run name",
+    "measured_on": "measured on",
 }
 _TITLES = {
     "ilsvrc": "ILSVRC classification: paper (challenge) figures beside arena's best measured run",
@@ -43,7 +44,7 @@ def render(rows: Sequence[dict[str, Any]], fmt: str = "table", view: str | None 
         raise UnknownNameError("leaderboard view", view, COLUMNS)
     columns = COLUMNS[view] if view else list(rows[0]) if rows else []
     if fmt == "json":
-        return json.dumps([{column: row.get(column) for column in columns} for row in rows], indent=2)
+        return jsontext.dumps([{column: row.get(column) for column in columns} for row in rows], indent=2)
     if fmt == "csv":
         return _csv(rows, columns)
     title = _TITLES.get(view or "", "Leaderboard")

@@ -82,12 +82,13 @@ class MeasuredResult(Base):
 
     __tablename__ = "measured_results"
     __table_args__ = (
-        # Best run per model / family on a dataset: a seek to the lowest top1_error.
-        Index("ix_measured_dataset_model_top1", "dataset", "model", "top1_error"),
-        Index("ix_measured_dataset_family_top1", "dataset", "family", "top1_error"),
+        # Best run per model / family on a dataset, among the runs measured on val: a seek to the lowest top1_error.
+        Index("ix_measured_dataset_on_model_top1", "dataset", "measured_on", "model", "top1_error"),
+        Index("ix_measured_dataset_on_family_top1", "dataset", "measured_on", "family", "top1_error"),
         # The error-vs-gflops frontier: a walk in (gflops, top1_error, id) order, with or without a family.
-        Index("ix_measured_dataset_gflops_top1_id", "dataset", "gflops", "top1_error", "id"),
-        Index("ix_measured_dataset_family_gflops_top1_id", "dataset", "family", "gflops", "top1_error", "id"),
+        Index("ix_measured_dataset_on_gflops_top1_id", "dataset", "measured_on", "gflops", "top1_error", "id"),
+        Index("ix_measured_dataset_on_family_gflops_top1_id", "dataset", "measured_on", "family", "gflops",
+              "top1_error", "id"),
         # The runs listing, newest first, on every dataset or on one.
         Index("ix_measured_finished_id", "finished", "id"),
         Index("ix_measured_dataset_finished_id", "dataset", "finished", "id"),
@@ -99,6 +100,9 @@ class MeasuredResult(Base):
     family: Mapped[str | None] = mapped_column(String(100))
     dataset: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(40))
+    # val: on the dataset's val/ images, what the ranking views rank; holdout: on images held out of
+    # train, as search trials are measured (listed by the runs view, never ranked beside val).
+    measured_on: Mapped[str] = mapped_column(String(8), server_default="val")
     image_size: Mapped[int | None] = mapped_column(Integer)
     epochs: Mapped[int | None] = mapped_column(Integer)
     top1_error: Mapped[float | None] = mapped_column(Float)

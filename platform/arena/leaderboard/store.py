@@ -85,6 +85,9 @@ class Store:
             reason = first_line(error.orig)
             if error.connection_invalidated or _is_connection_problem(error):
                 raise ArenaError(f"cannot reach the leaderboard database {self.url}: {reason}") from None
+            if _is_busy(error):
+                raise ArenaError(f"the leaderboard database {self.url} is busy: another writer (a sync or a migration) "
+                                 f"held it longer than this one waits ({reason}); try again when it is done") from None
             if _is_full(error):
                 raise ArenaError(f"the leaderboard database {self.url} cannot grow: {reason}; free some disk space") from None
             raise
@@ -176,6 +179,11 @@ def _is_connection_problem(error: DBAPIError) -> bool:
         hint in message
         for hint in ("connect", "unable to open", "authentication", "does not exist", "timeout", "resolve", "refused")
     )
+
+
+def _is_busy(error: DBAPIError) -> bool:
+    """True when SQLite's write lock stayed taken past busy_timeout."""
+    return "database is locked" in str(error.orig).lower()
 
 
 def _is_full(error: DBAPIError) -> bool:

@@ -1,4 +1,4 @@
-"""Bring finished MLflow runs into measured_results: idempotent, incremental and safe to run concurrently.
+"""Bring finished MLflow runs into measured_results: idempotent, incremental, safe to run concurrently, and unbreakable by any one run.
 
 Incremental: the store remembers, per tracking store, a watermark; the next sync reads only runs
 that ended after it, minus a safety window. MLflow keeps no server-side update time for runs (a
@@ -10,35 +10,43 @@ once with `full`. Every sync drops the rows of runs deleted in MLflow (or in a d
 and of runs no longer FINISHED; a full pass also drops rows whose run MLflow no longer has.
 Re-reading a run is harmless: rows are keyed by the unique run_id and written with INSERT ... ON
 CONFLICT in one transaction.
+
+Concurrent: a sync takes the write lock (SQLite's BEGIN IMMEDIATE, PostgreSQL's advisory lock)
+before it reads its watermark or MLflow, so what it adds and removes is computed inside its own
+transaction; a second sync waits and then reads what the first wrote, never a snapshot from
+before it (a slower full pass would otherwise delete a run that a faster sync had just added).
+
+Unbreakable: every value is checked against its column (`measured_rows.py`); a run that cannot be
+stored, even one whose write the database refuses for a reason no check foresaw, is left out with a
+warning line naming it, the rest are written and the watermark advances past it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, case, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError, StatementError
 
-from arena import kinds
 from arena.errors import mask_secrets
+from arena.leaderboard.measured_rows import Refused, measured_row
 from arena.leaderboard.reference import refresh_architectures, upsert
 from arena.leaderboard.schema import LeaderboardState, MeasuredResult
-from arena.leaderboard.store import Store
+from arena.leaderboard.store import Store, first_line
 from arena.leaderboard.views import DEFAULT_DATASET_KEY, most_measured_dataset
-
-if TYPE_CHECKING:
-    from arena.tracking.query import RunRecord
 
 SAFETY_WINDOW_MS = 15 * 60 * 1000
 FULL_PASS_EVERY_MS = 24 * 3600 * 1000
-MEASURED_KINDS = kinds.MEASURED
 _COLUMNS = [column.name for column in MeasuredResult.__table__.columns if column.name != "id"]
 _CHUNK = 500
 _PG_SYNC_LOCK = 0x4152454E42  # any constant; SQLite's BEGIN IMMEDIATE does the same job there
+_KEY_LENGTH = LeaderboardState.__table__.c.key.type.length
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,8 @@ class SyncReport:
     """Rows dropped: their runs were deleted in MLflow or are no longer FINISHED."""
     full: bool = False
     """Whether this sync read every run (asked for, or the periodic full pass)."""
+    refused: tuple[Refused, ...] = ()
+    """Runs the leaderboard would rank but could not store (counted in `skipped`); each names why."""
 
 
 def sync_runs(
@@ -69,27 +79,40 @@ def sync_runs(
 
     if refresh_zoo:
         refresh_architectures(store, home)
-    started_ms = int(time.time() * 1000)
     shown = mask_secrets(tracking_uri)
-    key, full_key = f"sync_watermark:{shown}", f"sync_full_pass:{shown}"
-    since = _state(store, key)
-    last_full = _state(store, full_key)
-    full = full or since is None or last_full is None or started_ms - last_full >= full_pass_every_ms
-    records = list_finished_runs(tracking_uri, None if full else since - safety_window_ms)
-    gone = list_unranked_run_ids(tracking_uri)
-    rows = [row for row in (measured_row(record, shown) for record in records) if row is not None]
-    newest = max((record.end_ms or 0 for record in records), default=0)
-    with store.writing() as connection:
+    key, full_key = state_key("sync_watermark", shown), state_key("sync_full_pass", shown)
+    with store.writing() as connection:  # the lock first: everything below sees the syncs that went before
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SYNC_LOCK})
+        started_ms = int(time.time() * 1000)
+        since, last_full = _state(connection, key), _state(connection, full_key)
+        full = full or since is None or last_full is None or started_ms - last_full >= full_pass_every_ms
+        records = list_finished_runs(tracking_uri, None if full else since - safety_window_ms)
+        gone = list_unranked_run_ids(tracking_uri)
         if full:  # rows whose run MLflow no longer has at all (deleted for good)
             gone |= _stored_run_ids(connection, shown) - {record.run_id for record in records}
+        built = [measured_row(record, shown) for record in records if record.run_id not in gone]
+        refused = [row for row in built if isinstance(row, Refused)]
+        rows = [row for row in built if isinstance(row, dict)]
         removed = _remove(connection, shown, gone)
-        added, updated = _write(connection, [row for row in rows if row["run_id"] not in gone])
-        if newest:
+        added, updated, failed = _write(connection, rows)
+        refused += failed
+        newest = max((record.end_ms or 0 for record in records), default=0)
+        if newest:  # past every run read, refused ones included: a run that cannot be stored is not read forever
             _advance_watermark(connection, key, min(newest, started_ms))
         if full:
             _advance_watermark(connection, full_key, started_ms)
         remember_default_dataset(connection)
-    return SyncReport(added=added, updated=updated, skipped=len(records) - added - updated, removed=removed, full=full)
+    return SyncReport(added=added, updated=updated, skipped=len(records) - added - updated, removed=removed, full=full,
+                      refused=tuple(refused))
+
+
+def state_key(prefix: str, tracking_uri: str) -> str:
+    """The leaderboard_state key of a tracking store's number; a URI too long for the column is named by its digest."""
+    key = f"{prefix}:{tracking_uri}"
+    if len(key) <= _KEY_LENGTH:
+        return key
+    return f"{prefix}:sha256:{hashlib.sha256(tracking_uri.encode('utf-8', 'surrogatepass')).hexdigest()}"
 
 
 def _stored_run_ids(connection: Connection, tracking_uri: str) -> set[str]:
@@ -108,61 +131,12 @@ def _remove(connection: Connection, tracking_uri: str, run_ids: set[str]) -> int
     return removed
 
 
-UNVERIFIED_TAGS = ("imagefolder", "imagenet")
-"""Bare dataset tags of runs from before datasets were named (see migration 0003)."""
-
-
-def dataset_name(record: RunRecord) -> str:
-    """The run's dataset as the leaderboard names it: a bare old tag gets a name of its own, as migration 0003 gave it."""
-    name = record.tags.get("arena.dataset") or record.params.get("data.dataset") or "unknown"
-    return f"{name}-unverified-{record.run_id[:12]}" if name in UNVERIFIED_TAGS else name
-
-
-def measured_row(record: RunRecord, tracking_uri: str) -> dict[str, Any] | None:
-    """The measured_results row for an arena run; None for runs the leaderboard does not rank."""
-    tags, params, metrics = record.tags, record.params, record.metrics
-    model = tags.get("arena.model") or params.get("model")
-    kind = tags.get("arena.kind", kinds.TRAIN)
-    top1, top5 = metrics.get("val_top1_error"), metrics.get("val_top5_error")
-    if not model or kind not in MEASURED_KINDS or (top1 is None and top5 is None):
-        return None  # not an arena run, a search's parent run, or a run that never evaluated
-    workers = _number(params.get("resources.workers"), int) or 1
-    gpus = _number(params.get("resources.gpus_per_worker"), float) or 0.0
-    hours = None
-    if record.start_ms is not None and record.end_ms is not None:
-        hours = max(record.end_ms - record.start_ms, 0) / 3_600_000 * workers * (gpus if gpus > 0 else 1)
-    return {
-        "run_id": record.run_id,
-        "model": model,
-        "family": tags.get("arena.family") or "unknown",
-        "dataset": dataset_name(record),
-        "kind": kind,
-        "image_size": _number(params.get("data.image_size"), int),
-        "epochs": _number(params.get("train.epochs"), int),
-        "top1_error": top1,
-        "top5_error": top5,
-        "params": _number(params.get("model.params"), int),
-        "gflops": _number(params.get("model.gflops"), float),
-        "images_per_second": metrics.get("images_per_second"),
-        "device_hours": hours,
-        "device": "gpu" if gpus > 0 else "cpu",
-        "started": _time(record.start_ms),
-        "finished": _time(record.end_ms),
-        "experiment": record.experiment,
-        "run_name": record.run_name,
-        "tracking_uri": tracking_uri,
-    }
-
-
-def _write(connection: Connection, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Upsert the rows that are new or changed; return (added, updated)."""
+def _write(connection: Connection, rows: list[dict[str, Any]]) -> tuple[int, int, list[Refused]]:
+    """Upsert the rows that are new or changed; return (added, updated, rows the database refused)."""
     by_id = {row["run_id"]: row for row in rows}  # a run read twice counts once
-    if connection.dialect.name == "postgresql":  # one sync writes at a time, so each run counts as added once
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SYNC_LOCK})
-    added = updated = 0
     columns = [getattr(MeasuredResult, name) for name in _COLUMNS]
     ids = list(by_id)
-    write = []
+    new, changed = [], []
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         stored = {
@@ -172,14 +146,43 @@ def _write(connection: Connection, rows: list[dict[str, Any]]) -> tuple[int, int
         for run_id in chunk:
             row = by_id[run_id]
             if run_id not in stored:
-                added += 1
+                new.append(row)
             elif _differs(row, stored[run_id]):
-                updated += 1
-            else:
-                continue
-            write.append(row)
-    upsert(connection, MeasuredResult, write, ("run_id",), [name for name in _COLUMNS if name != "run_id"])
-    return added, updated
+                changed.append(row)
+    failed = _upsert_or_refuse(connection, new + changed)
+    refused_ids = {refused.run_id for refused in failed}
+    added = sum(row["run_id"] not in refused_ids for row in new)
+    updated = sum(row["run_id"] not in refused_ids for row in changed)
+    return added, updated, failed
+
+
+def _upsert_or_refuse(connection: Connection, rows: list[dict[str, Any]]) -> list[Refused]:
+    """Upsert the rows in one statement; when the database refuses it, row by row, leaving out the ones it refuses.
+
+    Each attempt runs in a savepoint, so a refused row leaves the transaction usable (PostgreSQL
+    aborts a transaction on any error otherwise). A lost connection or lock is not a row's fault:
+    it propagates.
+    """
+    update = [name for name in _COLUMNS if name != "run_id"]
+    try:
+        with connection.begin_nested():
+            upsert(connection, MeasuredResult, rows, ("run_id",), update)
+        return []
+    except OperationalError:
+        raise
+    except StatementError:
+        pass
+    refused = []
+    for row in rows:
+        try:
+            with connection.begin_nested():
+                upsert(connection, MeasuredResult, [row], ("run_id",), update)
+        except OperationalError:
+            raise
+        except StatementError as error:
+            reason = f"the database refused it: {first_line(getattr(error, 'orig', None) or error)}"
+            refused.append(Refused(row["run_id"], row.get("run_name") or "", reason))
+    return refused
 
 
 def _differs(row: dict[str, Any], stored: Any) -> bool:
@@ -201,10 +204,9 @@ def remember_default_dataset(connection: Connection) -> None:
         upsert(connection, LeaderboardState, [row], ("key",), ["text"])
 
 
-def _state(store: Store, key: str) -> int | None:
+def _state(connection: Connection, key: str) -> int | None:
     """A number the store keeps (a watermark, the time of the last full pass), or None before the first sync."""
-    with store.reading() as connection:
-        return connection.scalar(select(LeaderboardState.number).where(LeaderboardState.key == key))
+    return connection.scalar(select(LeaderboardState.number).where(LeaderboardState.key == key))
 
 
 def _advance_watermark(connection: Connection, key: str, newest_ms: int) -> None:
@@ -218,18 +220,3 @@ def _advance_watermark(connection: Connection, key: str, newest_ms: int) -> None
         set_={"number": case((table.c.number > new.number, table.c.number), else_=new.number)},
     )
     connection.execute(statement)
-
-
-def _number(value: str | None, kind: type) -> Any:
-    """A param string as int or float; None when absent or not a number."""
-    if value is None or value == "" or value == "None":
-        return None
-    try:
-        return kind(float(value)) if kind is int else kind(value)
-    except ValueError:
-        return None
-
-
-def _time(ms: int | None) -> datetime | None:
-    """Milliseconds since the epoch as an aware UTC datetime."""
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)

@@ -1,7 +1,8 @@
 """The leaderboard's views: each a parameterised query returning plain dicts with the field names docs/leaderboard.md lists.
 
 Measured figures always carry a `measured_` prefix and paper figures a `paper_` prefix, so the two
-never share a column. Best-run lookups are index seeks (ORDER BY top1_error LIMIT 1 per model or
+never share a column. The ranking views (ilsvrc, family, pareto) rank only runs measured on val/;
+a search trial's error on images held out of train is listed by `runs`, with `measured_on` saying so. Best-run lookups are index seeks (ORDER BY top1_error LIMIT 1 per model or
 family) rather than window functions over every measured row.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Integer, Select, cast, func, literal, null, select
 from sqlalchemy.orm import aliased
 
+from arena import kinds
 from arena.errors import ArenaError, UnknownNameError
 from arena.leaderboard.schema import Architecture, LeaderboardState, MeasuredResult, ReferenceResult
 from arena.leaderboard.store import Store
@@ -30,7 +32,7 @@ COLUMNS: dict[str, list[str]] = {
                "images_per_second", "epochs", "runs", "dataset", "run_id"],
     "pareto": ["model", "family", "measured_top1_error", "measured_top5_error", "gflops", "params",
                "images_per_second", "epochs", "dataset", "run_id"],
-    "runs": ["run_id", "run_name", "model", "family", "dataset", "kind", "image_size", "epochs",
+    "runs": ["run_id", "run_name", "model", "family", "dataset", "kind", "measured_on", "image_size", "epochs",
              "measured_top1_error", "measured_top5_error", "params", "gflops", "images_per_second",
              "device_hours", "device", "finished", "experiment"],
     "reference": ["year", "team", "entry", "architecture", "place", "dataset", "metric", "value", "extra_data",
@@ -44,7 +46,7 @@ PAGES: dict[str, int] = {"runs": RUNS_PAGE}  # rows a view shows when no limit i
 M = MeasuredResult
 _MEASURED = {  # output name -> measured_results column
     "run_id": M.run_id, "run_name": M.run_name, "model": M.model, "family": M.family, "dataset": M.dataset,
-    "kind": M.kind, "image_size": M.image_size, "epochs": M.epochs, "measured_top1_error": M.top1_error,
+    "kind": M.kind, "measured_on": M.measured_on, "image_size": M.image_size, "epochs": M.epochs, "measured_top1_error": M.top1_error,
     "measured_top5_error": M.top5_error, "params": M.params, "gflops": M.gflops,
     "images_per_second": M.images_per_second, "device_hours": M.device_hours, "device": M.device,
     "finished": M.finished, "experiment": M.experiment,
@@ -100,9 +102,15 @@ def default_dataset(connection: Connection) -> str:
     return remembered or most_measured_dataset(connection) or DEFAULT_DATASET
 
 
+def ranked_on_val() -> Any:
+    """The condition every ranking view and chart puts on measured rows: measured on val/, not on a holdout."""
+    return M.measured_on == kinds.VAL
+
+
 def most_measured_dataset(connection: Connection) -> str | None:
-    """Count runs per dataset (a scan of every measured row: sync stores the answer for `show`)."""
-    query = select(M.dataset).group_by(M.dataset).order_by(func.count().desc(), M.dataset).limit(1)
+    """Count runs measured on val per dataset (a scan of the measured rows: sync stores the answer for `show`)."""
+    query = (select(M.dataset).where(ranked_on_val()).group_by(M.dataset)
+             .order_by(func.count().desc(), M.dataset).limit(1))
     return connection.scalar(query)
 
 
@@ -110,7 +118,7 @@ def _best_id(dataset: str, *match: Any) -> Any:
     """Correlated subquery: id of the lowest-top-1 run on `dataset` matching `match` (index seek)."""
     return (
         select(M.id)
-        .where(M.dataset == dataset, M.top1_error.is_not(None), *match)
+        .where(M.dataset == dataset, ranked_on_val(), M.top1_error.is_not(None), *match)
         .order_by(M.top1_error, M.id)
         .limit(1)
         .scalar_subquery()
@@ -141,8 +149,8 @@ def _ilsvrc(dataset: str, family: str | None) -> Select:
     if family:
         measured_family = (
             select(M.family)
-            .where(M.dataset == dataset, M.model == R.architecture)
-            .order_by(M.top1_error)  # the (dataset, model, top1_error) index's order, so planners seek it
+            .where(M.dataset == dataset, ranked_on_val(), M.model == R.architecture)
+            .order_by(M.top1_error)  # the (dataset, measured_on, model, top1_error) index's order, so planners seek it
             .limit(1)
             .correlate(R)
             .scalar_subquery()
@@ -160,8 +168,9 @@ def _ilsvrc(dataset: str, family: str | None) -> Select:
 
 
 def _family(dataset: str, family: str | None) -> Select:
-    """The best measured run of each family on the dataset."""
-    families = select(M.family, func.count().label("runs")).where(M.dataset == dataset, M.top1_error.is_not(None))
+    """The best run of each family measured on the dataset's val/, with how many such runs the family has."""
+    families = select(M.family, func.count().label("runs")).where(M.dataset == dataset, ranked_on_val(),
+                                                                  M.top1_error.is_not(None))
     if family:
         families = families.where(M.family == family)
     families = families.group_by(M.family).subquery()
@@ -179,13 +188,13 @@ def _family(dataset: str, family: str | None) -> Select:
 def _pareto(dataset: str, family: str | None) -> Select:
     """Runs no other run beats on both top-1 error and gflops: the error-vs-compute frontier.
 
-    A walk along the (dataset[, family], gflops, top1_error, id) index instead of a pass over every
+    A walk along the (dataset, measured_on[, family], gflops, top1_error, id) index instead of a pass over every
     run: start at the cheapest run (lowest error among equal gflops, lowest id among ties), then
     step to the first run in index order that costs more and errs less than the last point. Each
     step starts past the last point's gflops, so the walk reads the dataset's index entries once at
     most, with no grouping or sorting of them, and the recursion holds only the frontier's points.
     """
-    scope = [M.dataset == dataset] + ([M.family == family] if family else [])
+    scope = [M.dataset == dataset, ranked_on_val()] + ([M.family == family] if family else [])
     in_index_order = (M.gflops, M.top1_error, M.id)
     first = (
         select(M.id)

@@ -15,6 +15,7 @@ from mlflow.entities import Run, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from arena import kinds
 from arena.errors import ArenaError, mask_secrets
 from arena.kinds import SCALING_SEARCH, TRIAL_OF_SEARCH
 from arena.tracking.client import client_for, collector_paused
@@ -37,6 +38,27 @@ class RunRecord:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def measured_on(self) -> str:
+        """`val` or `holdout`: the images this run's val_* metrics were measured on (see `measured_on`)."""
+        return measured_on(self.tags, self.params)
+
+
+def measured_on(tags: dict[str, str], params: dict[str, str]) -> str:
+    """`holdout` when a run's val_* metrics come from images held out of train, else `val`.
+
+    The run's own `arena.measured_on` tag decides; runs from before that tag are told by what they
+    record: an evaluation or ensemble measures a val/ folder (it copies the evaluated run's params,
+    `data.holdout` included, so those do not count), and a training run or trial with
+    `data.holdout` > 0 validated on the held-out slice of train.
+    """
+    tagged = tags.get(kinds.MEASURED_ON_TAG)
+    if tagged in kinds.MEASURED_ON:
+        return tagged
+    if tags.get("arena.kind") in kinds.EVALUATIONS:
+        return kinds.VAL
+    return kinds.HOLDOUT if (_number(params.get("data.holdout")) or 0) > 0 else kinds.VAL
+
 
 @dataclass(frozen=True)
 class Trial:
@@ -51,6 +73,8 @@ class Trial:
     params: float | None
     val_top1_error: float | None
     reward: float | None
+    measured_on: str = kinds.VAL
+    """What `val_top1_error` was measured on: `holdout` for a search's trials, which rank on images held out of train."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +220,7 @@ def _trial(run: Run) -> Trial:
         gflops=_number(data.params.get("model.gflops")) or data.metrics.get("gflops"),
         params=_number(data.params.get("model.params")),
         val_top1_error=data.metrics.get("val_top1_error"), reward=data.metrics.get("reward"),
+        measured_on=measured_on(data.tags, data.params),
     )
 
 

@@ -64,6 +64,7 @@ def run_tags(
         "arena.family": info.family,
         **({"arena.dataset": dataset} if dataset is not None else {}),
         "arena.kind": kind,
+        kinds.MEASURED_ON_TAG: kinds.HOLDOUT if spec.data.holdout else kinds.VAL,  # where val_* metrics come from
         **(extra or {}),
     }
 

@@ -113,12 +113,15 @@ def cost_chart(data: Dashboard, axis: str) -> str:
 
 
 def scaling_chart(search: dict[str, Any]) -> str:
-    """A compound-scaling search: each trial's error against its GFLOPs, and the scaled family once trained."""
+    """A compound-scaling search: each trial's error (on what it was measured) against its GFLOPs, and the scaled family once trained."""
     trials = [
         Point(trial["gflops"], trial["val_top1_error"], href=trial["run_url"], label=trial["name"],
-              title=f"{trial['name']} ({trial['status']}): {trial['val_top1_error']:.2f}% at {trial['gflops']:.3g} GFLOPs")
+              title=f"{trial['name']} ({trial['status']}): {trial['val_top1_error']:.2f}% on {trial['measured_on']} "
+                    f"at {trial['gflops']:.3g} GFLOPs")
         for trial in search["trials"] if trial["gflops"] is not None and trial["val_top1_error"] is not None
     ]
+    measured_on = {trial["measured_on"] for trial in search["trials"]}
+    error_axis = f"{measured_on.pop()} top-1 error (%)" if len(measured_on) == 1 else "top-1 error (%)"
     family = [
         Point(member["gflops"], member["measured_top1_error"], label=f"φ={member['phi']}", href=member["run_url"],
               title=f"{member['model']}: measured {member['measured_top1_error']:.2f}% at {member['gflops']:.3g} GFLOPs")
@@ -126,7 +129,7 @@ def scaling_chart(search: dict[str, Any]) -> str:
     ]
     series = [Series("trials (φ = 1)", "trial", trials), Series("scaled family, trained", "family", family,
                                                                 marker="diamond", line="solid", labels=True)]
-    return scatter_chart(series, "GFLOPs, log scale", "val top-1 error (%)", f"chart-scaling-{search['run_id']}",
+    return scatter_chart(series, "GFLOPs, log scale", error_axis, f"chart-scaling-{search['run_id']}",
                          empty="no trial has finished yet")
 
 
