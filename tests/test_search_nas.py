@@ -285,7 +285,13 @@ def test_asha_ranks_nas_trials_by_each_epochs_reward(arena_env, monkeypatch) -> 
     monkeypatch.setattr(ray_train, "_in_tune_session", lambda: True)
     monkeypatch.setattr(ray_train, "get_session", lambda: SimpleNamespace(_get_or_create_inter_actor_queue=lambda: queue))
     candidate = price_architecture(spec, nas_space.skeleton_architecture())
-    config = trial_config(spec, arena_env.home, candidate)
+    config = trial_config(spec, arena_env, candidate)
+    # The candidate is published as it is proposed: a trial on another host (a fresh home) finds it.
+    from arena.training.grown_models import make_resolvable
+
+    trial_host = arena_env.home.parent / "trial-host"
+    make_resolvable([config["spec"]["model"]], tracking_uri=arena_env.tracking_uri, home=trial_host)
+    assert get_model_info(config["spec"]["model"], trial_host).gflops == candidate.price.gflops
     callback = trials.report_callback(pickle.loads(pickle.dumps(metric)), config)  # it runs inside Ray: it must pickle
     errors = (80.0, 55.0, 40.0)
     for epoch, error in enumerate(errors, 1):
@@ -301,7 +307,7 @@ def test_asha_ranks_nas_trials_by_each_epochs_reward(arena_env, monkeypatch) -> 
     latency_spec = parse_nas_spec(tiny_nas(objective={"kind": "latency", "target": 5.0, "w_over": -1.0}))
     timed = price_architecture(latency_spec, nas_space.skeleton_architecture())
     reported.clear()
-    trials.report_callback(trial_metric(latency_spec), trial_config(latency_spec, arena_env.home, timed)).after_report(
+    trials.report_callback(trial_metric(latency_spec), trial_config(latency_spec, arena_env, timed)).after_report(
         None, [{"val_top1_error": 30.0}], None)
     assert reported[0]["reward"] == pytest.approx(reward(0.7, timed.price.latency_ms, 5.0, -0.07, -1.0))
 
@@ -388,7 +394,10 @@ def test_a_tiny_nas_search_finds_a_model_that_trains(arena_env, ray_head, monkey
         assert "architecture.json" in {item.path for item in client.list_artifacts(child.info.run_id)}
         assert "reward" in child.data.metrics and "gflops" in child.data.metrics
 
-    # The winner trains like any zoo model, through the one training path.
+    # The winner trains like any zoo model, through the one training path, on a host that never ran the
+    # search (a fresh home): its definition, reward included, comes from MLflow.
+    monkeypatch.setenv("ARENA_HOME", str(settings.home.parent / "another-host"))
+    settings = load_settings()
     job = parse_spec({"name": "nas-winner", "model": best["model"], "data": {"dataset": "digits", "image_size": 16,
                       "augment": {"random_resized_crop": False, "hflip": False}},
                       "train": {"epochs": 1, "batch_size": 32, "max_steps_per_epoch": 2},
@@ -396,3 +405,4 @@ def test_a_tiny_nas_search_finds_a_model_that_trains(arena_env, ray_head, monkey
     trained = run_training(job, settings, show_progress=False)
     assert trained.epochs == 1 and trained.val_top1_error is not None
     assert client.get_run(trained.run_id).data.tags["arena.family"] == "nas"
+    assert get_model_info(best["model"], settings.home).notes == info.notes  # with the winner's reward

@@ -341,6 +341,7 @@ def test_a_tiny_search_trains_trials_nested_in_mlflow(arena_env, ray_head, monke
     from arena.search.scaling.report import render_scaling_result
     from arena.search.scaling.plan import run_scaling_search
     from arena.settings import load_settings
+    from arena.training.grown_models import make_resolvable
 
     settings = load_settings()
     lines: list[str] = []
@@ -355,9 +356,12 @@ def test_a_tiny_search_trains_trials_nested_in_mlflow(arena_env, ray_head, monke
     best = min(completed, key=lambda t: (t["val_top1_error"], t["gflops"]))
     assert (payload["alpha"], payload["beta"], payload["gamma"]) == (best["alpha"], best["beta"], best["gamma"])
     assert [row["phi"] for row in payload["family"]] == [1, 2]
+    other_host = settings.home.parent / "other-host"  # the family is published: a fresh home resolves it from MLflow
     for row in payload["family"]:
         assert {"depth_multiplier", "width_multiplier", "resolution", "params", "gflops", "model"} <= set(row)
         assert get_model_info(row["model"], settings.home).gflops == pytest.approx(row["gflops"])
+        make_resolvable([row["model"]], tracking_uri=settings.tracking_uri, home=other_host)
+        assert get_model_info(row["model"], other_host).gflops == pytest.approx(row["gflops"])
     assert any("started" in line for line in lines) and any("best:" in line for line in lines)
     assert "family" in render_scaling_result(result)
     shown = capfd.readouterr()

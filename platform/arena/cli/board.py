@@ -100,9 +100,11 @@ def leaderboard_sync(
     """Bring finished MLflow runs into the leaderboard (idempotent, incremental); drop deleted and unfinished ones."""
     from arena.leaderboard import open_store, sync_runs
     from arena.settings import load_settings
+    from arena.training.grown_models import make_all_resolvable
     from arena.webpage import publish_leaderboard_to_mlflow
 
     settings = load_settings()
+    make_all_resolvable(tracking_uri=settings.tracking_uri, home=settings.home)  # grown models join `architectures`
     with open_store(settings.db_url) as store:
         report = sync_runs(store, settings.tracking_uri, full=full, home=settings.home)
         # The same ranking inside MLflow, for people who live in its UI: the `leaderboard` experiment.

@@ -27,8 +27,11 @@ def models_list(
     """Every registered architecture with its paper facts, params and gflops."""
     from arena import models
     from arena.settings import load_settings
+    from arena.training.grown_models import make_all_resolvable
 
-    records = [info.to_record() for info in models.list_models(family=family, home=load_settings().home)]
+    settings = load_settings()
+    make_all_resolvable(tracking_uri=settings.tracking_uri, home=settings.home)  # the grown models MLflow holds
+    records = [info.to_record() for info in models.list_models(family=family, home=settings.home)]
     if format is ListFormat.json:
         _print_json(records)
     elif format is ListFormat.csv:
@@ -55,8 +58,11 @@ def models_show(name: str) -> None:
     """One architecture: its key idea, its block, the paper, params and gflops."""
     from arena import models
     from arena.settings import load_settings
+    from arena.training.grown_models import make_resolvable
 
-    info = models.get_model_info(name, load_settings().home)
+    settings = load_settings()
+    make_resolvable([name], tracking_uri=settings.tracking_uri, home=settings.home)  # a grown model: from MLflow
+    info = models.get_model_info(name, settings.home)
     out.print(Text.assemble((info.name, "bold"), f"  ({info.family}, {info.year})"), highlight=False)
     out.print(f"paper:      {info.paper_title} — {info.paper_authors}", highlight=False)
     out.print(f"key idea:   {info.key_idea}", highlight=False)

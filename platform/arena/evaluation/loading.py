@@ -20,6 +20,7 @@ from arena.settings import Settings
 from arena.spec import JobSpec, parse_spec
 from arena.tracking import run_log
 from arena.training.checkpoint import CHECKPOINT_FILE, Checkpoint, NotACheckpoint
+from arena.training.grown_models import make_resolvable
 
 CHECKPOINT_ARTIFACT = f"checkpoint/{CHECKPOINT_FILE}"
 MISMATCHES_NAMED = 3
@@ -83,6 +84,7 @@ def load_trained_run(run_id: str, settings: Settings) -> TrainedRun:
     spec = _spec_of(run_id, checkpoint.spec_yaml)
     if spec.model != model_name:
         raise ArenaError(f"run {run_id}: its checkpoint holds model {model_name!r} but its spec names {spec.model!r}")
+    make_resolvable([model_name], tracking_uri=settings.tracking_uri, home=settings.home)  # a grown model: from MLflow
     recipe = ModelRecipe(model_name, int(checkpoint.num_classes), spec.train.drop_rate, spec.train.drop_path_rate,
                          settings.home)
     weights = checkpoint.eval_weights

@@ -24,6 +24,7 @@ from arena.evaluation.loading import ModelRecipe
 from arena.evaluation.predict import Predictions, concatenate, predict, shard_ranges
 from arena.settings import Settings
 from arena.training import ray_driver
+from arena.training.grown_models import make_resolvable
 
 T = TypeVar("T")
 
@@ -48,7 +49,7 @@ def predict_on_ray(
         task = ray.remote(_predict_shard).options(num_cpus=1, num_gpus=1 if gpus else 0)
         weights_ref, dataset_ref = ray.put(weights), ray.put(dataset)
         refs = [
-            task.remote(recipe, weights_ref, dataset_ref, list(shard), batch_size, precision)
+            task.remote(recipe, weights_ref, dataset_ref, list(shard), batch_size, precision, settings.tracking_uri)
             for shard in ranges
         ]
         return concatenate(_gather(refs))
@@ -73,8 +74,11 @@ def _predict_shard(
     indices: list[int],
     batch_size: int,
     precision: str,
+    tracking_uri: str,
 ) -> Predictions:
     """One Ray task: load the checkpoint's weights once, predict one contiguous shard."""
+    if recipe.home is not None:  # the task's host may not have the grown model the run trained
+        make_resolvable([recipe.model_name], tracking_uri=tracking_uri, home=recipe.home)
     model = recipe.build()
     model.load_state_dict(weights)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

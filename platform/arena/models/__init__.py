@@ -14,10 +14,14 @@ from arena.models.registry import (
     build,
     families,
     get_model_info,
+    is_saved_name,
+    keep_saved_document,
     list_models,
     model_names,
     register,
     register_namespace,
+    saved_bases,
+    saved_document,
 )
 from arena.models.resnet import build_scaled_resnet
 
@@ -44,10 +48,14 @@ __all__ = [
     "count_params",
     "families",
     "get_model_info",
+    "is_saved_name",
+    "keep_saved_document",
     "list_models",
     "model_names",
     "register",
     "register_namespace",
+    "saved_bases",
+    "saved_document",
 ]
 
 # Serve `scaled:<id>` names (persisted by `arena search scaling`) in every process that imports the

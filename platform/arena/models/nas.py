@@ -1,8 +1,9 @@
-"""The `nas:<id>` models: searched architectures persisted as JSON under $ARENA_HOME/models/nas/.
+"""The `nas:<id>` models: searched architectures kept as JSON under $ARENA_HOME/models/nas/.
 
 An architecture is a small JSON document, `{"version": 1, "stages": [7 stage objects]}`, each stage
 naming its op, kernel, expansion, se_ratio, skip, filters and layers (see `nas_network`). The NAS
-search writes every candidate here before it trains, so Ray workers, `arena train` and `arena
+search writes every candidate here, and publishes it to MLflow, before it trains; every other host
+caches it here from MLflow (`training/grown_models.py`), so Ray workers, `arena train` and `arena
 models show` can build it by name. Importing this module registers the `nas` namespace.
 """
 
@@ -218,4 +219,4 @@ def _resolve(name: str, home: Path) -> tuple[ModelInfo, Callable[..., nn.Module]
     return model_info(model, architecture), builder
 
 
-register_namespace(PREFIX, _resolve, SAVED.names)
+register_namespace(PREFIX, _resolve, SAVED.names, saved=SAVED)

@@ -1,10 +1,16 @@
-"""Models a search saved as JSON documents under $ARENA_HOME/models/<prefix>/ (scaled:, nas:)."""
+"""Models a search saved as JSON documents under $ARENA_HOME/models/<prefix>/ (scaled:, nas:).
+
+The folder is the host's copy: a search publishes each document to MLflow and every other host
+caches it here before it resolves the name (`training/grown_models.py`). This module only reads and
+writes the folder.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import MISSING, dataclass, fields
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -73,12 +79,18 @@ def document_names(folder: Path, prefix: str) -> list[str]:
     return sorted(f"{prefix}:{path.stem}" for path in folder.glob("*.json") if _ID.fullmatch(path.stem))
 
 
+def _built_from_nothing(record: Any) -> tuple[str, ...]:
+    return ()
+
+
 @dataclass(frozen=True)
 class SavedModels(Generic[Record]):
     """One namespace's saved models: `<home>/models/<prefix>/<id>.json`, each a `record_type` dataclass."""
 
     prefix: str
     record_type: type[Record]
+    built_from: Callable[[Record], tuple[str, ...]] = field(default=_built_from_nothing)
+    """The other saved models (any namespace) a record is built from: a scaled model's nas: base."""
 
     def folder(self, home: Path) -> Path:
         """Where this namespace's models of an arena home live."""
@@ -99,3 +111,31 @@ class SavedModels(Generic[Record]):
     def names(self, home: Path) -> list[str]:
         """Every saved model name of this namespace under `home`."""
         return document_names(self.folder(home), self.prefix)
+
+    def document(self, name: str, home: Path) -> dict[str, Any] | None:
+        """The saved document of `name`, checked field by field (what a search publishes); None when there is none."""
+        document = read_document(document_path(self.folder(home), self.prefix, name))
+        if document is not None:
+            record_from_document(self.record_type, document, name)
+        return document
+
+    def keep(self, name: str, document: dict[str, Any], home: Path) -> bool:
+        """Make `document` (published elsewhere) the saved copy of `name`; True when the copy changed.
+
+        The document is checked field by field first, so a bad one never replaces a good copy.
+        """
+        record_from_document(self.record_type, document, name)
+        path = document_path(self.folder(home), self.prefix, name)
+        try:
+            current = read_document(path)
+        except CorruptDocument:  # a damaged copy is what a fresh one replaces
+            current = None
+        if current == document:
+            return False
+        self.save(name, document, home)
+        return True
+
+    def bases(self, name: str, home: Path) -> tuple[str, ...]:
+        """The saved models `name`'s saved copy is built from (none when it has no copy)."""
+        record = self.load(name, home)
+        return () if record is None else self.built_from(record)

@@ -4,7 +4,9 @@ Each variant registers a builder `(num_classes, drop_rate, drop_path_rate) -> nn
 `@register(...)`. Counted params and GMACs come from the checked-in `complexity.json`, so listing
 the zoo never builds a model. A namespace ("scaled", "nas") serves names such as `scaled:<id>`
 that later searches persist on disk, in an arena home the caller passes (`home`): the registry
-never reads the environment.
+never reads the environment, nor MLflow. A namespace that keeps its models as documents
+(`saved=`) also hands them out and takes them in, so the layer above can publish them to MLflow
+and cache them on another host (`training/grown_models.py`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from arena.errors import ArenaError, UnknownNameError
 from arena.models.info import InputContract, ModelInfo
+from arena.models.persisted import SavedModels
 
 if TYPE_CHECKING:
     from torch import nn
@@ -43,6 +46,7 @@ Resolver = Callable[[str, Path], "tuple[ModelInfo, Callable[..., nn.Module]] | N
 class _Namespace:
     resolve: Resolver
     list_names: Callable[[Path], list[str]]
+    saved: SavedModels[Any] | None
 
 
 def _load_complexity() -> dict[str, dict[str, float]]:
@@ -103,23 +107,61 @@ def register_namespace(
     prefix: str,
     resolve: Resolver,
     list_names: Callable[[Path], list[str]],
+    *,
+    saved: SavedModels[Any] | None = None,
 ) -> None:
     """Serve every name `prefix:<id>` through `resolve(full_name, home)`; registering a prefix again replaces it.
 
     `resolve` receives the full name (e.g. "scaled:phi1") and the arena home its models are saved
     in, and returns its ModelInfo and a builder taking (num_classes, drop_rate, drop_path_rate), or
     None when there is no such model. `list_names(home)` returns the names it serves, with or without
-    the prefix.
+    the prefix. `saved`, the namespace's documents, makes its models publishable (`saved_document`,
+    `keep_saved_document`, `saved_bases`).
     """
     prefix = prefix.rstrip(NAMESPACE_SEPARATOR)
     if not prefix or NAMESPACE_SEPARATOR in prefix:
         raise ValueError(f"namespace prefix must be a plain word such as 'scaled', got {prefix!r}")
-    _NAMESPACES[prefix] = _Namespace(resolve, list_names)
+    if saved is not None and saved.prefix != prefix:
+        raise ValueError(f"namespace {prefix!r} given the saved models of {saved.prefix!r}")
+    _NAMESPACES[prefix] = _Namespace(resolve, list_names, saved)
 
 
 def unregister_namespace(prefix: str) -> None:
     """Remove a namespace (for tests)."""
     _NAMESPACES.pop(prefix.rstrip(NAMESPACE_SEPARATOR), None)
+
+
+def _saved_models(name: str) -> SavedModels[Any] | None:
+    prefix, separator, _ = name.partition(NAMESPACE_SEPARATOR)
+    namespace = _NAMESPACES.get(prefix) if separator else None
+    return None if namespace is None else namespace.saved
+
+
+def is_saved_name(name: str) -> bool:
+    """True for a name a namespace keeps as a document (`scaled:<id>`, `nas:<id>`), whether or not it exists."""
+    return _saved_models(name) is not None
+
+
+def saved_document(name: str, home: Path) -> dict[str, Any] | None:
+    """The document `home` keeps for saved model `name`, checked; None when it keeps none."""
+    saved = _saved_models(name)
+    if saved is None:
+        raise ValueError(f"model {name!r} is not in a namespace of saved models")
+    return saved.document(name, home)
+
+
+def keep_saved_document(name: str, document: dict[str, Any], home: Path) -> bool:
+    """Make `document` the copy `home` keeps of saved model `name` (checked first); True when the copy changed."""
+    saved = _saved_models(name)
+    if saved is None:
+        raise ValueError(f"model {name!r} is not in a namespace of saved models")
+    return saved.keep(name, document, home)
+
+
+def saved_bases(name: str, home: Path) -> tuple[str, ...]:
+    """The saved models that `home`'s copy of `name` is built from (a scaled model's nas: base); () when none."""
+    saved = _saved_models(name)
+    return () if saved is None else saved.bases(name, home)
 
 
 def _namespace_names(prefix: str, home: Path) -> list[str]:

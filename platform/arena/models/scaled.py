@@ -1,8 +1,9 @@
-"""The `scaled:<id>` models: compound-scaled nets persisted as JSON under $ARENA_HOME/models/scaled/.
+"""The `scaled:<id>` models: compound-scaled nets kept as JSON under $ARENA_HOME/models/scaled/.
 
-A search writes each candidate's and each family member's definition here before anything trains
-it, so `arena train`, `arena models show` and every Ray worker (which only knows the name) can
-build it. Importing this module registers the `scaled` namespace with the zoo.
+A search writes each candidate's and each family member's definition here, and publishes it to
+MLflow, before anything trains it; every other host caches it here from MLflow
+(`training/grown_models.py`), so `arena train`, `arena models show` and every Ray worker (which
+only knows the name) can build it. Importing this module registers the `scaled` namespace with the zoo.
 """
 
 from __future__ import annotations
@@ -49,7 +50,12 @@ class ScaledModel:
     """GMACs at `resolution`."""
 
 
-SAVED = SavedModels(PREFIX, ScaledModel)
+def _grown_base(model: ScaledModel) -> tuple[str, ...]:
+    """A base that is itself a saved model (nas:<id>): a host needs its document too."""
+    return (model.base,) if model.base.startswith(NAS_PREFIX + ":") else ()
+
+
+SAVED = SavedModels(PREFIX, ScaledModel, built_from=_grown_base)
 
 
 def save_scaled_model(model: ScaledModel, home: Path) -> Path:
@@ -125,4 +131,4 @@ def _resolve(name: str, home: Path) -> tuple[ModelInfo, Callable[..., nn.Module]
     return model_info(model, home), builder
 
 
-register_namespace(PREFIX, _resolve, SAVED.names)
+register_namespace(PREFIX, _resolve, SAVED.names, saved=SAVED)

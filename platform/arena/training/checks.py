@@ -5,7 +5,7 @@
 
 | entry point | when | finds |
 |---|---|---|
-| `check_job` / `check_jobs` | before Ray starts | model, data (without a cluster), image size, batch split, fp16 |
+| `check_job` / `check_jobs` | before Ray starts | model (a grown one fetched from MLflow), data (without a cluster), image size, batch split, fp16 |
 | `check_resume` | `--resume RUN_ID` | the run exists, is the same model, its driver is gone, its checkpoints are kept |
 | `check_on_nodes` | on a cluster, once Ray is reached | data on the worker hosts, shared storage, the tracking server from every host |
 | `check_resources` | once Ray is reached | the workers fit the nodes (waiting for an autoscaler); local mode or a worker group |
@@ -28,6 +28,7 @@ from arena.data.layout import check_data, dataset_identity
 from arena.errors import ArenaError, SpecError, mask_secrets
 from arena.settings import CREDENTIALS_HINT, Settings, credential_problems, shown_settings
 from arena.spec import JobSpec
+from arena.training.grown_models import make_resolvable
 from arena.training.placement import (
     TRIAL_DRIVER_CPUS, NodeCapacity, WorkerResources, plan_workers, runs_in_local_mode,
 )
@@ -51,8 +52,10 @@ def check_job(spec: JobSpec, settings: Settings, *, in_trial: bool = False) -> N
     problems: list[str] = []
     info = None
     try:
+        # A grown model (scaled:, nas:) is defined in MLflow: bring its definition here first.
+        make_resolvable([spec.model], tracking_uri=settings.tracking_uri, home=settings.home)
         info = models.get_model_info(spec.model, settings.home)
-    except ArenaError as error:  # unknown, or a saved scaled:/nas: model that is corrupt
+    except ArenaError as error:  # unknown, a grown model that is corrupt, or MLflow out of reach
         problems.append(f"model: {error}")
     if settings.ray_address is None and not in_trial:
         # On a cluster the data is read on the worker hosts, not where the driver runs (often a

@@ -29,6 +29,7 @@ from arena.data.layout import dataset_identity
 from arena.errors import ArenaError
 from arena.spec import parse_spec
 from arena.training.checkpoint import Checkpoint
+from arena.training.grown_models import make_resolvable
 from arena.training.reporting import Reporter, checkpoint_folders, reporter_from
 from arena.training.scratch import scratch_folder
 from arena.training.session import TrainingSession, build_session
@@ -130,7 +131,9 @@ def train_worker(config: dict[str, Any]) -> dict[str, Any] | None:
     device = worker_device(spec.resources.gpus_per_worker, local=reporter.to != "train")
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    session = build_session(spec, home=Path(config["home"]), rank=rank, world_size=world_size, device=device)
+    home = Path(config["home"])
+    make_resolvable([spec.model], tracking_uri=config["tracking_uri"], home=home)  # this host may not have it yet
+    session = build_session(spec, home=home, rank=rank, world_size=world_size, device=device)
     hosts = _worker_hosts(world_size)  # every rank takes part
     warnings = _resume(session, reporter)
     tracking_uri, run_id = config["tracking_uri"], config["run_id"]

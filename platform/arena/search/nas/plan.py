@@ -31,6 +31,7 @@ from arena.search.nas.searcher import REWARD, Candidate, NasSearcher
 from arena.search.nas.spec import NasSearchSpec, ObjectiveSpec, load_nas_spec
 from arena.settings import Settings
 from arena.tracking import run_log, search_log
+from arena.training.grown_models import publish
 
 
 def model_name(spec: NasSearchSpec, architecture_id: str) -> str:
@@ -75,16 +76,18 @@ def trial_job_tree(spec: NasSearchSpec, architecture_id: str) -> dict[str, Any]:
     return candidate_job_tree(spec, architecture_id, model_name(spec, architecture_id), spec.resolution)
 
 
-def trial_config(spec: NasSearchSpec, home: Path, candidate: Candidate) -> dict[str, Any]:
-    """Persist the candidate as a `nas:` model (workers know it only by name); return its trial config.
+def trial_config(spec: NasSearchSpec, settings: Settings, candidate: Candidate) -> dict[str, Any]:
+    """Persist and publish the candidate as a `nas:` model (workers on any host know it only by name); return its trial config.
 
     The config carries the candidate's priced cost, from which each epoch's reward is scored.
     """
     price = candidate.price
+    name = model_name(spec, candidate.id)
     save_nas_model(NasModel(
-        name=model_name(spec, candidate.id), architecture=candidate.architecture.to_json(), resolution=spec.resolution,
+        name=name, architecture=candidate.architecture.to_json(), resolution=spec.resolution,
         search=spec.name, params=price.params, gflops=price.gflops, latency_ms=price.latency_ms,
-    ), home)
+    ), settings.home)
+    publish([name], settings)
     return {"candidate": candidate.id, "spec": trial_job_tree(spec, candidate.id), "cost": price.cost(spec.objective.kind)}
 
 
@@ -103,7 +106,7 @@ class NasPlan:
         """Make the searcher (it prices and persists each proposal); the trials share the base job."""
         self.searcher = NasSearcher(
             self.spec.tune, evaluate=partial(price_architecture, self.spec),
-            to_config=partial(trial_config, self.spec, settings.home), reward_of=partial(candidate_reward, self.spec),
+            to_config=partial(trial_config, self.spec, settings), reward_of=partial(candidate_reward, self.spec),
             progress=progress,
         )
         return [TrialRequest("template", self.spec.base)]
@@ -138,6 +141,7 @@ class NasPlan:
         """Score every trial (on its saved model and its MLflow run) and gather them with the priced-out."""
         spec = self.spec
         rows = [_trial_row(spec, settings, outcome) for outcome in outcomes]
+        publish([row.model for row in rows if row.reward is not None], settings)  # with their rewards
         row = next(row for row in rows if row.model == model_name(spec, best.id))
         assert row.reward is not None and row.val_top1_error is not None
         winner = NasBest(model=row.model, architecture=row.architecture, params=row.params, gflops=row.gflops,

@@ -25,10 +25,11 @@ from arena.search.core.trials import VAL_ERROR, Progress, TrialOutcome, TrialReq
 from arena.search.scaling import compound
 from arena.search.scaling.compound import BaseNetwork, ScaledArchitecture
 from arena.search.scaling.report import DroppedRow, FamilyRow, ReleasedRow, ScalingResult, TrialRow
-from arena.search.scaling.spec import ScalingSearchSpec, load_scaling_spec
+from arena.search.scaling.spec import ScalingSearchSpec, base_model_of, parse_scaling_spec
 from arena.settings import Settings
-from arena.spec import JobSpec, parse_spec
+from arena.spec import JobSpec, parse_spec, read_yaml_tree
 from arena.tracking import search_log
+from arena.training.grown_models import make_resolvable, publish
 
 
 def base_resolution(spec: ScalingSearchSpec, base: BaseNetwork) -> int:
@@ -143,6 +144,7 @@ class ScalingPlan:
             # Persist before any trial starts: the trial's workers know the model only by name.
             save_scaled_model(_scaled_model(model, spec, item.candidate, item.price), settings.home)
             requests.append(TrialRequest(key, trial_job(spec, item.candidate, model)))
+        publish([request.spec.model for request in requests], settings)  # so that a trial on any host finds it
         base_net = build_architecture(spec.base.model, 1.0, 1.0, spec.budget.num_classes, home=settings.home)
         self.base_price = price_model(base_net, base_resolution(spec, self.base))
         return requests
@@ -173,6 +175,7 @@ class ScalingPlan:
         winner = self.kept[best.id].candidate.coefficients
         progress(f"best: {best.id} ({best.val_top1_error:.2f}% top-1 error on the held-out train images); building phi = 1..{spec.max_phi}")
         family = build_family(spec, self.base, winner, base_price, settings.home)
+        publish([row.model for row in family], settings)
         trials = []
         for outcome in outcomes:
             item = self.kept[outcome.id]
@@ -224,7 +227,10 @@ def search_scaling(
     verbose: bool = False, resume: Continuation | None = None,
 ) -> ScalingResult:
     """`arena search scaling SPEC.yaml [--set k=v ...]`: load the spec, run the search, return its result."""
-    spec = load_scaling_spec(path, overrides, home=settings.home)
+    tree = read_yaml_tree(path, overrides)
+    # A nas: base is defined in MLflow: bring it here before the spec is checked against it.
+    make_resolvable([base_model_of(tree)], tracking_uri=settings.tracking_uri, home=settings.home)
+    spec = parse_scaling_spec(tree, source=str(Path(path)), home=settings.home)
     return run_scaling_search(spec, settings, progress=progress, verbose=verbose, resume=resume)
 
 

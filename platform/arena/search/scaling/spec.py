@@ -95,6 +95,13 @@ class ScalingSearchSpec(SearchSpec):
         return scalable_base(self.base.model, home)
 
 
+def base_model_of(tree: Any) -> str:
+    """The `base.model` a search spec tree names, before it is validated ("" when it names none)."""
+    base = tree.get("base") if isinstance(tree, dict) else None
+    model = base.get("model") if isinstance(base, dict) else None
+    return model if isinstance(model, str) else ""
+
+
 def parse_scaling_spec(tree: Any, source: str = "search spec", *, home: Path | None = None) -> ScalingSearchSpec:
     """Validate a nested mapping as a ScalingSearchSpec, reporting every problem together."""
     return parse_search_spec(ScalingSearchSpec, tree, source, home=home)
