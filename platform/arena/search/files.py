@@ -19,9 +19,9 @@ SEARCH_KINDS = ("scaling", "nas")
 def load_search_spec(kind: str, path: Path, overrides: Sequence[str], settings: Settings) -> SearchSpec:
     """Read and validate a search spec of `kind` (a scaling base named `nas:<id>` is resolved with `settings`)."""
     if kind == "scaling":
-        from arena.search.scaling.spec import load_scaling_spec
+        from arena.search.scaling.spec import read_scaling_spec
 
-        return load_scaling_spec(path, overrides, home=settings.home)
+        return read_scaling_spec(path, overrides, settings)
     if kind == "nas":
         from arena.search.nas.spec import load_nas_spec
 

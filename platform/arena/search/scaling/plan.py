@@ -25,11 +25,11 @@ from arena.search.core.trials import VAL_ERROR, Progress, TrialOutcome, TrialReq
 from arena.search.scaling import compound
 from arena.search.scaling.compound import BaseNetwork, ScaledArchitecture
 from arena.search.scaling.report import DroppedRow, FamilyRow, ReleasedRow, ScalingResult, TrialRow
-from arena.search.scaling.spec import ScalingSearchSpec, base_model_of, parse_scaling_spec
+from arena.search.scaling.spec import ScalingSearchSpec, read_scaling_spec
 from arena.settings import Settings
-from arena.spec import JobSpec, parse_spec, read_yaml_tree
+from arena.spec import JobSpec, parse_spec
 from arena.tracking import search_log
-from arena.training.grown_models import make_resolvable, publish
+from arena.training.grown_models import publish
 
 
 def base_resolution(spec: ScalingSearchSpec, base: BaseNetwork) -> int:
@@ -227,10 +227,7 @@ def search_scaling(
     verbose: bool = False, resume: Continuation | None = None,
 ) -> ScalingResult:
     """`arena search scaling SPEC.yaml [--set k=v ...]`: load the spec, run the search, return its result."""
-    tree = read_yaml_tree(path, overrides)
-    # A nas: base is defined in MLflow: bring it here before the spec is checked against it.
-    make_resolvable([base_model_of(tree)], tracking_uri=settings.tracking_uri, home=settings.home)
-    spec = parse_scaling_spec(tree, source=str(Path(path)), home=settings.home)
+    spec = read_scaling_spec(path, overrides, settings)
     return run_scaling_search(spec, settings, progress=progress, verbose=verbose, resume=resume)
 
 

@@ -13,6 +13,7 @@ from arena.models.nas import PREFIX as NAS_PREFIX
 from arena.models.nas import load_nas_model, nas_model_names, parse_architecture
 from arena.search.core.spec import BudgetSpec, FrozenSpec, SearchSpec, TuneSpec, check_holdout, parse_search_spec
 from arena.search.scaling.compound import BASE_NETWORKS, BaseNetwork, nas_base_network
+from arena.settings import Settings
 from arena.spec import JobSpec, read_yaml_tree
 
 
@@ -110,3 +111,13 @@ def parse_scaling_spec(tree: Any, source: str = "search spec", *, home: Path | N
 def load_scaling_spec(path: str | Path, overrides: Sequence[str] = (), *, home: Path | None = None) -> ScalingSearchSpec:
     """Read a compound-scaling search spec (YAML), apply `--set` overrides and validate it against `home`."""
     return parse_scaling_spec(read_yaml_tree(path, overrides), source=str(Path(path)), home=home)
+
+
+def read_scaling_spec(path: str | Path, overrides: Sequence[str], settings: Settings) -> ScalingSearchSpec:
+    """Read a compound-scaling search spec and validate it on this host: a `nas:` base defined in MLflow is
+    brought into the arena home first (`arena search scaling`, and `arena submit` before it sends one)."""
+    from arena.training.grown_models import make_resolvable
+
+    tree = read_yaml_tree(path, overrides)
+    make_resolvable([base_model_of(tree)], tracking_uri=settings.tracking_uri, home=settings.home)
+    return parse_scaling_spec(tree, source=str(Path(path)), home=settings.home)
