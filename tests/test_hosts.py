@@ -186,7 +186,7 @@ def test_a_job_with_only_the_token_trains_on_both_worker_hosts(rig: Rig) -> None
     assert "kept on this machine: ARENA_DB_URL, ARENA_HOME" in done.stderr
     assert PASSWORD not in done.stdout + done.stderr
     job_id = done.stdout.strip().splitlines()[-1]
-    status = rig.laptop("jobs", "status", job_id, "--address", HEAD)
+    status = rig.laptop("jobs", "status", job_id, "--address", HEAD, "--format", "json")
     assert status.returncode == 0 and json.loads(status.stdout)["status"] == "SUCCEEDED", status.stderr
     assert PASSWORD not in status.stdout
     (run,) = rig.runs("two-hosts")
@@ -223,7 +223,7 @@ def test_jobs_logs_and_stop_reach_across_hosts(rig: Rig) -> None:
     stopped = rig.laptop("jobs", "stop", job_id, "--address", HEAD)
     assert stopped.returncode == 0, stopped.stderr
     deadline = time.monotonic() + 120
-    while (status := json.loads(rig.laptop("jobs", "status", job_id, "--address", HEAD).stdout))["status"] != "STOPPED":
+    while (status := json.loads(rig.laptop("jobs", "status", job_id, "--address", HEAD, "--format", "json").stdout))["status"] != "STOPPED":
         assert time.monotonic() < deadline, status
         time.sleep(2)
 
@@ -245,7 +245,7 @@ def test_a_pulled_plug_is_survived_on_a_replacement_host(rig: Rig) -> None:
     joined = rig.script("join", "worker3")
     assert joined.returncode == 0, joined.stderr
     deadline = time.monotonic() + 900
-    while (status := json.loads(rig.laptop("jobs", "status", job_id, "--address", HEAD).stdout))["status"] not in ("SUCCEEDED", "FAILED", "STOPPED"):
+    while (status := json.loads(rig.laptop("jobs", "status", job_id, "--address", HEAD, "--format", "json").stdout))["status"] not in ("SUCCEEDED", "FAILED", "STOPPED"):
         assert time.monotonic() < deadline, status
         time.sleep(5)
     logs = rig.laptop("jobs", "logs", job_id, "--address", HEAD).stdout

@@ -165,11 +165,21 @@ def jobs_list(
 
 
 @jobs_app.command("status")
-def jobs_status(job_id: str, address: AddressOption = None) -> None:
-    """One job's status."""
+def jobs_status(
+    job_id: str,
+    address: AddressOption = None,
+    format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
+) -> None:
+    """One job's status, what it runs, and when."""
     from arena.cluster import job_status
 
-    _print_json(job_status(address, job_id))
+    record = job_status(address, job_id)
+    if format is ResultFormat.json:
+        _print_json(record)
+        return
+    width = max(len(key) for key in record)
+    out.print("\n".join(f"{key:<{width}}  {'-' if value is None else value}" for key, value in record.items()),
+              highlight=False, markup=False)
 
 
 @jobs_app.command("logs")
