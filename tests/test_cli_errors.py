@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -99,6 +101,18 @@ def test_submit_wait_names_the_jobs_own_error(monkeypatch, capsys, tmp_path: Pat
     outcome = invoke(monkeypatch, capsys, "submit", str(spec_file(tmp_path)), "--wait")
     assert outcome.code == 1
     assert "job raysubmit_test: FAILED (data.root: /data/imagenet does not exist (on arena-worker1))" in outcome.err
+
+
+def test_jobs_status_reads_as_text_by_default_and_as_json_when_asked(monkeypatch, capsys) -> None:  # noqa: ANN001
+    import arena.cluster
+
+    record = {"job_id": "raysubmit_x", "status": "RUNNING", "kind": "nas", "spec": "s", "model": "nas",
+              "entrypoint": "python -m arena.cli search nas jobs/s.yaml", "message": None, "start_time": None, "end_time": None}
+    monkeypatch.setattr(arena.cluster, "job_status", lambda address, job_id: record)
+    text = invoke(monkeypatch, capsys, "jobs", "status", "raysubmit_x")
+    assert text.code == 0 and "status      RUNNING" in text.out and "kind        nas" in text.out and "{" not in text.out
+    shown = invoke(monkeypatch, capsys, "jobs", "status", "raysubmit_x", "--format", "json")
+    assert shown.code == 0 and json.loads(shown.out) == record
 
 
 def test_ui_exits_with_mlflows_code(monkeypatch, capsys, arena_env) -> None:  # noqa: ANN001
