@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from arena.errors import ArenaError, mask_secrets
 from arena.settings import TrackingAuth, without_userinfo
 
-PROBE_TIMEOUT_SECONDS = 5.0
+PROBE_TIMEOUT_SECONDS = 10.0
 """How long arena waits for a tracking server or database to answer before it says it does not."""
 _DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
 _answered: set[str] = set()  # tracking URIs that answered in this process: checked once, not per call
