@@ -320,19 +320,21 @@ def test_a_nas_search_from_the_laptop_spans_both_workers_and_continues_after_its
     nas = search_spec(rig, "hosts-nas", {
         "objective": {"kind": "flops", "target": 0.002}, "budget": {"num_classes": 10, "max_params": 3_000_000},
         "tune": {"searcher": "random", "num_samples": samples, "scheduler": "fifo", "max_concurrent": 1, "seed": 5},
-    }, workers=2, steps=4)
+    }, workers=2, epochs=2, steps=4)
     sent = rig.laptop("submit", nas, "--address", HEAD)
     assert sent.returncode == 0, sent.stderr[-3000:]
     job_id = sent.stdout.strip().splitlines()[-1]
     listed = json.loads(rig.laptop("jobs", "list", "--address", HEAD, "--format", "json").stdout)
     assert {"job_id": job_id, "kind": "nas", "spec": "hosts-nas"}.items() <= next(j for j in listed if j["job_id"] == job_id).items()
     deadline, parent = time.monotonic() + 600, None
-    while not parent or "TERMINATED" not in saved_trials(rig, parent).values():
+    while not parent:
         assert time.monotonic() < deadline, rig.laptop("jobs", "logs", job_id, "--address", HEAD).stdout[-3000:]
         logs = rig.laptop("jobs", "logs", job_id, "--address", HEAD).stdout
-        parent = parent or (parent_of(logs) if "in MLflow run" in logs else None)
-        assert "FAILED" not in json.loads(rig.laptop("jobs", "status", job_id, "--address", HEAD, "--format", "json").stdout)["status"], logs[-3000:]
-        time.sleep(3)
+        parent = parent_of(logs) if "in MLflow run" in logs else None
+        time.sleep(2)
+    while "TERMINATED" not in saved_trials(rig, parent).values():  # read straight from the shared storage
+        assert time.monotonic() < deadline, rig.laptop("jobs", "logs", job_id, "--address", HEAD).stdout[-3000:]
+        time.sleep(0.5)
     stopped = rig.laptop("jobs", "stop", job_id, "--address", HEAD)  # the driver dies: its trials with it
     assert stopped.returncode == 0, stopped.stderr
     assert wait_for_status(rig, job_id, ("STOPPED", "FAILED"), 120) == "STOPPED"
@@ -346,8 +348,10 @@ def test_a_nas_search_from_the_laptop_spans_both_workers_and_continues_after_its
     name = digits_name(rig)
     for trial in finished:  # kept, not trained again
         assert len([run for run in trials if run["tags"].get("arena.trial") == trial]) == 1
+    # Every trial finished; one that ended in the seconds after Tune's last save trained again in a second run.
     done = [run for run in trials if run["status"] == "FINISHED"]
-    assert len(done) == samples
+    assert len({run["tags"]["arena.trial"] for run in done}) == samples
+    assert all(run["status"] in ("FINISHED", "KILLED") for run in trials)
     for run in done:  # each trial's two workers ran on both worker hosts; the name is the data's
         assert sorted(run["tags"]["arena.worker_hosts"].split(",")) == ["arena-worker1", "arena-worker2"], run["tags"]
         assert run["tags"]["arena.dataset"] == name
