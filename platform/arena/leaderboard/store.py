@@ -70,7 +70,7 @@ class Store:
         except DBAPIError as error:
             reason = first_line(error.orig)
             if error.connection_invalidated or _is_connection_problem(error):
-                raise ArenaError(f"cannot reach the leaderboard database {self.url}: {reason}") from None
+                raise ArenaError(f"cannot reach the leaderboard database {self.url}: {reason}; check ARENA_DB_URL") from None
             if _is_full(error):
                 raise ArenaError(f"the leaderboard database {self.url} cannot grow: {reason}; free some disk space") from None
             raise
