@@ -298,3 +298,19 @@ def test_the_cli_bounds_mlflows_http_retries_unless_the_user_chose(monkeypatch, 
     invoke(monkeypatch, capsys, "models", "list", "--family", "nosuch")
     assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "1" and os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "10"
     assert os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] == "3"
+
+
+def test_jobs_status_is_text_by_default_and_json_when_asked(monkeypatch, capsys) -> None:  # noqa: ANN001
+    import json
+
+    import arena.cluster
+
+    record = {"job_id": "raysubmit_1", "status": "FAILED", "spec": "demo-resnet18", "model": "resnet18",
+              "entrypoint": "python -m arena.cli train jobs/demo/resnet18.yaml", "message": "Job entrypoint command failed",
+              "start_time": "2026-01-01T10:00:00+00:00", "end_time": None}
+    monkeypatch.setattr(arena.cluster, "job_status", lambda address, job_id: {**record, "job_id": job_id})
+    text = invoke(monkeypatch, capsys, "jobs", "status", "raysubmit_1")
+    assert text.code == 0 and text.out.splitlines()[0] == "job raysubmit_1: FAILED"
+    assert "  model:      resnet18" in text.out and "end_time" not in text.out and not text.out.lstrip().startswith("{")
+    as_json = invoke(monkeypatch, capsys, "jobs", "status", "raysubmit_1", "--format", "json")
+    assert as_json.code == 0 and json.loads(as_json.out) == record

@@ -126,11 +126,28 @@ def jobs_list(
 
 
 @jobs_app.command("status")
-def jobs_status(job_id: str, address: AddressOption = None) -> None:
-    """One job's status."""
+def jobs_status(
+    job_id: str,
+    address: AddressOption = None,
+    format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
+) -> None:
+    """One job's status, spec, model, timing and Ray's message."""
     from arena.cluster import job_status
 
-    _print_json(job_status(address, job_id))
+    record = job_status(address, job_id)
+    if format is ResultFormat.json:
+        _print_json(record)
+    else:
+        out.print(_render_job(record), highlight=False, markup=False)
+
+
+def _render_job(record: dict) -> str:
+    """A job's record as `field: value` lines, its status first."""
+    lines = [f"job {record['job_id']}: {record['status']}"]
+    for field in ("spec", "model", "entrypoint", "start_time", "end_time", "message"):
+        if record.get(field):
+            lines.append(f"  {field + ':':<12}{record[field]}")
+    return "\n".join(lines)
 
 
 @jobs_app.command("logs")
