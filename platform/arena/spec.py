@@ -317,8 +317,9 @@ def _measure(root: yaml.Node) -> None:
 
 def parse_yaml(text: str, source: str) -> Any:
     """YAML text as data, within the spec limits; malformed or unbounded text is a SpecError naming `source`."""
-    loader = _BoundedLoader(text)
+    loader = None
     try:
+        loader = _BoundedLoader(text)  # reading starts here: a control character is refused at once
         return loader.get_single_data()
     except _SpecTooLarge as error:
         raise SpecError([f"refused: {error}"], source=source) from None
@@ -327,7 +328,8 @@ def parse_yaml(text: str, source: str) -> Any:
     except RecursionError:
         raise SpecError(["not valid YAML: nested too deeply"], source=source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _deep_copy(tree: Any) -> Any:
