@@ -110,7 +110,7 @@ def test_jobs_status_reads_as_text_by_default_and_as_json_when_asked(monkeypatch
               "entrypoint": "python -m arena.cli search nas jobs/s.yaml", "message": None, "start_time": None, "end_time": None}
     monkeypatch.setattr(arena.cluster, "job_status", lambda address, job_id: record)
     text = invoke(monkeypatch, capsys, "jobs", "status", "raysubmit_x")
-    assert text.code == 0 and "status      RUNNING" in text.out and "kind        nas" in text.out and "{" not in text.out
+    assert text.code == 0 and "job raysubmit_x: RUNNING" in text.out and "kind:       nas" in text.out and "{" not in text.out
     shown = invoke(monkeypatch, capsys, "jobs", "status", "raysubmit_x", "--format", "json")
     assert shown.code == 0 and json.loads(shown.out) == record
 
@@ -186,6 +186,8 @@ def test_a_billion_laughs_spec_is_refused_in_under_a_second(monkeypatch, capsys,
     path = tmp_path / "laughs.yaml"
     path.write_text(text)
     assert len(text) < 1200
+    # The command's own modules load first (torch and Ray take seconds on a busy machine): time the spec alone.
+    assert_one_clean_line(invoke(monkeypatch, capsys, *(arg.format(spec=tmp_path / "missing.yaml") for arg in args)), 2)
     started = time.perf_counter()
     outcome = invoke(monkeypatch, capsys, *(arg.format(spec=path) for arg in args))
     assert time.perf_counter() - started < 1.0
@@ -244,3 +246,87 @@ def test_error_lines_keep_brackets(monkeypatch, capsys) -> None:  # noqa: ANN001
     outcome = invoke(monkeypatch, capsys, "models", "show", "[/x][bold]net")
     assert_one_clean_line(outcome, 2)
     assert "'[/x][bold]net'" in outcome.err
+
+
+@pytest.fixture
+def silent_port():
+    """A port that accepts connections and never answers (a hung server, or a firewall that drops replies)."""
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+def digits_spec_file(tmp_path: Path) -> Path:
+    path = tmp_path / "digits.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "down", "model": "resnet18", "data": {"dataset": "digits", "image_size": 16},
+        "train": {"epochs": 1, "batch_size": 16, "max_steps_per_epoch": 1},
+    }))
+    return path
+
+
+DOWN = [  # (command, setting, value with {port}, what the line names)
+    (("leaderboard", "sync"), "ARENA_TRACKING_URI", "http://arena:pw@127.0.0.1:{port}", "ARENA_TRACKING_URI"),
+    (("leaderboard", "sync"), "ARENA_TRACKING_URI", "postgresql://arena:pw@127.0.0.1:{port}/mlflow", "ARENA_TRACKING_URI"),
+    (("leaderboard", "sync"), "ARENA_DB_URL", "postgresql://arena:pw@127.0.0.1:{port}/arena", "ARENA_DB_URL"),
+    (("train", "{spec}"), "ARENA_TRACKING_URI", "http://127.0.0.1:{port}", "ARENA_TRACKING_URI"),
+    (("jobs", "list", "--address", "http://127.0.0.1:{port}"), None, None, "RAY_ADDRESS / --address"),
+]
+
+
+@pytest.mark.parametrize("closed", [True, False], ids=["closed port", "silent port"])
+@pytest.mark.parametrize(("args", "name", "value", "named"), DOWN, ids=lambda item: item if isinstance(item, str) else None)
+def test_a_service_that_is_down_ends_the_command_quickly(
+    monkeypatch, capsys, tmp_path: Path, arena_env, silent_port: int, closed: bool, args, name, value, named,  # noqa: ANN001
+) -> None:
+    """A tracking server, database or cluster that refuses or never answers: one line naming it, exit 2, under 30 s."""
+    import sqlite3
+    import time
+
+    from conftest import free_port
+
+    port = free_port() if closed else silent_port
+    if name is not None:
+        monkeypatch.setenv(name, value.format(port=port))
+    started = time.monotonic()
+    outcome = invoke(monkeypatch, capsys, *(arg.format(port=port, spec=digits_spec_file(tmp_path)) for arg in args))
+    assert time.monotonic() - started < 30
+    assert_one_clean_line(outcome, 2)
+    assert named in outcome.err and ":pw@" not in outcome.err
+    assert not Path(arena_env.tracking_uri.removeprefix("sqlite:///")).exists()  # no MLflow run was started
+    leaderboard = Path(arena_env.db_url.removeprefix("sqlite:///"))
+    if leaderboard.exists():  # nothing of a sync was written: no measured run, no watermark
+        with sqlite3.connect(leaderboard) as db:
+            assert db.execute("SELECT count(*) FROM measured_results").fetchone() == (0,)
+            assert not db.execute("SELECT * FROM leaderboard_state WHERE key LIKE 'sync%'").fetchall()
+
+
+def test_the_cli_bounds_mlflows_http_retries_unless_the_user_chose(monkeypatch, capsys) -> None:  # noqa: ANN001
+    import os
+
+    for variable in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.setenv(variable, "placeholder")  # so that monkeypatch restores the variable's absence
+        monkeypatch.delenv(variable)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "3")
+    invoke(monkeypatch, capsys, "models", "list", "--family", "nosuch")
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "1" and os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "10"
+    assert os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] == "3"
+
+
+def test_jobs_status_is_text_by_default_and_json_when_asked(monkeypatch, capsys) -> None:  # noqa: ANN001
+    import json
+
+    import arena.cluster
+
+    record = {"job_id": "raysubmit_1", "status": "FAILED", "spec": "demo-resnet18", "model": "resnet18",
+              "entrypoint": "python -m arena.cli train jobs/demo/resnet18.yaml", "message": "Job entrypoint command failed",
+              "start_time": "2026-01-01T10:00:00+00:00", "end_time": None}
+    monkeypatch.setattr(arena.cluster, "job_status", lambda address, job_id: {**record, "job_id": job_id})
+    text = invoke(monkeypatch, capsys, "jobs", "status", "raysubmit_1")
+    assert text.code == 0 and text.out.splitlines()[0] == "job raysubmit_1: FAILED"
+    assert "  model:      resnet18" in text.out and "end_time" not in text.out and not text.out.lstrip().startswith("{")
+    as_json = invoke(monkeypatch, capsys, "jobs", "status", "raysubmit_1", "--format", "json")
+    assert as_json.code == 0 and json.loads(as_json.out) == record

@@ -280,3 +280,31 @@ def test_cluster_check_names_the_hosts_without_tracking_credentials(signed_in_se
     assert "head has" not in problems and PASSWORD not in problems
     assert checks.credential_problems({"head": True}, laptop.tracking_auth, "this machine") == []
     assert checks.credential_problems({"gpu-7": False}, TrackingAuth(), "this machine") == []  # nothing to compare
+
+
+def test_cluster_check_compares_the_hosts_with_this_machines_credentials(monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+    import contextlib
+
+    import arena.cluster.check as check
+
+    report = {"settings": {"ARENA_TRACKING_URI": "http://mlflow:5000"}, "hosts": 2, "problems": [], "nodes": [
+        {"host": "head", "tracking_error": None, "tracking_credentials": True},
+        {"host": "gpu-7", "tracking_error": None, "tracking_credentials": False}]}
+
+    class Client:
+        def submit_job(self, **kwargs: object) -> str:
+            return "raysubmit_check"
+
+        def get_job_logs(self, job_id: str) -> str:
+            return "noise\n" + check.format_report_line(report) + "\n"
+
+    monkeypatch.setattr(check, "connect", lambda url: Client())
+    monkeypatch.setattr(check, "staged_job", lambda spec, environ: contextlib.nullcontext((None, tmp_path, {}, [])))
+    monkeypatch.setattr(check, "wait_for_job", lambda client, job_id, timeout_seconds: "SUCCEEDED")
+    signed_in = {"MLFLOW_TRACKING_USERNAME": "arena", "MLFLOW_TRACKING_PASSWORD": PASSWORD}
+    result = check.check_cluster_from_outside("http://127.0.0.1:8265", environ=signed_in)
+    assert result.problems == [
+        "gpu-7 has no credentials for the MLflow tracking server, which this machine signs in with: set "
+        "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) in the environment each "
+        "host's Ray node is started with; they never travel with a job"]
+    assert check.check_cluster_from_outside("http://127.0.0.1:8265", environ={}).ok  # nothing to compare with

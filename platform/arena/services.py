@@ -56,9 +56,25 @@ def store_problem(tracking_uri: str, auth: TrackingAuth, timeout: float = PROBE_
     scheme = tracking_uri.split("://", 1)[0].split("+", 1)[0].lower() if "://" in tracking_uri else ""
     if scheme in ("http", "https"):
         return _server_problem(tracking_uri, auth, timeout)
+    if scheme == "postgresql":
+        return _postgresql_problem(tracking_uri, timeout)
     if scheme in _DATABASE_PORTS:
         return _port_problem(tracking_uri, _DATABASE_PORTS[scheme], timeout)
     return None
+
+
+def _postgresql_problem(tracking_uri: str, timeout: float) -> StoreProblem | None:
+    """Connect once with libpq's own timeout: a port that accepts but never answers, or a refused password, shows here."""
+    try:
+        import psycopg
+    except ImportError:  # no driver here: MLflow's engine will say so; the port is all we can check
+        return _port_problem(tracking_uri, _DATABASE_PORTS["postgresql"], timeout)
+    scheme, rest = tracking_uri.split("://", 1)
+    try:
+        with psycopg.connect(f"postgresql://{rest}", connect_timeout=max(1, round(timeout))):
+            return None
+    except psycopg.Error as error:
+        return StoreProblem(mask_secrets(" ".join(str(error).split()) or type(error).__name__))
 
 
 def _server_problem(tracking_uri: str, auth: TrackingAuth, timeout: float) -> StoreProblem | None:

@@ -37,7 +37,7 @@ def _show_leaderboard(
             text = render_page(store, dataset, family, settings.mlflow_ui_url, tracking_uri=settings.tracking_uri)
         else:
             rows = show(store, view, dataset=dataset, family=family, limit=limit, offset=offset)
-            text = render(rows, format, view)
+            text = mask_secrets(render(rows, format, view))  # table, csv and json: the one detector, as every printer
             if limit is None and len(rows) == PAGES.get(view):  # a full default page: there may be more
                 err.print(f"rows {offset + 1}-{offset + len(rows)}; --offset {offset + len(rows)} for the next page, "
                           "--limit 0 for all", highlight=False)

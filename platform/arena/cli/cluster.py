@@ -170,16 +170,23 @@ def jobs_status(
     address: AddressOption = None,
     format: Annotated[ResultFormat, typer.Option("--format", help="text or json.")] = ResultFormat.text,
 ) -> None:
-    """One job's status, what it runs, and when."""
+    """One job's status, kind, spec, model, timing and Ray's message."""
     from arena.cluster import job_status
 
     record = job_status(address, job_id)
     if format is ResultFormat.json:
         _print_json(record)
-        return
-    width = max(len(key) for key in record)
-    out.print("\n".join(f"{key:<{width}}  {'-' if value is None else value}" for key, value in record.items()),
-              highlight=False, markup=False)
+    else:
+        out.print(_render_job(record), highlight=False, markup=False)
+
+
+def _render_job(record: dict) -> str:
+    """A job's record as `field: value` lines, its status first."""
+    lines = [f"job {record['job_id']}: {record['status']}"]
+    for field in ("kind", "spec", "model", "entrypoint", "start_time", "end_time", "message"):
+        if record.get(field):
+            lines.append(f"  {field + ':':<12}{record[field]}")
+    return "\n".join(lines)
 
 
 @jobs_app.command("logs")

@@ -6,9 +6,12 @@ RAY_AUTH_TOKEN, else the file named by RAY_AUTH_TOKEN_PATH, else ~/.ray/auth_tok
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +26,8 @@ DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 """The Jobs API (dashboard) of a Ray head started on this machine with Ray's default ports."""
 
 _ADDRESS_HINT = "is it running? (RAY_ADDRESS / --address)"
+PROBE_TIMEOUT_SECONDS = 5.0
+"""How long arena waits for a cluster's Jobs API to answer before it says it does not."""
 _ENV_LOCK = threading.Lock()
 _REASONS = (
     ("refused", "connection refused"),
@@ -98,6 +103,8 @@ def cluster_errors(address: str, job_id: str | None = None) -> Iterator[None]:
             ) from None
         if "status code" in text:
             raise ArenaError(f"the Ray cluster at {address} answered: {text.splitlines()[0]}") from None
+        if "Version check" in text:  # something answers there, but not a Ray dashboard
+            raise ArenaError(f"no Ray Jobs API at {address} ({text.split('.')[0].lower()}); {_ADDRESS_HINT}") from None
         raise
 
 
@@ -120,8 +127,30 @@ def connect(address: str | None = None) -> JobSubmissionClient:
     url = resolve_address(address)
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    headers = auth_headers()
+    _probe(url, headers)
     with cluster_errors(url), _without_ray_address():
-        return JobSubmissionClient(url, headers=auth_headers())
+        return JobSubmissionClient(url, headers=headers)
+
+
+def _probe(url: str, headers: Mapping[str, str]) -> None:
+    """Fail in seconds when nothing answers at `url`: Ray's client waits on a silent address for ever."""
+    request = urllib.request.Request(f"{url}/api/version", headers=dict(headers))
+    try:
+        with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT_SECONDS):
+            return
+    except urllib.error.HTTPError:  # it answered: Ray's own client says what the answer means
+        return
+    except (urllib.error.URLError, OSError) as error:
+        reason = _reason(error)
+        if reason == "timed out":
+            reason = f"no answer within {PROBE_TIMEOUT_SECONDS:g} s"
+        raise ArenaError(f"cannot reach the Ray cluster at {url}: {reason}; {_ADDRESS_HINT}") from None
+    except (ValueError, http.client.HTTPException):  # its text may quote a piece of the password: not shown
+        raise ArenaError(
+            f"Ray Jobs API address {url!r} is not a valid URL (write a `/`, `@` or `:` in a user or password as "
+            f"%2F, %40 or %3A); {_ADDRESS_HINT}"
+        ) from None
 
 
 @contextmanager

@@ -20,7 +20,9 @@ def open_store(db_url: str) -> Store:
         ensure_reference_data(store)
     except (OperationalError, InterfaceError) as error:
         store.engine.dispose()
-        raise ArenaError(f"cannot open the leaderboard database {store.url}: {first_line(getattr(error, 'orig', error))}") from None
+        raise ArenaError(
+            f"cannot open the leaderboard database {store.url}: {first_line(getattr(error, 'orig', error))}; check ARENA_DB_URL"
+        ) from None
     except ArenaError:
         store.engine.dispose()
         raise

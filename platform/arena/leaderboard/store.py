@@ -84,7 +84,7 @@ class Store:
         except DBAPIError as error:
             reason = first_line(error.orig)
             if error.connection_invalidated or _is_connection_problem(error):
-                raise ArenaError(f"cannot reach the leaderboard database {self.url}: {reason}") from None
+                raise ArenaError(f"cannot reach the leaderboard database {self.url}: {reason}; check ARENA_DB_URL") from None
             if _is_busy(error):
                 raise ArenaError(f"the leaderboard database {self.url} is busy: another writer (a sync or a migration) "
                                  f"held it longer than this one waits ({reason}); try again when it is done") from None
