@@ -17,6 +17,7 @@ costs one rendering.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Collection
@@ -157,15 +158,37 @@ def make_dashboard_server(
 ) -> BaseWSGIServer:
     """A threaded WSGI server for the dashboard, bound and listening (port 0: any free port); it answers `host` too."""
     app = create_app(store, tracking_uri=tracking_uri, mlflow_ui_url=mlflow_ui_url, allowed_hosts=[host, *allowed_hosts])
-    # Bind here: werkzeug answers a busy port with sys.exit, not an exception the CLI can report.
-    try:
-        listener = socket.create_server((host, port), reuse_port=False)
-    except (OSError, OverflowError) as error:  # busy, not ours, unknown host; a port past 65535
-        raise ArenaError(f"cannot serve the dashboard on {host}:{port}: {error.strerror or error}") from None
-    with listener:
+    with bind_listener(host, port) as listener:
         server = make_server(host, port, app, threaded=True, fd=listener.fileno())  # werkzeug keeps a duplicate
     server.server_port = server.socket.getsockname()[1]  # what HTTPServer's own bind would have set (port 0: the real one)
     return server
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (port 0: any free one); a busy port or unknown host is an ArenaError.
+
+    Bound here, not by the WSGI server: werkzeug and gunicorn answer a busy port with sys.exit, not an
+    exception the CLI can report.
+    """
+    try:
+        return socket.create_server((host, port), family=_family(host), reuse_port=False)
+    except (OSError, OverflowError) as error:  # busy, not ours, unknown host; a port past 65535
+        raise ArenaError(f"cannot serve the dashboard on {host}:{port}: {error.strerror or error}") from None
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine reaches (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def _family(host: str) -> socket.AddressFamily:
+    """AF_INET6 for an IPv6 literal, else AF_INET."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 def serve(server: BaseWSGIServer, *, ready: Callable[[str], None] | None = None) -> None:
