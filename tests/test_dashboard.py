@@ -157,6 +157,14 @@ def test_bad_query_is_400_with_a_message(client, url: str, message: str) -> None
     assert "Traceback" not in response.get_data(as_text=True)
 
 
+def test_api_answers_strict_json(store, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    rows = [{"run_id": "a", "top1_error": float("nan"), "gflops": float("inf"), "params": 5, "nested": [float("-inf"), 1.5]}]
+    monkeypatch.setattr("arena.webpage.server.show", lambda *args, **kwargs: rows)
+    text = create_app(store).test_client().get("/api/leaderboard?view=runs").get_data(as_text=True)
+    assert json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in {text}"))["rows"] == [
+        {"run_id": "a", "top1_error": None, "gflops": None, "params": 5, "nested": [None, 1.5]}]
+
+
 def test_largest_limit_is_served(client) -> None:  # noqa: ANN001
     assert client.get("/api/leaderboard?view=runs&limit=1000&offset=0").status_code == 200
 

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import socket
 from collections.abc import Callable, Collection
+from typing import Any
 
 from flask import Flask, Response, json, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -238,8 +240,19 @@ def _host_name(host: str) -> str:
 
 
 def _json(value: object) -> Answer:
-    """A JSON body as the app's jsonify would write it (column order kept)."""
-    return Answer(json.dumps(value, sort_keys=False).encode("utf-8") + b"\n", "application/json")
+    """A strict JSON body (column order kept): a non-finite number, which JSON cannot hold, is null."""
+    return Answer(json.dumps(_finite(value), sort_keys=False, allow_nan=False).encode("utf-8") + b"\n", "application/json")
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every NaN or infinity inside it replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _error(message: str, status: int) -> tuple[Response, int]:
