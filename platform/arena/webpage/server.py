@@ -74,8 +74,8 @@ def create_app(
     @app.before_request
     def _check_host() -> None:
         if _host_name(_without_port(request.host)) not in hosts:
-            raise BadQuery(f"unknown host {request.host[:100]!r}: the dashboard answers {', '.join(sorted(hosts))} "
-                           "(arena dashboard --allowed-host NAME adds one)")
+            raise BadQuery(f"unknown host {request.host[:100]!r}: the dashboard answers loopback names, its own address "
+                           "and those given with --allowed-host")
 
     @app.before_request
     def _check_arguments() -> None:
