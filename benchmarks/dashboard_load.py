@@ -9,7 +9,7 @@ bounded (the duration, and --max-requests per client).
 Prints a markdown section: requests/s, errors, timeouts and latency percentiles against the goal
 (no error, p99 under 300 ms). Loopback only; progress goes to stderr.
 
-    python benchmarks/dashboard_load.py [--rows 100000] [--clients 20] [--seconds 10] [--sync-at 5]
+    python benchmarks/dashboard_load.py [--rows 100000] [--clients 20] [--seconds 10] [--sync-at 5] [--server gunicorn]
 """
 
 from __future__ import annotations
@@ -102,11 +102,11 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
-def start_dashboard(environment: dict[str, str], log: Path) -> tuple[subprocess.Popen, int]:
-    """`arena dashboard --port 0` in its own process; return it and the port it announced."""
+def start_dashboard(environment: dict[str, str], log: Path, server: str) -> tuple[subprocess.Popen, int]:
+    """`arena dashboard --port 0 [--server S]` in its own process; return it and the port it announced."""
+    command = [sys.executable, "-m", "arena.cli", "dashboard", "--port", "0", *(["--server", server] if server != "auto" else [])]
     with log.open("w") as sink:
-        process = subprocess.Popen([sys.executable, "-m", "arena.cli", "dashboard", "--port", "0"], env=environment,
-                                   stdout=subprocess.DEVNULL, stderr=sink)
+        process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=sink)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         found = re.search(r"dashboard on http://127\.0\.0\.1:(\d+)/", log.read_text())
@@ -125,6 +125,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--max-requests", type=int, default=100_000, help="per client: a bound on each loop")
+    parser.add_argument("--server", default="auto", help="arena dashboard --server: auto (threaded on loopback) | gunicorn")
     parser.add_argument("--sync-at", type=float, default=5.0, help="seconds into the load a sync-like write commits (0: none)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="arena-bench-dashboard-") as name:
@@ -136,7 +137,7 @@ def main() -> None:
         tracking_uri = mlflow_store(folder, count=40)
         environment = {**os.environ, "ARENA_HOME": str(folder / "home"), "ARENA_DB_URL": db_url,
                        "ARENA_TRACKING_URI": tracking_uri}
-        process, port = start_dashboard(environment, folder / "dashboard.log")
+        process, port = start_dashboard(environment, folder / "dashboard.log", args.server)
         try:
             warm = {url: ask(port, url) for url in URLS}
             if any(outcome.result != "ok" for outcome in warm.values()):
@@ -151,7 +152,7 @@ def main() -> None:
                     sync.join()
         finally:
             process.terminate()
-            process.wait(10)
+            process.wait(30)
     report(args, outcomes, wall, single, load_before)
 
 
@@ -162,6 +163,7 @@ def report(args: argparse.Namespace, outcomes: list[Outcome], wall: float, singl
     timeouts = sum(outcome.result == "timeout" for outcome in failed)
     p99 = percentile(times, 0.99)
     syncing = f", a sync at {args.sync_at:g} s" if args.sync_at > 0 else ""
+    syncing += f", --server {args.server}" if args.server != "auto" else ""
     print(f"## Dashboard under load ({args.clients} clients for {args.seconds:g} s{syncing}, {args.rows:,} measured rows, SQLite)\n")
     print("| measure | arena dashboard | goal |\n|---|---|---|")
     print(f"| requests (per second) | {len(outcomes):,} ({len(outcomes) / wall:.0f}/s) | |")
@@ -178,7 +180,7 @@ def report(args: argparse.Namespace, outcomes: list[Outcome], wall: float, singl
         print(f"\nFailures: {', '.join(f'{kind} x{sum(o.result == kind for o in failed)}' for kind in kinds)}.")
     print(f"\nLoad average when the clients started: {load_before:.2f} (2 cores shared with other work).")
     print(f"\nReproduce: `.venv/bin/python benchmarks/dashboard_load.py --rows {args.rows} --clients {args.clients} "
-          f"--seconds {args.seconds:g} --sync-at {args.sync_at:g}`")
+          f"--seconds {args.seconds:g} --sync-at {args.sync_at:g}{f' --server {args.server}' if args.server != 'auto' else ''}`")
 
 
 if __name__ == "__main__":

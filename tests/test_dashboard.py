@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -161,6 +162,14 @@ def test_bad_query_is_400_with_a_message(client, url: str, message: str) -> None
     assert "Traceback" not in response.get_data(as_text=True)
 
 
+def test_api_answers_strict_json(store, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    rows = [{"run_id": "a", "top1_error": float("nan"), "gflops": float("inf"), "params": 5, "nested": [float("-inf"), 1.5]}]
+    monkeypatch.setattr("arena.webpage.server.show", lambda *args, **kwargs: rows)
+    text = create_app(store).test_client().get("/api/leaderboard?view=runs").get_data(as_text=True)
+    assert json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in {text}"))["rows"] == [
+        {"run_id": "a", "top1_error": None, "gflops": None, "params": 5, "nested": [None, 1.5]}]
+
+
 def test_largest_limit_is_served(client) -> None:  # noqa: ANN001
     assert client.get("/api/leaderboard?view=runs&limit=1000&offset=0").status_code == 200
 
@@ -304,6 +313,35 @@ def test_server_answers_on_loopback(store) -> None:  # noqa: ANN001
         server.shutdown()
         thread.join(10)
         server.server_close()
+
+
+@pytest.mark.slow
+def test_dashboard_serves_through_gunicorn(tmp_path: Path) -> None:
+    """`arena dashboard --server gunicorn` (what a non-loopback address gets): answers, refuses a foreign Host, stops on SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "HOME": str(tmp_path), "ARENA_HOME": str(tmp_path / "arena"), "XDG_RUNTIME_DIR": ""}
+    process = subprocess.Popen([sys.executable, "-m", "arena.cli", "dashboard", "--server", "gunicorn", "--port", "0"],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stderr.readline()  # the announcement, once gunicorn listens
+        found = re.search(r"dashboard on (http://127\.0\.0\.1:\d+/)", line)
+        assert found, line + (process.stderr.read() if process.poll() is not None else "")
+        with urllib.request.urlopen(found.group(1) + "api/filters", timeout=30) as response:
+            assert response.headers["X-Frame-Options"] == "DENY" and "datasets" in json.load(response)
+        request = urllib.request.Request(found.group(1) + "api/filters", headers={"Host": "evil.example"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 400
+    finally:
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0 and time.monotonic() - started < 20
+    assert not (tmp_path / ".gunicorn").exists()  # no control socket left in the user's home
 
 
 def test_busy_port_is_an_arena_error(store) -> None:  # noqa: ANN001

@@ -194,6 +194,7 @@ def test_dashboard_beyond_loopback_warns(arena_env, monkeypatch, capsys) -> None
 
     monkeypatch.setattr(arena.webpage, "make_dashboard_server", lambda store, **kwargs: None)
     monkeypatch.setattr(arena.webpage, "serve", lambda server, **kwargs: None)
+    monkeypatch.setattr("arena.webpage.wsgi.serve_with_gunicorn", lambda settings, **kwargs: None)  # 0.0.0.0: gunicorn
     assert "warning: the dashboard on 0.0.0.0 is reachable from other machines" in invoke(
         monkeypatch, capsys, "dashboard", "--host", "0.0.0.0")
     assert "warning" not in invoke(monkeypatch, capsys, "dashboard", "--host", "127.0.0.1")

@@ -25,7 +25,7 @@
 #   ARENA_HOSTS_WORKER_CPUS  CPUs each worker node offers to Ray                           (1)
 #   ARENA_HOSTS_SERVICES     0: hosts only, no Ray, PostgreSQL or MLflow                   (1)
 #
-# The state folder is run as root, so it is never one that someone else could have prepared. Without
+# This script runs as root, so its state folder must be one that no one else could have prepared. Without
 # ARENA_HOSTS_DIR, `up` makes a new one with an unpredictable name (/tmp/arena-hosts.XXXXXXXXXX) and
 # keeps its path in /run/arena-hosts.dir for the other commands. A given ARENA_HOSTS_DIR must be absent
 # or an empty folder of this user's; either way, before any use, the folder must be this user's, written

@@ -69,7 +69,8 @@ start() {
     echo "mlflow-server: already running at $URL"
     return 0
   fi
-  (umask 077 && mkdir -p "$STATE_DIR")  # its log may name the backend
+  (umask 077 && mkdir -p "$STATE_DIR")
+  chmod 700 "$STATE_DIR"  # private: its log may name the backend
   mkdir -p "$ARTIFACTS"
   if healthy; then
     die "something else already answers at $URL; choose another ARENA_MLFLOW_PORT"

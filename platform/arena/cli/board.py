@@ -12,9 +12,6 @@ from arena.cli.base import app, leaderboard_app
 from arena.errors import ArenaError, mask_secrets
 from arena.terminal import err, out
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
 def _show_leaderboard(
     view: str,
     dataset: Optional[str],
@@ -128,24 +125,40 @@ def dashboard(
         Optional[list[str]],
         typer.Option("--allowed-host", help="A host name browsers use to reach the page, besides loopback and --host (repeatable)."),
     ] = None,
+    server: Annotated[
+        str, typer.Option("--server", help="auto (threaded on loopback, gunicorn elsewhere) | threaded | gunicorn."),
+    ] = "auto",
 ) -> None:
     """Serve the leaderboard dashboard until Ctrl-C."""
-    from arena.webpage import make_dashboard_server, serve
     from arena.leaderboard import open_store
     from arena.settings import load_settings
+    from arena.webpage import is_loopback, make_dashboard_server, serve
 
-    if host not in LOOPBACK_HOSTS:
+    if server not in ("auto", "threaded", "gunicorn"):
+        raise ArenaError(f"--server: unknown server {server!r}; valid: auto, threaded, gunicorn")
+    if not is_loopback(host):
         err.print(
             f"warning: the dashboard on {host} is reachable from other machines, without authentication or TLS; "
-            "it shows run names, metrics and MLflow links. For a shared address, run it under gunicorn behind "
-            "a reverse proxy instead (docs/leaderboard.md, \"Serving a team\")",
+            "it shows run names, metrics and MLflow links. Put a reverse proxy with both in front of it "
+            "(docs/leaderboard.md, \"Serving a team\")",
             highlight=False, markup=False,
         )
     settings = load_settings()
+
+    def announce(url: str) -> None:
+        err.print(f"dashboard on {url} (Ctrl-C stops it)", highlight=False, markup=False)
+
+    if server == "gunicorn" or (server == "auto" and not is_loopback(host)):
+        from arena.webpage.wsgi import serve_with_gunicorn
+
+        with open_store(settings.db_url):  # a database that cannot be opened: one line here, not in every worker
+            pass
+        serve_with_gunicorn(settings, host=host, port=port, allowed_hosts=allowed_host or (), ready=announce)
+        return
     with open_store(settings.db_url) as store:
-        server = make_dashboard_server(store, host=host, port=port, tracking_uri=settings.tracking_uri,
-                                       mlflow_ui_url=settings.mlflow_ui_url, allowed_hosts=allowed_host or ())
-        serve(server, ready=lambda url: err.print(f"dashboard on {url} (Ctrl-C stops it)", highlight=False))
+        threaded = make_dashboard_server(store, host=host, port=port, tracking_uri=settings.tracking_uri,
+                                         mlflow_ui_url=settings.mlflow_ui_url, allowed_hosts=allowed_host or ())
+        serve(threaded, ready=announce)
 
 
 @app.command("ui")

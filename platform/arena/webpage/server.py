@@ -17,9 +17,12 @@ costs one rendering.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import math
 import socket
 from collections.abc import Callable, Collection
+from typing import Any
 
 from flask import Flask, Response, json, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -71,8 +74,8 @@ def create_app(
     @app.before_request
     def _check_host() -> None:
         if _host_name(_without_port(request.host)) not in hosts:
-            raise BadQuery(f"unknown host {request.host[:100]!r}: the dashboard answers {', '.join(sorted(hosts))} "
-                           "(arena dashboard --allowed-host NAME adds one)")
+            raise BadQuery(f"unknown host {request.host[:100]!r}: the dashboard answers loopback names, its own address "
+                           "and those given with --allowed-host")
 
     @app.before_request
     def _check_arguments() -> None:
@@ -157,15 +160,37 @@ def make_dashboard_server(
 ) -> BaseWSGIServer:
     """A threaded WSGI server for the dashboard, bound and listening (port 0: any free port); it answers `host` too."""
     app = create_app(store, tracking_uri=tracking_uri, mlflow_ui_url=mlflow_ui_url, allowed_hosts=[host, *allowed_hosts])
-    # Bind here: werkzeug answers a busy port with sys.exit, not an exception the CLI can report.
-    try:
-        listener = socket.create_server((host, port), reuse_port=False)
-    except (OSError, OverflowError) as error:  # busy, not ours, unknown host; a port past 65535
-        raise ArenaError(f"cannot serve the dashboard on {host}:{port}: {error.strerror or error}") from None
-    with listener:
+    with bind_listener(host, port) as listener:
         server = make_server(host, port, app, threaded=True, fd=listener.fileno())  # werkzeug keeps a duplicate
     server.server_port = server.socket.getsockname()[1]  # what HTTPServer's own bind would have set (port 0: the real one)
     return server
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (port 0: any free one); a busy port or unknown host is an ArenaError.
+
+    Bound here, not by the WSGI server: werkzeug and gunicorn answer a busy port with sys.exit, not an
+    exception the CLI can report.
+    """
+    try:
+        return socket.create_server((host, port), family=_family(host), reuse_port=False)
+    except (OSError, OverflowError) as error:  # busy, not ours, unknown host; a port past 65535
+        raise ArenaError(f"cannot serve the dashboard on {host}:{port}: {error.strerror or error}") from None
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine reaches (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def _family(host: str) -> socket.AddressFamily:
+    """AF_INET6 for an IPv6 literal, else AF_INET."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 def serve(server: BaseWSGIServer, *, ready: Callable[[str], None] | None = None) -> None:
@@ -215,8 +240,19 @@ def _host_name(host: str) -> str:
 
 
 def _json(value: object) -> Answer:
-    """A JSON body as the app's jsonify would write it (column order kept)."""
-    return Answer(json.dumps(value, sort_keys=False).encode("utf-8") + b"\n", "application/json")
+    """A strict JSON body (column order kept): a non-finite number, which JSON cannot hold, is null."""
+    return Answer(json.dumps(_finite(value), sort_keys=False, allow_nan=False).encode("utf-8") + b"\n", "application/json")
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every NaN or infinity inside it replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _error(message: str, status: int) -> tuple[Response, int]:
