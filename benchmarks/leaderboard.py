@@ -39,8 +39,9 @@ from arena.leaderboard.store import Store  # noqa: E402
 from arena.leaderboard.sync import remember_default_dataset  # noqa: E402
 from arena.leaderboard.views import RUNS_PAGE  # noqa: E402
 
-VIEW_INDEXES = ("ix_measured_dataset_model_top1", "ix_measured_dataset_family_top1", "ix_measured_dataset_gflops_top1_id",
-                "ix_measured_dataset_family_gflops_top1_id", "ix_measured_finished_id", "ix_measured_dataset_finished_id")
+VIEW_INDEXES = ("ix_measured_dataset_on_model_top1", "ix_measured_dataset_on_family_top1",
+                "ix_measured_dataset_on_gflops_top1_id", "ix_measured_dataset_on_family_gflops_top1_id",
+                "ix_measured_finished_id", "ix_measured_dataset_finished_id")
 GOAL_VIEW_MS = 50.0
 GOAL_SYNC_S = 60.0
 ZOO = [  # (model, family, gflops at native resolution)
@@ -63,7 +64,7 @@ ALL_RUNS = ("runs", {"limit": 0})  # every row: printed, but a dump, not a page,
 
 
 def fake_rows(count: int, seed: int = 0) -> list[dict]:
-    """`count` plausible measured_results rows over the zoo, three datasets and a year of runs."""
+    """`count` plausible measured_results rows over the zoo, three datasets and a year of runs; trials measured on a holdout."""
     rng = random.Random(seed)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     rows = []
@@ -71,10 +72,11 @@ def fake_rows(count: int, seed: int = 0) -> list[dict]:
         model, family, gflops = rng.choice(ZOO)
         image_size = rng.choice((32, 64, 128, 224))
         finished = start + timedelta(minutes=index * 5)
+        kind = rng.choice(("train", "train", "scaling-trial", "nas-trial"))
         rows.append({
             "run_id": uuid.UUID(int=rng.getrandbits(128)).hex, "model": model, "family": family,
             "dataset": rng.choices([name for name, _ in DATASETS], [weight for _, weight in DATASETS])[0],
-            "kind": rng.choice(("train", "train", "scaling-trial", "nas-trial")), "image_size": image_size,
+            "kind": kind, "measured_on": "holdout" if kind.endswith("-trial") else "val", "image_size": image_size,
             "epochs": rng.choice((5, 10, 30)), "top1_error": round(rng.uniform(5, 95), 3),
             "top5_error": round(rng.uniform(0, 30), 3), "params": rng.randint(10**6, 10**8),
             "gflops": round(gflops * (image_size / 224) ** 2, 4), "images_per_second": rng.uniform(10, 5000),

@@ -377,3 +377,48 @@ def test_measured_on_comes_from_what_each_run_records_and_only_val_ranks(tmp_pat
         assert family["run_id"] == ids["winner-on-val"] and family["runs"] == 3
         assert {row["run_id"] for row in show(store, "pareto", dataset="imagenet-1k")} <= val_ids
         assert {row["run_id"] for row in measured_points(store, "imagenet-1k")} <= val_ids
+
+
+def test_two_syncs_with_runs_ending_in_between_lose_nothing(tmp_path, db_url: str, monkeypatch) -> None:  # noqa: ANN001
+    import arena.tracking.query as query
+
+    uri, client, experiment = tracking_store(tmp_path / "race")
+    first_run = log_run(client, experiment, "first", model="alexnet", family="alexnet")
+    read_runs = query.list_finished_runs
+    first_has_read, second_is_done = threading.Event(), threading.Event()
+    calls = []
+
+    def slow_first_reader(tracking_uri: str, since_ms: int | None) -> list:
+        records = read_runs(tracking_uri, since_ms)
+        calls.append(since_ms)
+        if len(calls) == 1:  # the first sync has its snapshot; hold it while a run ends and another sync starts
+            first_has_read.set()
+            second_is_done.wait(timeout=2)  # it cannot finish while this one holds the lock: wait a little, go on
+        return records
+
+    monkeypatch.setattr(query, "list_finished_runs", slow_first_reader)
+    open_store(db_url).close()
+    reports, errors = {}, []
+
+    def sync(name: str, then: threading.Event | None = None) -> None:
+        try:
+            with open_store(db_url) as store:
+                reports[name] = sync_runs(store, uri, full=True, refresh_zoo=False)
+        except Exception as error:  # noqa: BLE001 - surfaced below
+            errors.append(error)
+        finally:
+            if then is not None:
+                then.set()
+
+    first = threading.Thread(target=sync, args=("first",))
+    first.start()
+    assert first_has_read.wait(timeout=60)
+    ended_in_between = log_run(client, experiment, "ended-in-between", model="zfnet", family="zfnet")
+    second = threading.Thread(target=sync, args=("second", second_is_done))
+    second.start()
+    for thread in (first, second):
+        thread.join(timeout=120)
+    assert errors == []
+    with open_store(db_url) as store:  # a full pass that read before the run ended must not remove it
+        assert {row["run_id"] for row in show(store, "runs")} == {first_run, ended_in_between}
+    assert reports["first"].added + reports["second"].added == 2 and reports["second"].removed == 0

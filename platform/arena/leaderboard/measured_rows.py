@@ -10,6 +10,7 @@ or dataset: the run is refused, and the sync names it and the field in one warni
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -40,8 +41,13 @@ class Refused:
 
     def line(self) -> str:
         """The warning line naming the run: `run ID (NAME) not synced: REASON`."""
-        name = self.run_name if len(self.run_name) <= NAME_SHOWN else self.run_name[: NAME_SHOWN - 3] + "..."
-        return mask_secrets(f"run {self.run_id[:64]} ({name!r}) not synced: {self.reason}")
+        return mask_secrets(f"run {_shown(self.run_id)} ({_shown(self.run_name, quoted=True)}) not synced: {self.reason}")
+
+
+def _shown(text: str, *, quoted: bool = False) -> str:
+    """Text for a one-line message: cut to NAME_SHOWN characters, and quoted with escapes when asked or unprintable."""
+    cut = text if len(text) <= NAME_SHOWN else text[: NAME_SHOWN - 3] + "..."
+    return repr(cut) if quoted or not cut.isprintable() else cut
 
 
 def dataset_name(record: RunRecord) -> str:
@@ -129,14 +135,17 @@ def _string_problem(value: object, length: int | None) -> str | None:
 
 
 def _finite(value: object) -> float | None:
-    """A metric or number as a finite float; None when absent, not a number, NaN or infinite."""
+    """A metric or number as a finite float; None when absent, not a number, NaN or infinite.
+
+    MLflow's SQL stores keep an infinite metric as the largest float of its sign, so that counts as infinite too.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     try:
         number = float(value)
     except OverflowError:  # an int past a float's range
         return None
-    return number if math.isfinite(number) else None
+    return number if abs(number) < sys.float_info.max else None  # NaN compares false, so it is left out too
 
 
 def _number(value: str | None, kind: type) -> Any:

@@ -170,7 +170,7 @@ def _upsert_or_refuse(connection: Connection, rows: list[dict[str, Any]]) -> lis
         return []
     except OperationalError:
         raise
-    except StatementError:
+    except (StatementError, UnicodeError):  # a driver encodes text itself: SQLite's raises UnicodeEncodeError as is
         pass
     refused = []
     for row in rows:
@@ -179,7 +179,7 @@ def _upsert_or_refuse(connection: Connection, rows: list[dict[str, Any]]) -> lis
                 upsert(connection, MeasuredResult, [row], ("run_id",), update)
         except OperationalError:
             raise
-        except StatementError as error:
+        except (StatementError, UnicodeError) as error:
             reason = f"the database refused it: {first_line(getattr(error, 'orig', None) or error)}"
             refused.append(Refused(row["run_id"], row.get("run_name") or "", reason))
     return refused

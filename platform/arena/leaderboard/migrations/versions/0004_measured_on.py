@@ -27,6 +27,7 @@ depends_on: str | None = None
 TABLE = "measured_results"
 TRIAL_KINDS = ("scaling-trial", "nas-trial")
 FLOAT_COLUMNS = ("top1_error", "top5_error", "gflops", "images_per_second", "device_hours")
+FLOAT_MAX = 1.7976931348623157e308
 NEW = {
     "ix_measured_dataset_on_model_top1": ["dataset", "measured_on", "model", "top1_error"],
     "ix_measured_dataset_on_family_top1": ["dataset", "measured_on", "family", "top1_error"],
@@ -68,7 +69,9 @@ def downgrade() -> None:
 
 
 def _not_finite(column: str) -> str:
-    """SQL true for NaN and infinities on the dialect at hand (SQLite stores NaN as NULL already)."""
-    if op.get_bind().dialect.name == "postgresql":
-        return f"{column} IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)"
-    return f"({column} > 1.7976931348623157e308 OR {column} < -1.7976931348623157e308)"
+    """SQL true for NaN and infinities (and the largest floats, MLflow's SQL stores' infinity) on the dialect at hand.
+
+    SQLite stores NaN as NULL already; PostgreSQL sorts NaN above every number, so it needs naming.
+    """
+    largest = f"abs({column}) >= {FLOAT_MAX!r}"
+    return f"({column} = 'NaN'::float8 OR {largest})" if op.get_bind().dialect.name == "postgresql" else largest
