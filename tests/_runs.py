@@ -50,7 +50,8 @@ def record_checkpoint(
     uri = settings.tracking_uri
     run_id = run_log.start_run(
         uri, settings.artifact_root, experiment=spec.experiment, run_name=spec.name,
-        tags={**run_tags(spec, "train", dataset=dataset_identity(spec.data)), **(tags or {})}, params=run_params(spec),
+        tags={**run_tags(spec, "train", dataset=dataset_identity(spec.data), home=settings.home), **(tags or {})},
+        params=run_params(spec, home=settings.home),
     )
     run_log.log_epochs(uri, run_id, history)
     run_log.log_text(uri, run_id, spec_to_yaml(spec), "spec.yaml")

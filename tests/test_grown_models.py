@@ -159,6 +159,21 @@ def test_leaderboard_sync_from_a_fresh_home_lists_the_grown_architectures(fresh_
     assert rows[SCALED].family == "nas" and rows[NAS_BASE].family == "nas" and "resnet50" in rows
 
 
+def test_arena_eval_from_a_fresh_home_evaluates_a_run_of_a_published_model(
+    searching_host: Settings, fresh_host: Settings, monkeypatch, capsys
+) -> None:
+    from _runs import digits_spec, record_checkpoint
+
+    from arena.training.session import build_session
+
+    spec = digits_spec(SCALED, epochs=1, drop_rate=0.0, drop_path_rate=0.0)
+    run_id = record_checkpoint(searching_host, spec, build_session(spec, home=searching_host.home).to_checkpoint())
+    assert invoke(monkeypatch, "eval", run_id, "--format", "json") == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["run_id"] == run_id and result["images"] == 360 and result["val_top1_error"] is not None
+    assert models.get_model_info(SCALED, fresh_host.home).family == "nas"
+
+
 @pytest.mark.ray
 @pytest.mark.slow
 @pytest.mark.timeout(600)

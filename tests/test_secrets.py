@@ -178,12 +178,14 @@ def test_no_command_prints_a_planted_secret(planted: Path, monkeypatch, capsys, 
 
 def test_sync_summary_masks_the_tracking_uri(planted: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
     import arena.leaderboard
+    import arena.training.grown_models
     import arena.webpage
     from arena.leaderboard.sync import SyncReport
 
     monkeypatch.setenv("ARENA_DB_URL", f"sqlite:///{planted / 'leaderboard.db'}")
     monkeypatch.setattr(arena.leaderboard, "sync_runs", lambda store, uri, full, home: SyncReport(added=1, updated=0, skipped=0))
     monkeypatch.setattr(arena.webpage, "publish_leaderboard_to_mlflow", lambda *args, **kwargs: None)
+    monkeypatch.setattr(arena.training.grown_models, "make_all_resolvable", lambda **kwargs: 0)
     output = invoke(monkeypatch, capsys, "leaderboard", "sync")
     assert "leaderboard synced from http://arena:***@127.0.0.1:1/?password=***" in output
     assert PASSWORD not in output

@@ -77,7 +77,7 @@ def trial_job_tree(spec: NasSearchSpec, architecture_id: str) -> dict[str, Any]:
 
 
 def trial_config(spec: NasSearchSpec, settings: Settings, candidate: Candidate) -> dict[str, Any]:
-    """Persist and publish the candidate as a `nas:` model (workers on any host know it only by name); return its trial config.
+    """Save and publish the candidate as a `nas:` model (trials on any host know it by name); return its trial config.
 
     The config carries the candidate's priced cost, from which each epoch's reward is scored.
     """
