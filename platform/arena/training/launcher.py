@@ -147,12 +147,14 @@ def run_training(
     preloading = ray_driver.preload(then=lambda: _prepare_store(spec, settings))
     started_ray = ray_driver.connect(settings, verbose=verbose)
     try:
-        preloading.result()
-        from arena.tracking import run_log
-
         if settings.ray_address is not None and not in_trial:  # a search checks the nodes once (`run_trials`)
             check_on_nodes(spec, settings)
         resources = check_resources(spec, in_trial=in_trial)
+        if resources.local and not in_trial:  # its lane starts while the imports finish and the run opens
+            ray_driver.prestart_lane(resources, settings)
+        preloading.result()
+        from arena.tracking import run_log
+
         run_id = _reopen_run(settings, resume_run_id) if resume_run_id else _open_run(
             spec, settings, kind, parent_run_id, extra_tags
         )
