@@ -16,14 +16,16 @@ def run_all(monkeypatch):
     import run_all
 
     measured: list[str] = []
+    extras: dict[str, list[str]] = {}
 
-    def fake_run_one(name: str) -> str:
+    def fake_run_one(name: str, extra=()) -> str:
         measured.append(name)
+        extras[name] = list(extra)
         return f"## {name} again\n\n| ratio |\n|---|\n| 0.5 |\n\n"
 
     monkeypatch.setattr(run_all, "run_one", fake_run_one)
     monkeypatch.setattr(run_all, "describe_machine", lambda: "a test machine")
-    run_all.measured = measured
+    run_all.measured, run_all.extras = measured, extras
     return run_all
 
 
@@ -49,3 +51,13 @@ def test_a_full_run_writes_every_benchmark_afresh(run_all, tmp_path: Path, monke
     run_all.main()
     assert run_all.measured == list(run_all.BENCHMARKS)
     assert list(run_all.read_sections(out)) == list(run_all.BENCHMARKS) and "stale" not in out.read_text()
+
+
+def test_timm_train_reaches_only_the_comparisons_with_timm(run_all, tmp_path: Path, monkeypatch) -> None:
+    train_py = tmp_path / "train.py"
+    train_py.write_text("# timm's train.py\n")
+    out = tmp_path / "BENCHMARKS.md"
+    monkeypatch.setattr(sys, "argv", ["run_all.py", "--only", "vs_timm", "leaderboard", "--timm-train", str(train_py),
+                                      "--out", str(out)])
+    run_all.main()
+    assert run_all.extras == {"vs_timm": ["--timm-train", str(train_py)], "leaderboard": []}

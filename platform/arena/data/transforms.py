@@ -7,9 +7,11 @@ from collections.abc import Callable
 from typing import Protocol
 
 import torch
+from PIL import Image
 from torch import Tensor
 from torchvision.transforms import v2 as transforms
 from torchvision.transforms.v2 import InterpolationMode
+from torchvision.transforms.v2 import functional as transform_functions
 
 from arena.spec import AugmentSpec
 
@@ -50,14 +52,32 @@ def eval_resize_size(contract: InputContract, image_size: int) -> int:
     return math.floor(image_size / contract.crop_pct)
 
 
+class NormalisedTensor:
+    """An image (PIL, or a uint8 or float tensor) as a float tensor normalised by the model's mean and std.
+
+    The result of v2's ToImage, ToDtype(float32, scale=True), Normalize and ToPureTensor, in one step: each
+    v2 transform walks its input's pytree and dispatches on its type, and for small images those four calls
+    cost more than the arithmetic (about 0.5 ms of a digit's 0.8 ms here); this is one fused multiply-add.
+    """
+
+    def __init__(self, mean: tuple[float, float, float], std: tuple[float, float, float]) -> None:
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
+        # (x / 255 - mean) / std as x * scale - shift, for uint8 pixels.
+        self.scale, self.shift = 1.0 / (255.0 * self.std), self.mean / self.std
+
+    def __call__(self, image: Image.Image | Tensor) -> Tensor:
+        pixels = transform_functions.pil_to_tensor(image) if isinstance(image, Image.Image) else image
+        pixels = pixels.as_subclass(Tensor)  # a plain tensor, as ToPureTensor leaves it
+        if pixels.dtype == torch.uint8:
+            return pixels.to(torch.float32).mul_(self.scale).sub_(self.shift)
+        scaled = transform_functions.to_dtype(pixels, torch.float32, scale=True)
+        return (scaled - self.mean) / self.std
+
+
 def to_normalised_tensor(contract: InputContract) -> list[Callable]:
-    """Image to float tensor in [0, 1], normalised by the model's mean and std: the last steps of every transform."""
-    return [
-        transforms.ToImage(),
-        transforms.ToDtype(torch.float32, scale=True),
-        transforms.Normalize(mean=list(contract.mean), std=list(contract.std)),
-        transforms.ToPureTensor(),
-    ]
+    """Image to float tensor in [0, 1], normalised by the model's mean and std: the last step of every transform."""
+    return [NormalisedTensor(contract.mean, contract.std)]
 
 
 def _auto_augment(name: str, interpolation: InterpolationMode) -> list[Callable]:

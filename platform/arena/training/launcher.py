@@ -173,14 +173,16 @@ def run_training(
     preloading = ray_driver.preload(then=lambda: _prepare_store(spec, settings))
     started_ray = ray_driver.connect(settings, verbose=verbose)
     try:
-        preloading.result()
-        from arena.tracking import run_log
-
         nodes_named = None
         if settings.ray_address is not None and not in_trial:  # a search checks the nodes once (`run_trials`)
             nodes_named = check_on_nodes(spec, settings)
         resources = check_resources(spec, in_trial=in_trial)
+        if resources.local and not in_trial:  # its lane starts while the imports finish and the run opens
+            ray_driver.prestart_lane(resources, settings)
         dataset = dataset_where_read(spec, settings, nodes_named=nodes_named, local=resources.local, in_trial=in_trial)
+        preloading.result()
+        from arena.tracking import run_log
+
         if resume_run_id:
             run_id = _reopen_run(settings, resume_run_id, dataset)
         else:

@@ -40,6 +40,10 @@ LOCAL_RAY_ENVIRONMENT = {
     # Preemption (a cloud node being drained) cannot happen to a Ray that arena started on this
     # machine; the watcher would be one more process starting beside the first training worker.
     "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
+    # Ray starts its workers at niceness 15; on a machine arena shares with other programs that leaves
+    # the training itself (a lane or a Train worker) a fraction of a core that a script run directly
+    # would get. Ray's job manager runs a job's driver at 0 for the same reason.
+    "RAY_worker_niceness": "0",
 }
 
 
@@ -226,6 +230,11 @@ def lineup_lanes(specs: Sequence[JobSpec]) -> int:
     cpus = int(ray.cluster_resources().get("CPU", 0))
     largest = max(spec.resources.workers * spec.resources.cpus_per_worker for spec in specs)
     return max(1, min(len(specs), int(cpus // largest)))
+
+
+def prestart_lane(resources: WorkerResources, settings: Settings) -> None:
+    """Start the lane a local-mode job will train in, before its MLflow run is opened (a lineup's may be idle already)."""
+    lanes.prestart(resources.cpus_per_worker, resources.gpus_per_worker, _worker_environment(settings))
 
 
 @dataclass(frozen=True)
