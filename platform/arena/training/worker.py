@@ -141,11 +141,17 @@ def train_worker(config: dict[str, Any]) -> dict[str, Any] | None:
     for warning in warnings if rank == 0 else ():
         logger.warning(warning)
         progress.send(warning=warning)
-    if rank == 0 and session.history:
+    if rank == 0:
         from arena.tracking import run_log
 
-        run_log.log_epochs(tracking_uri, run_id, session.history)
-        progress.send(resumed_after=session.epoch)
+        run_log.set_tags(tracking_uri, run_id, {
+            "arena.worker_hosts": ",".join(hosts),
+            # The driver may run where the data is not (a cluster's head): named here, where it is read.
+            **({"arena.dataset": dataset_identity(spec.data)} if config.get("dataset") is None else {}),
+        })
+        if session.history:  # resumed: the epochs before are the run's history (a resumed trial may have none left to train)
+            run_log.log_epochs(tracking_uri, run_id, session.history)
+            progress.send(resumed_after=session.epoch)
     first_step_tagged = False
     metrics: dict[str, Any] = {}
     while session.epoch < spec.train.epochs:
@@ -156,11 +162,7 @@ def train_worker(config: dict[str, Any]) -> dict[str, Any] | None:
             from arena.tracking import run_log
 
             if not first_step_tagged and progress.first_step_at is not None:
-                run_log.set_tags(tracking_uri, run_id, {
-                    "arena.first_step_at": f"{progress.first_step_at:.3f}", "arena.worker_hosts": ",".join(hosts),
-                    # The driver may run where the data is not (a cluster's head): named here, where it is read.
-                    **({"arena.dataset": dataset_identity(spec.data)} if config.get("dataset") is None else {}),
-                })
+                run_log.set_tags(tracking_uri, run_id, {"arena.first_step_at": f"{progress.first_step_at:.3f}"})
                 first_step_tagged = True
             progress.send(epoch_done=row)
             reporter.report(metrics, session.epoch, lambda folder: session.to_checkpoint().save(folder),
