@@ -130,3 +130,14 @@ def test_unknown_view_and_format(tmp_path) -> None:  # noqa: ANN001
         rows = show(store, "ilsvrc")
     with pytest.raises(UnknownNameError, match="markdown"):
         render(rows, "markdwn", "ilsvrc")
+
+
+def test_a_writer_that_waits_too_long_for_the_lock_is_one_line(tmp_path) -> None:  # noqa: ANN001
+    url = f"sqlite:///{tmp_path / 'leaderboard.db'}"
+    with open_store(url) as holder, open_store(url) as waiter:
+        with waiter.engine.connect() as connection:  # the pool hands this connection back, with a short wait
+            connection.exec_driver_sql("PRAGMA busy_timeout=50")
+        with holder.writing():
+            with pytest.raises(ArenaError, match=r"leaderboard database .* is busy: another writer"):
+                with waiter.writing():
+                    pass

@@ -17,7 +17,7 @@ TRIAL_OF_SEARCH = {SCALING_SEARCH: SCALING_TRIAL, NAS_SEARCH: NAS_TRIAL}
 """Each search kind's parent run, and the kind of the trial runs nested in it."""
 
 MEASURED = frozenset({TRAIN, EVAL, ENSEMBLE, SCALING_TRIAL, NAS_TRIAL})
-"""The kinds whose runs measured a model, so the leaderboard ranks them."""
+"""The kinds whose runs measured a model, so the leaderboard lists them (and ranks those measured on VAL)."""
 
 MEASURED_ON_TAG = "arena.measured_on"
 """The tag naming the images a run's val_* metrics were measured on: VAL or HOLDOUT."""

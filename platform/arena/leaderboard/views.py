@@ -11,8 +11,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Select, cast, func, literal, null, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, Float, Integer, Select, case, cast, func, literal, null, or_, select
 
 from arena import kinds
 from arena.errors import ArenaError, UnknownNameError
@@ -188,34 +187,35 @@ def _family(dataset: str, family: str | None) -> Select:
 def _pareto(dataset: str, family: str | None) -> Select:
     """Runs no other run beats on both top-1 error and gflops: the error-vs-compute frontier.
 
-    A walk along the (dataset, measured_on[, family], gflops, top1_error, id) index instead of a pass over every
-    run: start at the cheapest run (lowest error among equal gflops, lowest id among ties), then
-    step to the first run in index order that costs more and errs less than the last point. Each
-    step starts past the last point's gflops, so the walk reads the dataset's index entries once at
-    most, with no grouping or sorting of them, and the recursion holds only the frontier's points.
+    A walk over the distinct costs along the (dataset, measured_on[, family], gflops, top1_error, id)
+    index instead of a pass over every run: each step seeks the next gflops value, carrying the lowest
+    error of every cheaper run; a cost's best run (lowest error, lowest id among ties: the first index
+    entry of its gflops) is on the frontier when it errs less than that. Two seeks per distinct cost,
+    however many runs share it, so the views stay index seeks at a million rows.
     """
     scope = [M.dataset == dataset, ranked_on_val()] + ([M.family == family] if family else [])
-    in_index_order = (M.gflops, M.top1_error, M.id)
-    first = (
-        select(M.id)
-        .where(*scope, M.gflops.is_not(None), M.top1_error.is_not(None))
-        .order_by(*in_index_order)
-        .limit(1)
-        .scalar_subquery()
-    )
-    walk = select(M.id, M.gflops, M.top1_error).where(M.id == first).cte("frontier", recursive=True)
-    following = (
-        select(M.id)
-        .where(*scope, M.gflops > walk.c.gflops, M.top1_error < walk.c.top1_error)
-        .order_by(*in_index_order)
-        .limit(1)
-        .correlate(walk)
-        .scalar_subquery()
-    )
-    point = aliased(M, name="point")
-    step = select(point.id, point.gflops, point.top1_error).select_from(walk).join(point, point.id == following)
+    plotted = [*scope, M.top1_error.is_not(None)]
+
+    def next_cost(after: Any) -> Any:
+        """The lowest gflops above `after` (the lowest of all when None) among the plotted runs."""
+        above = [M.gflops > after] if after is not None else [M.gflops.is_not(None)]
+        return select(M.gflops).where(*plotted, *above).order_by(M.gflops).limit(1).scalar_subquery()
+
+    walk = select(next_cost(None).label("gflops"), cast(null(), Float).label("cheaper_best")).cte("costs", recursive=True)
+    lowest_here = select(func.min(M.top1_error)).where(*plotted, M.gflops == walk.c.gflops).correlate(walk).scalar_subquery()
+    carried = case((walk.c.cheaper_best.is_(None), lowest_here), (lowest_here < walk.c.cheaper_best, lowest_here),
+                   else_=walk.c.cheaper_best)
+    step = select(next_cost(walk.c.gflops).correlate(walk), carried).where(walk.c.gflops.is_not(None))
     walk = walk.union_all(step)
-    return select(*_measured_columns("pareto")).join(walk, M.id == walk.c.id).order_by(M.gflops)
+    best_here = (select(M.id).where(*plotted, M.gflops == walk.c.gflops).order_by(M.top1_error, M.id).limit(1)
+                 .correlate(walk).scalar_subquery())
+    return (
+        select(*_measured_columns("pareto"))
+        .select_from(walk)
+        .join(M, M.id == best_here)
+        .where(or_(walk.c.cheaper_best.is_(None), M.top1_error < walk.c.cheaper_best))
+        .order_by(M.gflops)
+    )
 
 
 def _runs(dataset: str | None, family: str | None) -> Select:
