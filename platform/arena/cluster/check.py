@@ -8,7 +8,6 @@ and travelling settings a real job would get; its report comes back in the job's
 from __future__ import annotations
 
 import itertools
-import json
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from arena.cluster.connection import cluster_errors, connect, resolve_address
-from arena.cluster.jobs import SpecFile, Submission, job_spec_file, staged_job, submit_job, wait_for_job
+from arena.cluster.jobs import (
+    SpecFile, Submission, job_spec_file, log_line, parse_log_line, staged_job, submit_job, wait_for_job,
+)
 from arena.errors import ArenaError
 from arena.settings import credential_problems, load_settings
 
@@ -102,15 +103,12 @@ def check_cluster_from_outside(
 
 def format_report_line(report: Mapping[str, Any]) -> str:
     """The log line that carries a report from the cluster to the laptop."""
-    return REPORT_PREFIX + json.dumps(report)
+    return log_line(REPORT_PREFIX, report)
 
 
 def parse_report(logs: str) -> dict[str, Any] | None:
     """The report in a check job's log, or None when it has none."""
-    for line in reversed(logs.splitlines()):
-        if line.startswith(REPORT_PREFIX):
-            return json.loads(line.removeprefix(REPORT_PREFIX))
-    return None
+    return parse_log_line(REPORT_PREFIX, logs)
 
 
 def first_error_line(logs: str) -> str:

@@ -11,6 +11,7 @@ with it, and never one that holds a password.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shlex
 import shutil
@@ -38,6 +39,19 @@ SPEC_FOLDER = "jobs"
 """Folder of the job's working directory that holds the submitted spec file."""
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
 _SOURCE_EXCLUDES = ("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", "*.db", "mlruns", "mlartifacts", "ray_results")
+
+
+def log_line(prefix: str, payload: Mapping[str, Any]) -> str:
+    """One log line that carries `payload` from a job on the cluster to this machine, marked by `prefix`."""
+    return prefix + json.dumps(payload)
+
+
+def parse_log_line(prefix: str, logs: str) -> dict[str, Any] | None:
+    """The payload of the last line marked by `prefix` in a job's log, or None when it printed none."""
+    for line in reversed(logs.splitlines()):
+        if line.startswith(prefix):
+            return json.loads(line.removeprefix(prefix))
+    return None
 
 
 def arena_entrypoint(command: Sequence[str], spec_file: str | None, overrides: Sequence[str] = (),

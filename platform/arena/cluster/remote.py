@@ -8,14 +8,13 @@ as the local command would.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from arena.cluster.check import first_error_line
 from arena.cluster.connection import cluster_errors, connect, resolve_address
-from arena.cluster.jobs import Submission, submit_command, wait_for_job
+from arena.cluster.jobs import Submission, log_line, parse_log_line, submit_command, wait_for_job
 from arena.errors import ArenaError, RunFailed
 
 RESULT_PREFIX = "ARENA-RESULT "
@@ -25,15 +24,12 @@ _EXIT_CODE = re.compile(r"exit code (\d+)")
 
 def result_line(payload: dict[str, Any]) -> str:
     """The log line that carries a result from the cluster to the submitting machine."""
-    return RESULT_PREFIX + json.dumps(payload)
+    return log_line(RESULT_PREFIX, payload)
 
 
 def parse_result(logs: str) -> dict[str, Any] | None:
     """The result in a job's log, or None when it printed none."""
-    for line in reversed(logs.splitlines()):
-        if line.startswith(RESULT_PREFIX):
-            return json.loads(line.removeprefix(RESULT_PREFIX))
-    return None
+    return parse_log_line(RESULT_PREFIX, logs)
 
 
 def run_as_job(

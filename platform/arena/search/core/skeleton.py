@@ -8,7 +8,6 @@ every search, so a third search writes only its own spec, candidates, metric and
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -27,10 +26,8 @@ from arena.settings import Settings
 from arena.spec import flatten
 from arena.tracking import run_log, search_log
 from arena.training import ray_driver
-from arena.training.checks import check_job, check_resources, name_dataset
-from arena.training.resume import DRIVER_TAG, driver_is_alive, driver_tag
-
-_RUN_ID = re.compile(r"[0-9a-f]{32}")
+from arena.training.checks import check_job, check_resources, name_dataset, resumable_run
+from arena.training.resume import DRIVER_TAG, driver_tag
 
 
 class SearchResult(Protocol):
@@ -146,9 +143,7 @@ def run_search(
 def check_continuation(plan: SearchPlan[Any], settings: Settings, resume: Continuation) -> None:
     """Raise ArenaError unless the search of run `resume.run_id` can be continued with this spec, here and now."""
     run_id = resume.run_id
-    if not _RUN_ID.fullmatch(run_id):
-        raise ArenaError(f"--resume {run_id!r}: not an MLflow run id (32 hex digits)")
-    summary = run_log.get_run_summary(settings.tracking_uri, run_id)
+    summary = resumable_run(settings, run_id, force=resume.force)
     kind, name = summary["tags"].get("arena.kind"), summary["run_name"]
     if kind != plan.kind:
         raise SpecError([f"run {run_id} is a {kind or 'non-arena'} run, not a {plan.kind} search's"], "--resume")
@@ -156,15 +151,6 @@ def check_continuation(plan: SearchPlan[Any], settings: Settings, resume: Contin
         raise SpecError([f"name: {plan.spec.name!r} differs from the search of run {run_id} ({name!r})"], "--resume")
     if summary["status"] == "FINISHED":
         raise ArenaError(f"--resume {run_id}: the search already finished; nothing is left to continue")
-    if summary["status"] == "RUNNING" and not resume.force:
-        tag = summary["tags"].get(DRIVER_TAG)
-        alive = driver_is_alive(tag)
-        if alive is not False:
-            where = f"its driver {tag.rsplit(':', 1)[0]} (host:pid)" if tag else "its driver"
-            how = "it is still running here" if alive else "check that the process is gone on that machine, " \
-                "and for a submitted search that `arena jobs status ID` says FAILED or STOPPED"
-            raise ArenaError(f"--resume {run_id}: the search is still RUNNING in MLflow, driven by {where}; {how}; "
-                             "then add --force to continue it")
     if not can_continue(settings, run_id):
         raise ArenaError(
             f"--resume {run_id}: no Tune state of this search in ARENA_STORAGE={settings.storage} "
