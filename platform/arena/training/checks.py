@@ -93,37 +93,38 @@ def check_jobs(specs: Sequence[JobSpec], settings: Settings) -> None:
         raise SpecError(problems, source="job specs")
 
 
-def resumable_run(settings: Settings, run_id: str, *, force: bool = False) -> dict:
-    """The MLflow summary of run `run_id` for `--resume`, a job's or a search's.
-
-    ArenaError for an id that is not a run's, and for a RUNNING run whose driver may still be alive
-    (unless `force`): two drivers would train into one MLflow run.
-    """
+def resumable_run(settings: Settings, run_id: str) -> dict:
+    """The MLflow summary of run `run_id` for `--resume` (a job's or a search's); ArenaError for an id that is not one."""
     from arena.tracking import run_log
 
     if not _RUN_ID.fullmatch(run_id):
         raise ArenaError(f"--resume {run_id!r}: not an MLflow run id (32 hex digits)")
-    summary = run_log.get_run_summary(settings.tracking_uri, run_id)
-    if summary["status"] == "RUNNING" and not force:
-        tag = summary["tags"].get(DRIVER_TAG)
-        alive = driver_is_alive(tag)
-        if alive is not False:
-            where = f"its driver {tag.rsplit(':', 1)[0]} (host:pid)" if tag else "its driver"
-            how = "it is still running here" if alive else "check that the process is gone on that machine (ps -p PID), " \
-                "and for a submitted job that `arena jobs status ID` says FAILED or STOPPED"
-            raise ArenaError(
-                f"--resume {run_id}: the run is still RUNNING in MLflow, driven by {where}; {how}; "
-                "then add --force to resume it"
-            )
-    return summary
+    return run_log.get_run_summary(settings.tracking_uri, run_id)
+
+
+def refuse_live_driver(summary: dict, *, force: bool) -> None:
+    """ArenaError for a RUNNING run whose driver may still be alive, unless `force`: two drivers would share one run."""
+    if summary["status"] != "RUNNING" or force:
+        return
+    tag = summary["tags"].get(DRIVER_TAG)
+    alive = driver_is_alive(tag)
+    if alive is not False:
+        where = f"its driver {tag.rsplit(':', 1)[0]} (host:pid)" if tag else "its driver"
+        how = "it is still running here" if alive else "check that the process is gone on that machine (ps -p PID), " \
+            "and for a submitted job that `arena jobs status ID` says FAILED or STOPPED"
+        raise ArenaError(
+            f"--resume {summary['run_id']}: the run is still RUNNING in MLflow, driven by {where}; {how}; "
+            "then add --force to resume it"
+        )
 
 
 def check_resume(spec: JobSpec, settings: Settings, run_id: str, *, force: bool = False) -> None:
     """Raise ArenaError unless run `run_id` can honestly continue with `spec` from a kept checkpoint."""
-    summary = resumable_run(settings, run_id, force=force)
+    summary = resumable_run(settings, run_id)
     logged_model = summary["tags"].get("arena.model")
     if logged_model != spec.model:
         raise SpecError([f"model: {spec.model!r} differs from the model of run {run_id} ({logged_model!r})"], "--resume")
+    refuse_live_driver(summary, force=force)
     if not checkpoint_epochs(settings.storage, run_id):
         raise ArenaError(
             f"--resume {run_id}: no checkpoint of this run is left in ARENA_STORAGE={settings.storage} "

@@ -26,7 +26,7 @@ from arena.settings import Settings
 from arena.spec import flatten
 from arena.tracking import run_log, search_log
 from arena.training import ray_driver
-from arena.training.checks import check_job, check_resources, name_dataset, resumable_run
+from arena.training.checks import check_job, check_resources, name_dataset, refuse_live_driver, resumable_run
 from arena.training.resume import DRIVER_TAG, driver_tag
 
 
@@ -143,7 +143,7 @@ def run_search(
 def check_continuation(plan: SearchPlan[Any], settings: Settings, resume: Continuation) -> None:
     """Raise ArenaError unless the search of run `resume.run_id` can be continued with this spec, here and now."""
     run_id = resume.run_id
-    summary = resumable_run(settings, run_id, force=resume.force)
+    summary = resumable_run(settings, run_id)
     kind, name = summary["tags"].get("arena.kind"), summary["run_name"]
     if kind != plan.kind:
         raise SpecError([f"run {run_id} is a {kind or 'non-arena'} run, not a {plan.kind} search's"], "--resume")
@@ -151,6 +151,7 @@ def check_continuation(plan: SearchPlan[Any], settings: Settings, resume: Contin
         raise SpecError([f"name: {plan.spec.name!r} differs from the search of run {run_id} ({name!r})"], "--resume")
     if summary["status"] == "FINISHED":
         raise ArenaError(f"--resume {run_id}: the search already finished; nothing is left to continue")
+    refuse_live_driver(summary, force=resume.force)
     if not can_continue(settings, run_id):
         raise ArenaError(
             f"--resume {run_id}: no Tune state of this search in ARENA_STORAGE={settings.storage} "
