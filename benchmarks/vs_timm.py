@@ -179,14 +179,16 @@ def arena_home(home: Path) -> Path:
     return folder
 
 
-def measure_arena(args: argparse.Namespace, run_home: Path, spec_path: Path, repeat: int) -> dict:
-    """One `arena train` in a fresh process."""
+def measure_arena(args: argparse.Namespace, run_home: Path, spec_path: Path, repeat: int, platform: Path | None = None) -> dict:
+    """One `arena train` in a fresh process (the arena under `platform`, when given, instead of this one)."""
     from mlflow.tracking import MlflowClient
 
     env = {**os.environ, "ARENA_HOME": str(run_home)}
+    if platform is not None:
+        env["PYTHONPATH"] = str(platform)
     for key in ("ARENA_TRACKING_URI", "ARENA_DB_URL", "ARENA_STORAGE", "RAY_ADDRESS"):
         env.pop(key, None)
-    timeline_file = run_home / f"timeline-{repeat}.json"
+    timeline_file = run_home / f"timeline-{repeat}{'-before' if platform else ''}.json"
     result, launched, wall = run([sys.executable, str(HERE), "arena-shim", "--spec", str(spec_path),
                                   "--timeline", str(timeline_file)], env)
     ended = launched + wall
@@ -263,7 +265,7 @@ def compare(args: argparse.Namespace) -> None:
     from arena.data.digits import prepare_digits
 
     threads = args.threads
-    results: dict[str, list[dict]] = {"arena": [], "timm loop": [], "timm train.py": []}
+    results: dict[str, list[dict]] = {"arena": [], "arena before": [], "timm loop": [], "timm train.py": []}
     loads = [load_average()]
     with tempfile.TemporaryDirectory(prefix="arena-vs-timm-") as folder:
         home = Path(folder)
@@ -272,12 +274,15 @@ def compare(args: argparse.Namespace) -> None:
         spec_path = home / "spec.yaml"
         spec_path.write_text(yaml.safe_dump(job_spec(args.model, args.image_size, args.batch, args.epochs, threads)))
         for repeat in range(args.repeats):
-            order = ["arena", "timm loop", "timm train.py"]
+            order = ["arena", "timm loop", "arena before", "timm train.py"]
             if repeat % 2:  # alternate who goes first: the machine's load drifts
                 order.reverse()
             for who in order:
                 if who == "arena":
                     results[who].append(measure_arena(args, shared_home, spec_path, repeat))
+                elif who == "arena before":
+                    if args.before:
+                        results[who].append(measure_arena(args, shared_home, spec_path, repeat, args.before))
                 elif who == "timm loop":
                     results[who].append(measure_timm_loop(args, home, repeat))
                 elif args.timm_train:
@@ -287,18 +292,22 @@ def compare(args: argparse.Namespace) -> None:
                 f"{who} {steady(rows[-1]['rates']):.1f} img/s, {rows[-1]['wall']:.1f} s" for who, rows in results.items() if rows
             ) + f" (load {loads[-1]})", file=sys.stderr, flush=True)
     baselines = [who for who in ("timm loop", "timm train.py") if results[who]]
-    arena_rate = statistics.median(steady(row["rates"]) for row in results["arena"])
-    arena_wall = statistics.median(row["wall"] for row in results["arena"])
     print(f"## arena train against timm ({args.model}, digits at {args.image_size} px, batch {args.batch}, "
           f"SGD + cosine, no augmentation, {args.epochs} epochs, {threads} threads, data loaded in the training "
           f"process; median of {args.repeats}, alternating)\n")
-    print("| measure | arena | baseline | value | ratio (arena / baseline) | goal |\n|---|---|---|---|---|---|")
-    for who in baselines:
-        rate = statistics.median(steady(row["rates"]) for row in results[who])
-        wall = statistics.median(row["wall"] for row in results[who])
-        print(f"| steady-state images/s (epochs 2-{args.epochs}) | {arena_rate:.1f} | {who} | {rate:.1f} | "
-              f"{arena_rate / rate:.3f} | >= 0.97 |")
-        print(f"| whole command, wall s | {arena_wall:.1f} | {who} | {wall:.1f} | {arena_wall / wall:.2f}x | <= 1.5x |")
+    print("| measure | arena | value | baseline | value | ratio (arena / baseline) | goal |\n|---|---|---|---|---|---|---|")
+    for arena in ("arena", "arena before"):
+        if not results[arena]:
+            continue
+        arena_rate = statistics.median(steady(row["rates"]) for row in results[arena])
+        arena_wall = statistics.median(row["wall"] for row in results[arena])
+        for who in baselines:
+            rate = statistics.median(steady(row["rates"]) for row in results[who])
+            wall = statistics.median(row["wall"] for row in results[who])
+            print(f"| steady-state images/s (epochs 2-{args.epochs}) | {arena} | {arena_rate:.1f} | {who} | {rate:.1f} | "
+                  f"{arena_rate / rate:.3f} | >= 0.97 |")
+            print(f"| whole command, wall s | {arena} | {arena_wall:.1f} | {who} | {wall:.1f} | {arena_wall / wall:.2f}x | "
+                  f"<= 1.5x |")
     print("\nEvery repeat (steady-state images/s, wall s):\n")
     for who, rows in results.items():
         if rows:
@@ -306,7 +315,11 @@ def compare(args: argparse.Namespace) -> None:
     print(f"\nLoad average (1, 5, 15 min) before and after each repeat: {' | '.join(loads)}.\n")
     print("Where arena's seconds go (the median-wall repeat; driver phases from the shim, the lane's from the run):\n")
     print_timeline(sorted(results["arena"], key=lambda row: row["wall"])[len(results["arena"]) // 2])
+    if results["arena before"]:
+        print("\nAnd the arena before (--before):\n")
+        print_timeline(sorted(results["arena before"], key=lambda row: row["wall"])[len(results["arena before"]) // 2])
     timm_flag = " --timm-train PATH/train.py" if args.timm_train else ""
+    timm_flag += " --before OLD/platform" if args.before else ""
     print(f"\nReproduce: `.venv/bin/python benchmarks/vs_timm.py --model {args.model} --image-size {args.image_size} "
           f"--batch {args.batch} --epochs {args.epochs} --threads {threads} --repeats {args.repeats}{timm_flag}`")
 
@@ -321,6 +334,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--timm-train", type=Path, help="a checkout's train.py: time the script itself too")
+    parser.add_argument("--before", type=Path, help="an earlier arena's platform/ folder: time its `arena train` too")
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)

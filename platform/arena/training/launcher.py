@@ -170,7 +170,8 @@ def run_training(
         announce(describe_batch(spec))
     # While Ray starts: import torch, Ray Train and MLflow, and open the MLflow store (a first
     # use creates its tables). The run itself is created only once the cluster can take the job.
-    preloading = ray_driver.preload(then=lambda: _prepare_store(spec, settings))
+    preloading = ray_driver.preload(then=lambda: _prepare_store(spec, settings),
+                                    modules=ray_driver.driver_modules([spec], in_trial=in_trial))
     started_ray = ray_driver.connect(settings, verbose=verbose)
     try:
         nodes_named = None
@@ -226,7 +227,7 @@ def run_lineup(
     ray_driver.probe(settings)
     for spec in specs if announce is not None else ():
         announce(describe_batch(spec))
-    preloading = ray_driver.preload()
+    preloading = ray_driver.preload(modules=ray_driver.driver_modules(specs))
     started_ray = ray_driver.connect(settings, verbose=verbose)
     try:
         preloading.result()
