@@ -38,6 +38,9 @@ SECRETS = (PASSWORD, TOKEN)
     # Not secrets: arena's own hints and links read as they are.
     ("--set 'x': expected key=value, e.g. train.epochs=3", "--set 'x': expected key=value, e.g. train.epochs=3"),
     ("http://127.0.0.1:5000/#/experiments/1/runs/abc", "http://127.0.0.1:5000/#/experiments/1/runs/abc"),
+    # MLflow's saved-view parameter ends in "Key" but names a view: `arena ui` prints it as it is.
+    ("http://127.0.0.1:5000/#/experiments/1/runs?viewStateShareKey=Leaderboard&workflowType=machine_learning",
+     "http://127.0.0.1:5000/#/experiments/1/runs?viewStateShareKey=Leaderboard&workflowType=machine_learning"),
 ])
 def test_mask_secrets(text: str, shown: str) -> None:
     assert mask_secrets(text) == shown

@@ -13,13 +13,14 @@ host's `@` (the last one in the URI), `/`, `:` and spaces included: SQLAlchemy a
 _SECRET_NAME = r"[\w.-]*(?:password|passwd|pwd|token|secret)[\w.-]*"
 """A name that says its value is secret: `password`, `sslpassword`, `MLFLOW_TRACKING_PASSWORD`, `access_token`, ..."""
 _SECRET_FIELD = re.compile(
-    rf"(?P<head>(?<![\w.-])(?:{_SECRET_NAME}|(?<=[?&;])[\w.-]*(?:key|sig|signature|auth|credentials?)(?=\=))=)"
+    rf"(?P<head>(?<![\w.-])(?:{_SECRET_NAME}|(?<=[?&;])(?:[\w.-]*[_.-])?(?:key|apikey|sig|signature|auth|credentials?)(?=\=))=)"
     r"(?P<secret>[^\s&;'\"]+)",
     re.IGNORECASE,
 )
 """`NAME=value` where NAME says it is secret (libpq strings, variables, query parameters), and in a URI's query
-string any parameter named `...key`, `...sig`, `...signature`, `...auth` or `...credential` (`?key=`, `&api_key=`,
-Azure's `sig=`, S3's `X-Amz-Signature=`)."""
+string any parameter named `key`, `sig`, `signature`, `auth` or `credential`, alone or after a `_`, `-` or `.`
+(`?key=`, `&api_key=`, Azure's `sig=`, S3's `X-Amz-Signature=`), and `apikey`; not a name that merely ends
+so (MLflow's `viewStateShareKey` names a saved view, not a secret)."""
 _AUTHORIZATION = re.compile(r"(?P<head>\b(?:Bearer|Basic)\s+)(?P<secret>[A-Za-z0-9._~+/=-]{8,})")
 """The credentials of an HTTP Authorization header."""
 _SECRET_KEY = re.compile(rf"^{_SECRET_NAME}$|^(?:[\w.-]*_key|apikey|authorization|credentials?)$", re.IGNORECASE)
