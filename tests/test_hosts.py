@@ -353,7 +353,8 @@ def test_a_nas_search_from_the_laptop_spans_both_workers_and_continues_after_its
     assert len({run["tags"]["arena.trial"] for run in done}) == samples
     assert all(run["status"] in ("FINISHED", "KILLED") for run in trials)
     for run in done:  # each trial's two workers ran on both worker hosts; the name is the data's
-        assert sorted(run["tags"]["arena.worker_hosts"].split(",")) == ["arena-worker1", "arena-worker2"], run["tags"]
+        hosts = run["tags"]["arena.worker_hosts"].split(",")  # worker2 may have been replaced by worker3 (above)
+        assert len(set(hosts)) == 2 and all(host.startswith("arena-worker") for host in hosts), run["tags"]
         assert run["tags"]["arena.dataset"] == name
         assert run["tags"]["arena.kind"] == "nas-trial"
     (search,) = rig.runs("hosts-nas")
