@@ -352,7 +352,10 @@ def test_a_nas_search_from_the_laptop_spans_both_workers_and_continues_after_its
     done = [run for run in trials if run["status"] == "FINISHED"]
     assert len({run["tags"]["arena.trial"] for run in done}) == samples
     assert all(run["status"] in ("FINISHED", "KILLED") for run in trials)
-    for run in done:  # each trial's two workers ran on both worker hosts; the name is the data's
+    trained = [run for run in done if run["steps"]["val_top1_error"]]
+    assert len({run["tags"]["arena.trial"] for run in trained}) == samples
+    for run in trained:  # each trial's two workers ran on both worker hosts; the name is the data's
+        assert "arena.worker_hosts" in run["tags"], json.dumps([(t["status"], t["steps"], t["tags"]) for t in trials])
         hosts = run["tags"]["arena.worker_hosts"].split(",")  # worker2 may have been replaced by worker3 (above)
         assert len(set(hosts)) == 2 and all(host.startswith("arena-worker") for host in hosts), run["tags"]
         assert run["tags"]["arena.dataset"] == name
