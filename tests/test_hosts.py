@@ -352,6 +352,7 @@ def test_a_nas_search_from_the_laptop_spans_both_workers_and_continues_after_its
     done = [run for run in trials if run["status"] == "FINISHED"]
     assert len({run["tags"]["arena.trial"] for run in done}) == samples
     assert all(run["status"] in ("FINISHED", "KILLED") for run in trials)
+    assert all(run["tags"].get("arena.dataset") == name for run in trials)  # the untrained ones too
     trained = [run for run in done if run["steps"]["val_top1_error"]]
     assert len({run["tags"]["arena.trial"] for run in trained}) == samples
     for run in trained:  # each trial's two workers ran on both worker hosts; the name is the data's

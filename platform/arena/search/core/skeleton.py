@@ -184,13 +184,22 @@ def open_parent(plan: SearchPlan[Any], settings: Settings) -> str:
 
 
 def name_parent_from_trials(settings: Settings, parent_run_id: str) -> None:
-    """Tag a parent opened before any worker host was up (an autoscaler's) with the dataset its trials named."""
-    if "arena.dataset" in run_log.get_run_summary(settings.tracking_uri, parent_run_id)["tags"]:
+    """Give the search's parent and its trials' runs one dataset name: the parent's, or the one its trials named.
+
+    A parent opened before any worker host was up (an autoscaler's) takes its trials' name; a trial's run
+    closed before it trained (its search's driver died) takes the parent's.
+    """
+    parent = run_log.get_run_summary(settings.tracking_uri, parent_run_id)["tags"].get("arena.dataset")
+    children = search_log.child_runs(settings.tracking_uri, parent_run_id)
+    named = sorted({str(run["tags"]["arena.dataset"]) for run in children if "arena.dataset" in run["tags"]})
+    name = parent or (named[0] if named else None)
+    if name is None:
         return
-    trials = [run["tags"] for run in search_log.child_runs(settings.tracking_uri, parent_run_id)]
-    names = sorted({str(tags["arena.dataset"]) for tags in trials if isinstance(tags, dict) and "arena.dataset" in tags})
-    if names:
-        run_log.set_tags(settings.tracking_uri, parent_run_id, {"arena.dataset": names[0]})
+    if parent is None:
+        run_log.set_tags(settings.tracking_uri, parent_run_id, {"arena.dataset": name})
+    for run in children:
+        if "arena.dataset" not in run["tags"]:
+            run_log.set_tags(settings.tracking_uri, str(run["run_id"]), {"arena.dataset": name})
 
 
 def best_completed(outcomes: Sequence[TrialOutcome], rank: Callable[[TrialOutcome], Any]) -> TrialOutcome:
